@@ -1,0 +1,51 @@
+"""Errors of the campaign domain.
+
+    CampaignError               anything the user can act on (the CLI exits 2 and prints the message)
+    ├── SpecInvalid             a spec or unit list with problems; carries every `Problem`
+    ├── NotFound                a campaign, unit, artifact or obligation that does not exist
+    ├── InvalidInput            a command whose arguments break a rule (filing without sign-off, ...)
+    └── ConflictError           a state change that the current state forbids (review of nothing filed)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about an input file: where it is and what is wrong, in words an admin can act on."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
+        level = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {self.path}: {level}{self.message}" if self.path else f"{where}: {level}{self.message}"
+
+
+class CampaignError(Exception):
+    """Base of the errors a user can act on."""
+
+
+class SpecInvalid(CampaignError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = [p for p in problems if p.severity == "error"]
+        self.warnings = [p for p in problems if p.severity != "error"]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotFound(CampaignError):
+    pass
+
+
+class InvalidInput(CampaignError):
+    pass
+
+
+class ConflictError(CampaignError):
+    pass

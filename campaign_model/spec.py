@@ -1,0 +1,208 @@
+"""The campaign spec, format version 1: pydantic models of what an administrator writes in YAML.
+
+Structure (types, required fields, expressions) is checked by the models; the cross-references
+(artifact kinds, units in `from`, phase order, due dates against their phase) by `check_spec`,
+which returns every problem at once. Loading with file and line numbers is in `specfile`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .timeexpr import parse_datetime_text, parse_duration, parse_relative
+
+KEY_PATTERN = r"^[A-Za-z0-9_\-.\u4e00-\u9fff]+$"
+Key = Annotated[str, Field(pattern=KEY_PATTERN, min_length=1, max_length=64)]
+PHASE_KINDS = ("mobilization", "self_check", "rectification", "summary", "custom")
+COLUMN_TYPES = ("text", "date", "number", "integer", "choice")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Contact(_Model):
+    name: str
+    role: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError(f"邮箱格式不正确 '{v}' (not an email address)")
+        return v or None
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+class UnitSpec(_Model):
+    key: Key
+    name: str = Field(min_length=1)
+    parent: Key | None = None
+    tags: list[str] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+    @field_validator("key", "parent", mode="before")
+    @classmethod
+    def _key_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+
+class Column(_Model):
+    title: str
+    type: Literal["text", "date", "number", "integer", "choice"] = "text"
+    required: bool = False
+    choices: list[str] | None = None
+
+
+class ArtifactKind(_Model):
+    title: str
+    title_en: str | None = None
+    description: str | None = None
+    rows: dict[Key, Column] | None = None
+
+    def is_ledger_source(self) -> bool:
+        return bool(self.rows) and "problem" in self.rows and "deadline" in self.rows
+
+
+class Requirement(_Model):
+    artifact: Key
+    from_: str | list[Key] = Field(alias="from")
+    signoff: bool = False
+    review: bool = False
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("from 列表为空 (the list of units is empty)")
+            return v
+        if v in ("organizer", "all") or re.fullmatch(r"(tag|children):\S+", v):
+            return v
+        raise ValueError(
+            f"无法识别的对象 '{v}'，应为 organizer、all、tag:<标签>、children:<单位> 或单位列表 "
+            f"(unknown audience '{v}'; use organizer, all, tag:<tag>, children:<unit> or a list of units)"
+        )
+
+
+DueValue = dt.datetime | dt.date | str
+
+
+class Step(_Model):
+    key: Key
+    title: str
+    title_en: str | None = None
+    due: DueValue
+    requires: list[Requirement] = Field(default_factory=list)
+
+    @field_validator("due")
+    @classmethod
+    def _due(cls, v: DueValue) -> DueValue:
+        if isinstance(v, str) and parse_datetime_text(v) is None:
+            parse_relative(v)  # raises ExpressionError (a ValueError) with the bilingual message
+        return v
+
+
+class Gate(_Model):
+    artifacts: list[Key] | None = None
+
+
+class Phase(_Model):
+    key: Key
+    title: str
+    title_en: str | None = None
+    kind: Literal["mobilization", "self_check", "rectification", "summary", "custom"]
+    start: dt.date
+    end: dt.date
+    steps: list[Step] = Field(default_factory=list)
+    gate: Gate | None = None
+    advance: Literal["at_end", "when_ready"] = "at_end"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_only(cls, v: Any) -> Any:
+        if isinstance(v, dt.datetime):
+            raise ValueError("阶段起止只写日期 (a phase starts and ends on dates, without a time)")
+        return v
+
+
+class ReminderPolicy(_Model):
+    before: list[str] = Field(default_factory=lambda: ["3 days", "1 workday"])
+    on_due: bool = True
+    overdue_every: str | None = "1 workday"
+    send_at: str = "09:00"
+
+    @field_validator("before")
+    @classmethod
+    def _before(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parse_duration(item)
+        return v
+
+    @field_validator("overdue_every")
+    @classmethod
+    def _every(cls, v: str | None) -> str | None:
+        if v is not None and parse_duration(v).count == 0:
+            raise ValueError("overdue_every 必须大于 0 (must be more than 0)")
+        return v
+
+    @field_validator("send_at", mode="before")
+    @classmethod
+    def _send_at(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 09:00 as 540
+            v = f"{v // 60:02d}:{v % 60:02d}"
+        if not isinstance(v, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError(f"发送时间应为 HH:MM (send_at must be HH:MM), got {v!r}")
+        return v
+
+    def send_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.send_at)
+
+
+class CampaignSpec(_Model):
+    version: Literal[1] = 1
+    key: Key
+    title: str = Field(min_length=1)
+    title_en: str | None = None
+    timezone: str = "Asia/Shanghai"
+    calendar: Literal["cn", "weekdays", "all-days"] = "cn"
+    holidays: list[dt.date] = Field(default_factory=list)
+    workdays: list[dt.date] = Field(default_factory=list)
+    organizer: Key | None = None
+    units: list[UnitSpec] | None = None
+    units_file: str | None = None
+    artifacts: dict[Key, ArtifactKind]
+    phases: list[Phase] = Field(min_length=1)
+    reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"未知时区 '{v}' (unknown time zone; use an IANA name such as Asia/Shanghai)")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def phase(self, key: str) -> Phase:
+        for p in self.phases:
+            if p.key == key:
+                return p
+        raise KeyError(key)

@@ -1,0 +1,261 @@
+"""Reading a spec file: YAML with line numbers, pydantic structure, then every cross-reference.
+
+`load_spec_text` returns the spec and its warnings, or raises `SpecInvalid` carrying every problem
+as `FILE:LINE: path.to.field: message`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .calendar import WorkCalendar
+from .errors import Problem, SpecInvalid
+from .spec import CampaignSpec, UnitSpec
+from .timeexpr import resolve_due
+from .units import audience, audience_refs, hierarchy_problems
+
+PathT = tuple[str | int, ...]
+
+_PYDANTIC_ZH = {
+    "missing": "缺少必填字段 (field required)",
+    "extra_forbidden": "未知字段 (unknown field)",
+    "date_from_datetime_parsing": "不是有效日期 (not a valid date, use YYYY-MM-DD)",
+    "date_parsing": "不是有效日期 (not a valid date, use YYYY-MM-DD)",
+    "date_type": "不是有效日期 (not a valid date, use YYYY-MM-DD)",
+    "bool_parsing": "应为 true 或 false (must be true or false)",
+    "bool_type": "应为 true 或 false (must be true or false)",
+    "string_type": "应为文本 (must be text)",
+    "list_type": "应为列表 (must be a list)",
+    "dict_type": "应为映射 (must be a mapping of keys to values)",
+    "model_type": "应为映射 (must be a mapping of keys to values)",
+    "too_short": "不能为空 (must not be empty)",
+    "string_too_short": "不能为空 (must not be empty)",
+    "string_pattern_mismatch": "代码只能包含字母、数字、汉字、-、_ 和 . (keys may hold letters, digits, "
+    "Chinese characters, '-', '_' and '.' only)",
+}
+
+
+def _lines(node: yaml.Node, path: PathT, out: dict[PathT, int], dups: list[tuple[PathT, int]]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                dups.append((path + (key,), key_node.start_mark.line + 1))
+            seen.add(key)
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _lines(value_node, path + (key,), out, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, path + (i,), out, dups)
+
+
+def format_path(path: PathT) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+@dataclass
+class LineMap:
+    file: str
+    lines: dict[PathT, int] = field(default_factory=dict)
+
+    def line(self, path: PathT) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: PathT, message: str, severity: str = "error") -> Problem:
+        return Problem(self.file, self.line(path), format_path(path), message, severity)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
+    lm = LineMap(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise SpecInvalid([Problem(file, line, "", f"YAML 语法错误: {reason} (YAML syntax error)")])
+    if node is None:
+        raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
+    dups: list[tuple[PathT, int]] = []
+    _lines(node, (), lm.lines, dups)
+    if dups:
+        raise SpecInvalid([Problem(file, line, format_path(p), "重复的键 (duplicate key)") for p, line in dups])
+    data = yaml.SafeLoader(text).get_single_data()
+    return data, lm
+
+
+def _pydantic_problems(exc: ValidationError, lm: LineMap, prefix: PathT = ()) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc: PathT = prefix + tuple(p if isinstance(p, (int, str)) else str(p) for p in err["loc"])
+        loc = tuple("from" if p == "from_" else p for p in loc)
+        # drop pydantic's union-branch names such as 'str' or 'list[str]' from the path
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "date", "datetime"))))
+        if err["type"] == "value_error":
+            message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        else:
+            message = _PYDANTIC_ZH.get(err["type"], err["msg"])
+            if err["type"] == "literal_error":
+                message = f"取值不在允许范围内 (must be {err['ctx']['expected']})"
+        problems.append(lm.problem(loc, message))
+    # a union of several types reports one error per branch; keep one message per place
+    unique: dict[tuple[int | None, str], Problem] = {}
+    for p in problems:
+        unique.setdefault((p.line, p.path), p)
+    return list(unique.values())
+
+
+@dataclass
+class LoadedSpec:
+    spec: CampaignSpec
+    units: list[UnitSpec]
+    warnings: list[Problem]
+    text: str
+
+
+UnitLoader = Callable[[Path], list[UnitSpec]]
+
+
+def load_spec_text(
+    text: str,
+    file: str = "<spec>",
+    *,
+    base_dir: Path | None = None,
+    units: list[UnitSpec] | None = None,
+    unit_loader: UnitLoader | None = None,
+) -> LoadedSpec:
+    """Parse and check a spec; `units` (from --units) replace the spec's own units."""
+    data, lm = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise SpecInvalid([Problem(file, 1, "", "规格文件应为映射 (a spec is a mapping of fields)")])
+    try:
+        spec = CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecInvalid(_pydantic_problems(exc, lm))
+    if units is None:
+        units = spec.units
+    if units is None and spec.units_file:
+        if unit_loader is None:
+            from .unitfile import read_units
+
+            unit_loader = read_units
+        units = unit_loader((base_dir or Path(".")) / spec.units_file)
+    problems = check_spec(spec, units or [], lm)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SpecInvalid(problems)
+    return LoadedSpec(spec, units or [], problems, text)
+
+
+def load_spec_file(path: Path, units: list[UnitSpec] | None = None) -> LoadedSpec:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SpecInvalid([Problem(str(path), None, "", "文件不存在 (file not found)")])
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise SpecInvalid([Problem(str(path), None, "", f"无法读取文件 (cannot read the file: {exc})")])
+    return load_spec_text(text, str(path), base_dir=path.parent, units=units)
+
+
+def campaign_calendar(spec: CampaignSpec) -> WorkCalendar:
+    return WorkCalendar(spec.calendar, frozenset(spec.holidays), frozenset(spec.workdays))
+
+
+def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[Problem]:
+    """Every cross-reference problem of a structurally valid spec (errors and warnings)."""
+    out: list[Problem] = []
+    unit_keys = {u.key for u in units}
+    unit_src = ("units",) if spec.units is not None else ("units_file",)
+
+    if spec.units is not None and spec.units_file:
+        out.append(lm.problem(("units_file",), "units 与 units_file 只能写一个 (give units or units_file, not both)"))
+    if not units:
+        out.append(lm.problem(("units",), "没有单位：请写 units 或 units_file (no units: give units or units_file)"))
+    for i, fld, message in hierarchy_problems(units):
+        path = unit_src + ((i, fld) if spec.units is not None else ())
+        out.append(lm.problem(path, message))
+    if spec.organizer and spec.organizer not in unit_keys and units:
+        out.append(lm.problem(("organizer",), f"组织单位 '{spec.organizer}' 不在单位列表中 (organizer is not a listed unit)"))
+
+    cal = campaign_calendar(spec)
+    years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}
+    for year in cal.uncovered_years(years):
+        out.append(lm.problem(("calendar",), f"{year} 年尚无官方节假日数据，暂按周一至周五计算工作日；可在 holidays/workdays 中写明 "
+                                             f"(no official holiday data for {year}: weekdays stand in; "
+                                             f"list the official days under holidays/workdays)", "warning"))
+
+    seen_phase: dict[str, int] = {}
+    tz = spec.tz
+    for i, phase in enumerate(spec.phases):
+        p = ("phases", i)
+        if phase.key in seen_phase:
+            out.append(lm.problem(p + ("key",), f"阶段代码重复 '{phase.key}' (duplicate phase key)"))
+        seen_phase.setdefault(phase.key, i)
+        if phase.end < phase.start:
+            out.append(lm.problem(p + ("end",), f"结束日期 {phase.end} 早于开始日期 {phase.start} (end is before start)"))
+        if i > 0:
+            prev = spec.phases[i - 1]
+            if phase.start <= prev.start:
+                out.append(lm.problem(p + ("start",), f"阶段顺序错误：开始于 {phase.start}，不晚于上一阶段 '{prev.key}' 的开始 {prev.start} "
+                                                      f"(phases out of order: starts before the previous phase)"))
+            elif phase.start <= prev.end:
+                out.append(lm.problem(p + ("start",), f"与上一阶段 '{prev.key}' 的时间窗口重叠 (overlaps the previous phase's window)", "warning"))
+        if phase.gate and phase.gate.artifacts:
+            for j, kind in enumerate(phase.gate.artifacts):
+                if kind not in spec.artifacts:
+                    out.append(lm.problem(p + ("gate", "artifacts", j), f"未定义的材料类型 '{kind}' (unknown artifact kind)"))
+        seen_step: set[str] = set()
+        for j, step in enumerate(phase.steps):
+            s = p + ("steps", j)
+            if step.key in seen_step:
+                out.append(lm.problem(s + ("key",), f"步骤代码重复 '{step.key}' (duplicate step key)"))
+            seen_step.add(step.key)
+            if phase.end >= phase.start:
+                due = resolve_due(step.due, phase_start=phase.start, phase_end=phase.end, calendar=cal, tz=tz)
+                local = due.astimezone(tz)
+                if local.date() < phase.start:
+                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 早于阶段开始 {phase.start} (due before its phase starts)"))
+                elif local.date() > phase.end:
+                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 晚于阶段结束 {phase.end} (due after its phase ends)", "warning"))
+            seen_req: set[tuple[str, str]] = set()
+            for k, req in enumerate(step.requires):
+                r = s + ("requires", k)
+                if req.artifact not in spec.artifacts:
+                    out.append(lm.problem(r + ("artifact",), f"未定义的材料类型 '{req.artifact}' (unknown artifact kind)"))
+                sig = (req.artifact, str(req.from_))
+                if sig in seen_req:
+                    out.append(lm.problem(r, f"同一步骤重复要求 '{req.artifact}' (the same requirement twice in one step)"))
+                seen_req.add(sig)
+                if req.from_ == "organizer" and not spec.organizer:
+                    out.append(lm.problem(r + ("from",), "from: organizer 需要先写 organizer (no organizer is set)"))
+                for m, ref in enumerate(audience_refs(req.from_)):
+                    if ref not in unit_keys and units:
+                        path = r + ("from", m) if isinstance(req.from_, list) else r + ("from",)
+                        out.append(lm.problem(path, f"未知单位 '{ref}' (unknown unit)"))
+                if units and not audience(req.from_, units, spec.organizer) and not audience_refs(req.from_):
+                    out.append(lm.problem(r + ("from",), f"'{req.from_}' 没有对应任何单位 (names no unit)", "warning"))
+    return out
+
+
+def phase_window(spec: CampaignSpec, key: str) -> tuple[dt.date, dt.date]:
+    phase = spec.phase(key)
+    return phase.start, phase.end
