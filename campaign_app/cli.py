@@ -1,0 +1,445 @@
+"""The `campaign` command: thin commands that turn arguments into one service call each.
+
+Exit codes: 0 success, 1 a check failed (audit verify), 2 bad input (with a message; never a traceback).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from sqlalchemy import Connection, Engine
+
+from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
+from campaign_model.store.audit import Act
+
+from .settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
+template_app = typer.Typer(no_args_is_help=True, help="内置模板 (shipped templates)")
+units_app = typer.Typer(no_args_is_help=True, help="单位管理 (units)")
+audit_app = typer.Typer(no_args_is_help=True, help="审计日志 (audit log)")
+db_app = typer.Typer(no_args_is_help=True, help="数据库 (database)")
+app.add_typer(template_app, name="template")
+app.add_typer(units_app, name="units")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+AtOpt = Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant of the action; default: now)")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine() -> Engine:
+    from campaign_model.store.db import open_engine
+
+    url = settings().db_url
+    if url not in _ENGINES:
+        _ENGINES[url] = open_engine(url)
+    return _ENGINES[url]
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    with engine().begin() as conn:
+        yield conn
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def parse_instant(text: str | None, tz: ZoneInfo) -> dt.datetime:
+    """--at: an ISO date-time (local to the campaign unless it carries an offset) or a date (its 00:00)."""
+    if text is None:
+        return now()
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"--at: 无法识别的时刻 '{text}'，应写作 2023-04-05T09:00 (cannot read instant; use ISO 8601)")
+    return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+
+
+def campaign_tz(key: str) -> ZoneInfo:
+    from campaign_model.store.campaigns import load_ctx
+
+    with transaction() as conn:
+        return load_ctx(conn, key).tz
+
+
+def act(at: str | None, by: str | None, tz: ZoneInfo) -> Act:
+    return Act(parse_instant(at, tz), by or getpass.getuser(), now())
+
+
+def emit(doc: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json or human is None:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(human(doc))
+
+
+# --- specs and templates ---
+
+@app.command()
+def validate(file: Path) -> None:
+    """检查活动规格文件 (check a campaign spec; exit 2 listing every problem)."""
+    from campaign_model.specfile import load_spec_file
+
+    loaded = load_spec_file(file)
+    for w in loaded.warnings:
+        typer.echo(str(w), err=True)
+    typer.echo(f"{file}: 有效 (valid) — {loaded.spec.key}: {len(loaded.spec.phases)} 个阶段 (phases), "
+               f"{len(loaded.units)} 个单位 (units)")
+
+
+@template_app.command("list")
+def template_list(as_json: JsonOpt = False) -> None:
+    """列出内置模板 (list the shipped templates)."""
+    from campaign_model.catalog import list_templates
+
+    docs = [{"name": t.name, "key": t.key, "title": t.title, "title_en": t.title_en, "year": t.year,
+             "phases": t.phases} for t in list_templates()]
+    emit(docs, as_json, lambda d: "\n".join(f"{t['name']:<28} {t['year']}  {t['title']}  ({' → '.join(t['phases'])})" for t in d))
+
+
+@template_app.command("show")
+def template_show(name: str) -> None:
+    """打印模板 YAML (print a template's YAML)."""
+    from campaign_model.catalog import template_text
+
+    typer.echo(template_text(name), nl=False)
+
+
+@app.command()
+def init(name: str, year: Annotated[int | None, typer.Option(help="改到哪一年 (re-date to this year)")] = None) -> None:
+    """从模板生成活动规格 (write a spec from a template, re-dated to --year)."""
+    from campaign_model.catalog import redate, template_text
+
+    text = template_text(name)
+    typer.echo(redate(text, year) if year else text, nl=False)
+
+
+# --- campaigns and units ---
+
+@app.command()
+def create(file: Path, units: Annotated[Path | None, typer.Option("--units", help="单位名单 CSV/XLSX (unit list)")] = None,
+           at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """创建活动：保存规格并生成每个单位的应报材料 (create a campaign and materialize its obligations)."""
+    from campaign_model.specfile import load_spec_file
+    from campaign_model.store.campaigns import create_campaign
+    from campaign_model.unitfile import read_units
+
+    unit_list = read_units(units) if units else None
+    loaded = load_spec_file(file, units=unit_list)
+    for w in loaded.warnings:
+        typer.echo(str(w), err=True)
+    with transaction() as conn:
+        summary = create_campaign(conn, loaded, act(at, by, loaded.spec.tz))
+    emit(summary, as_json, lambda s: f"已创建活动 {s['campaign']} (created): {s['units']} 个单位 (units), "
+                                     f"{s['obligations']} 项应报材料 (obligations)")
+
+
+@units_app.command("import")
+def units_import(campaign: str, file: Path,
+                 reason: Annotated[str | None, typer.Option(help="撤销单位的理由 (why removed units are excused)")] = None,
+                 at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """按名单更新运行中活动的单位 (bring a running campaign's units in line with a CSV/XLSX list)."""
+    from campaign_model.store.campaigns import import_units
+    from campaign_model.unitfile import read_units
+
+    new_units = read_units(file)
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        summary = import_units(conn, campaign, new_units, act(at, by, tz), reason, str(file))
+    emit(summary, as_json, lambda s: (f"新增 (added) {len(s['added'])}, 更新 (updated) {len(s['updated'])}, "
+                                      f"撤销 (removed) {len(s['removed'])}; 新增应报 (new obligations) "
+                                      f"{s['obligations_added']}, 免报 (waived) {s['obligations_waived']}"))
+
+
+@app.command("list")
+def list_campaigns(as_json: JsonOpt = False) -> None:
+    """列出活动 (list campaigns)."""
+    from campaign_model.store.queries import campaign_list
+
+    with transaction() as conn:
+        docs = campaign_list(conn)
+    emit(docs, as_json, lambda d: "\n".join(f"{c['key']}  {c['title']}" for c in d) or "尚无活动 (no campaigns)")
+
+
+# --- filings, reviews, waivers, advance ---
+
+@app.command("file")
+def file_cmd(campaign: str, unit: Annotated[str, typer.Option("--unit", help="单位代码 (unit key)")],
+             artifact: Annotated[str, typer.Option("--artifact", help="材料类型 (artifact kind)")],
+             files: Annotated[list[Path] | None, typer.Option("--file", help="附件，可多次 (a file; repeatable)")] = None,
+             rows: Annotated[Path | None, typer.Option("--rows", help="逐行材料 CSV/XLSX/JSON (rows file)")] = None,
+             signed_by: Annotated[str | None, typer.Option("--signed-by", help="签字负责人 (who signed)")] = None,
+             step: Annotated[str | None, typer.Option("--step", help="步骤代码 (step key, when the artifact is owed twice)")] = None,
+             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """报送材料 (file an artifact for a unit)."""
+    from campaign_model.store.blobs import BlobStore
+    from campaign_model.store.filings import file_artifact
+
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        result = file_artifact(conn, BlobStore(settings().files_dir), campaign, unit, artifact, act(at, by, tz),
+                               files=files or [], rows_file=rows, signed_by=signed_by, step=step)
+    emit(result, as_json, lambda r: (f"已报送 (filed) {r['unit']}/{r['artifact']} 第 {r['version']} 版 (version)"
+                                     + ("，逾期 (late)" if r["late"] else "")
+                                     + (f"，{r['ledger_items']} 条整改台账 (ledger items)" if r["ledger_items"] else "")))
+
+
+@app.command()
+def review(campaign: str, unit: Annotated[str, typer.Option("--unit")], artifact: Annotated[str, typer.Option("--artifact")],
+           accept: Annotated[bool, typer.Option("--accept", help="通过 (accept)")] = False,
+           reject: Annotated[bool, typer.Option("--reject", help="退回 (reject; reopens the obligation)")] = False,
+           comment: Annotated[str | None, typer.Option("--comment")] = None,
+           step: Annotated[str | None, typer.Option("--step")] = None,
+           at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """审核已报材料 (accept or reject a filing)."""
+    from campaign_model.store.filings import review as do_review
+
+    if accept == reject:
+        raise InvalidInput("请指定 --accept 或 --reject 之一 (give exactly one of --accept or --reject)")
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        result = do_review(conn, campaign, unit, artifact, accept, comment, act(at, by, tz), step)
+    emit(result, as_json, lambda r: f"{r['unit']}/{r['artifact']}: {'通过 (accepted)' if accept else '退回 (rejected)'}")
+
+
+@app.command()
+def waive(campaign: str, unit: Annotated[str, typer.Option("--unit")], artifact: Annotated[str, typer.Option("--artifact")],
+          reason: Annotated[str, typer.Option("--reason", help="免报理由 (why)")],
+          step: Annotated[str | None, typer.Option("--step")] = None,
+          at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """免报（特批，须写理由）(waive an obligation, with a reason)."""
+    from campaign_model.store.filings import waive as do_waive
+
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        result = do_waive(conn, campaign, unit, artifact, reason, act(at, by, tz), step)
+    emit(result, as_json, lambda r: f"{r['unit']}/{r['artifact']}: 已免报 (waived) — {r['reason']}")
+
+
+@app.command()
+def advance(campaign: str, force: Annotated[bool, typer.Option("--force", help="不满足转段条件也转段 (override the gate)")] = False,
+            reason: Annotated[str | None, typer.Option("--reason")] = None,
+            at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """转段：完成当前阶段 (complete the current phase; --force --reason overrides the gate)."""
+    from campaign_model.store.campaigns import load_ctx
+    from campaign_model.store.phases import force_advance
+
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        result = force_advance(conn, load_ctx(conn, campaign), reason or "", act(at, by, tz), force)
+    emit(result, as_json, lambda r: f"阶段 {r['completed']} 已完成 (completed)" + ("（特批 forced）" if r["forced"] else ""))
+
+
+# --- ticks and status ---
+
+def _parse_every(text: str) -> dt.timedelta:
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(m|min|h|hour|hours|d|day|days)\s*", text)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"--every: 无法识别的间隔 '{text}'，应写作 1h、30m、1d (cannot read interval; use e.g. 1h, 30m, 1d)")
+    n, unit = int(m.group(1)), m.group(2)[0]
+    return {"m": dt.timedelta(minutes=n), "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]
+
+
+@app.command()
+def tick(campaign: str, at: AtOpt = None,
+         until: Annotated[str | None, typer.Option("--until", help="连续检查直到此时刻 (run successive ticks up to this instant)")] = None,
+         every: Annotated[str, typer.Option("--every", help="与 --until 一起：间隔 (interval with --until, e.g. 1h)")] = "1h",
+         by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """检查期限、催办、转段 (run a tick: deadlines, reminders, gates, phase changes)."""
+    s = settings()
+    s.prepare_prefect()
+    from flows.tick import tick as run_tick
+
+    tz = campaign_tz(campaign)
+    first = act(at, by or "tick", tz)
+    instants = [first.at]
+    if until:
+        from campaign_model.store.campaigns import load_ctx
+
+        with transaction() as conn:
+            last = load_ctx(conn, campaign).last_tick_at
+        start = first.at if at or last is None else last + _parse_every(every)
+        end, step = parse_instant(until, tz), _parse_every(every)
+        instants = []
+        while start <= end:
+            instants.append(start)
+            start += step
+    results = [run_tick(s.db_url, campaign, Act(t, first.actor, now()), str(s.outbox_file(campaign))) for t in instants]
+    doc: Any = results[0] if len(results) == 1 and not until else results
+    emit(doc, as_json, lambda d: "\n".join(_tick_line(r, tz) for r in (d if isinstance(d, list) else [d])))
+
+
+def _tick_line(r: dict[str, Any], tz: ZoneInfo) -> str:
+    at = dt.datetime.fromisoformat(r["at"]).astimezone(tz)
+    parts = [f"{at:%Y-%m-%d %H:%M}"]
+    if r["advanced"]:
+        parts.append(f"转段 (advanced): {', '.join(r['advanced'])}")
+    parts.append(f"逾期 (overdue) +{r['overdue_marked']}, 催办计划 (planned) {r['reminders_planned']}, "
+                 f"已发送 (sent) {r['reminders_sent']}")
+    parts.append(" ".join(f"{k}={v}" for k, v in r["phases"].items()))
+    return "  ".join(parts)
+
+
+STATE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期", "completed": "已完成"}
+
+
+@app.command()
+def status(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
+    """活动进展 (where a campaign stands at an instant)."""
+    from campaign_model.store.queries import status as get_status
+
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        doc = get_status(conn, campaign, parse_instant(at, tz))
+    emit(doc, as_json, _status_text)
+
+
+def _status_text(d: dict[str, Any]) -> str:
+    lines = [f"{d['campaign']} @ {d['at']}  当前阶段 (current phase): {d['current_phase'] or '—'}"]
+    for p in d["phases"]:
+        gate = "转段条件已满足 (gate met)" if p["gate"]["met"] else f"缺 {len(p['gate']['missing'])} 项 (missing)"
+        lines.append(f"  {p['key']:<16} {STATE_ZH[p['state']]} ({p['state']})  {p['start'][:10]} → {p['end'][:10]}  {gate}"
+                     + ("  [特批 forced]" if p["forced"] else ""))
+    o = d["obligations"]
+    lines.append("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in o.items()))
+    return "\n".join(lines)
+
+
+@app.command()
+def obligations(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
+    """应报材料清单 (every obligation with its state)."""
+    from campaign_model.store.queries import obligation_list
+
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        docs = obligation_list(conn, campaign, parse_instant(at, tz))
+    emit(docs, as_json, lambda d: "\n".join(f"{o['due'][:16]}  {o['unit']:<14} {o['artifact']:<24} {o['state']}" for o in d))
+
+
+@app.command()
+def ledger(campaign: str, unit: Annotated[str | None, typer.Option("--unit")] = None,
+           state: Annotated[str | None, typer.Option("--state")] = None, as_json: JsonOpt = False) -> None:
+    """整改台账 (the rectification ledger)."""
+    from campaign_model.store.queries import ledger as get_ledger
+
+    with transaction() as conn:
+        docs = get_ledger(conn, campaign, unit, state)
+    emit(docs, as_json, lambda d: "\n".join(f"#{i['id']} {i['unit']} [{i['state']}] {i['problem']} — {i['leader']}，"
+                                            f"{i['deadline']}" for i in d) or "台账为空 (no ledger items)")
+
+
+@app.command()
+def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state")] = None,
+              unit: Annotated[str | None, typer.Option("--unit")] = None, as_json: JsonOpt = False) -> None:
+    """催办发件箱 (the reminder outbox)."""
+    from campaign_model.store import outbox
+    from campaign_model.store.campaigns import load_ctx
+
+    with transaction() as conn:
+        ctx = load_ctx(conn, campaign)
+        rows = outbox.listing(conn, ctx.id, state, unit)
+    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
+    docs = [{"id": r.id, "unit": r.recipient, "artifact": r.artifact, "kind": r.kind, "due": iso(r.due_at),
+             "planned_for": iso(r.planned_for), "state": r.state, "sent_at": iso(r.sent_at), "recipient": r.recipient,
+             "channel": r.channel, "attempts": r.attempts, "message": r.message_id} for r in rows]
+    emit(docs, as_json, lambda d: "\n".join(f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
+
+
+# --- audit and database ---
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """校验审计链 (verify the audit chain; exit 1 naming the first bad event)."""
+    from campaign_model.store import audit
+
+    with transaction() as conn:
+        verdict = audit.verify(conn)
+    if verdict.ok:
+        typer.echo(f"审计链完整 (audit chain intact): {verdict.count} 个事件 (events)")
+        return
+    typer.echo(f"审计链被破坏 (audit chain broken) at event #{verdict.first_bad}: {verdict.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False) -> None:
+    """审计日志 (the audit log, oldest first)."""
+    from campaign_model.store import audit
+
+    with transaction() as conn:
+        events = audit.events(conn, campaign)
+    docs = [{"seq": e.seq, "at": e.at.isoformat(), "recorded_at": e.recorded_at.isoformat(), "actor": e.actor,
+             "action": e.action, "campaign": e.campaign, "subject": e.subject, "before": e.before, "after": e.after,
+             "hash": e.hash} for e in events]
+    emit(docs, as_json, lambda d: "\n".join(f"#{e['seq']:<5} {e['at'][:19]} {e['actor']:<10} {e['action']:<20} {e['subject']}" for e in d))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """升级数据库结构 (bring the database schema up to date)."""
+    from campaign_model.store.db import make_engine, upgrade
+
+    revision = upgrade(make_engine(settings().db_url))
+    typer.echo(f"数据库已是最新 (database at revision {revision})")
+
+
+@app.command()
+def demo(db: Annotated[Path | None, typer.Option("--db", help="演示数据库文件 (demo database file)")] = None,
+         units: Annotated[int, typer.Option("--units", help="学校数量 (number of schools)")] = 48) -> None:
+    """演示：用 2023 作风整顿模板和约 50 个单位模拟一整年 (simulate the seed-002 campaign over a year)."""
+    from .demo import run_demo
+
+    s = settings()
+    s.prepare_prefect()
+    run_demo(s, db, units)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except SpecInvalid as exc:
+        for p in exc.problems + exc.warnings:
+            typer.echo(str(p), err=True)
+        sys.exit(2)
+    except CampaignError as exc:
+        typer.echo(f"错误 (error): {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("已中止 (aborted)", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unforeseen: a message, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("CAMPAIGN_DEBUG"):
+            raise
+        typer.echo(f"内部错误 (internal error): {type(exc).__name__}: {exc}\n"
+                   f"设置 CAMPAIGN_DEBUG=1 可查看详情 (set CAMPAIGN_DEBUG=1 for details)", err=True)
+        sys.exit(3)

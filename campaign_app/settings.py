@@ -1,0 +1,34 @@
+"""Settings from the environment: the data directory, the database, and Prefect's home inside it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    db_url: str
+
+    @property
+    def files_dir(self) -> Path:
+        return self.home / "files"
+
+    def outbox_file(self, campaign: str) -> Path:
+        return self.home / "outbox" / f"{campaign}.jsonl"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(os.environ.get("CAMPAIGN_HOME") or Path.home() / ".campaignflow").expanduser().resolve()
+        url = os.environ.get("CAMPAIGN_DB_URL") or f"sqlite:///{home / 'campaign.db'}"
+        return cls(home, url)
+
+    def prepare_prefect(self) -> None:
+        """Prefect keeps its home in our data directory, sends no analytics, and logs quietly."""
+        os.environ.setdefault("PREFECT_HOME", str(self.home / "prefect"))
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+        os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")

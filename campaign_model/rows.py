@@ -1,0 +1,239 @@
+"""Structured artifact rows (a ledger of problems, a list of measures): reading and checking them
+against the columns an artifact kind declares in `ArtifactKind.rows`.
+
+`read_rows` reads CSV, XLSX or JSON (a list of objects); `validate_rows` checks and normalizes the
+rows: dates become 'YYYY-MM-DD', numbers float, integers int, text is stripped, an empty optional
+cell is None. Any problem raises `RowsInvalid` listing every problem, one per line, as
+`FILE: 第 N 行 / row N, 列 TITLE (key): message`. Row numbers are the spreadsheet's (header = 1,
+first data row = 2), or for JSON the 1-based index of the object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput, SpecInvalid
+from .spec import ArtifactKind, Column
+from .tabular import cell_text, read_table
+
+RowProblem = dict[str, Any]  # {"row": int | None, "column": str | None, "message": str}
+
+_DATE = re.compile(
+    r"(\d{4})\s*(?:[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})|年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?|(\d{2})(\d{2}))"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"  # Excel's CSV export may add a time; the date is what counts
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+
+
+class RowsInvalid(InvalidInput):
+    """Rows that break their artifact kind's columns; `problems` holds every one as a dict."""
+
+    def __init__(self, file: str, problems: list[RowProblem], kind: ArtifactKind | None = None):
+        self.file = file
+        self.problems = problems
+        columns = (kind.rows or {}) if kind else {}
+        super().__init__("\n".join(_format(file, p, columns) for p in problems))
+
+
+def _format(file: str, p: RowProblem, columns: Mapping[str, Column]) -> str:
+    where = []
+    if p["row"] is not None:
+        where.append(f"第 {p['row']} 行 / row {p['row']}")
+    if p["column"] is not None:
+        title = columns[p["column"]].title if p["column"] in columns else p["column"]
+        where.append(f"列 {title} ({p['column']})")
+    return f"{file}: {', '.join(where)}: {p['message']}" if where else f"{file}: {p['message']}"
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"\s+", "", str(header)).casefold()
+
+
+def _lookup(columns: Mapping[str, Column]) -> dict[str, str]:
+    """Normalized header -> column key; a key wins over another column's identical title."""
+    found = {_norm(key): key for key in columns}
+    for key, col in columns.items():
+        found.setdefault(_norm(col.title), key)
+    return found
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = cell_text(value) if not isinstance(value, bool) else None
+    m = _DATE.fullmatch(text or "")
+    if m:
+        y, mo, d = m.group(1), m.group(2) or m.group(4) or m.group(6), m.group(3) or m.group(5) or m.group(7)
+        try:
+            return dt.date(int(y), int(mo), int(d)).isoformat()
+        except ValueError:
+            pass
+    raise ValueError(f"不是有效日期 '{value}'，应写作 2023-04-05、2023/4/5 或 2023年4月5日 "
+                     f"(not a valid date; write 2023-04-05, 2023/4/5 or 2023年4月5日)")
+
+
+def _number(value: Any) -> float:
+    # bool is an int in Python, and an Excel TRUE is no amount
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = value.strip() if isinstance(value, str) else ""
+    if _THOUSANDS.fullmatch(text):  # "1,234.5" as a formatted Excel cell exports to CSV
+        text = text.replace(",", "")
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    raise ValueError(f"不是数字 '{value}' (not a number)")
+
+
+def _integer(value: Any) -> int:
+    try:
+        number = _number(value)
+    except ValueError:
+        raise ValueError(f"不是整数 '{value}' (not a whole number)") from None
+    if not number.is_integer():
+        raise ValueError(f"不是整数 '{value}' (not a whole number)")
+    return int(number)
+
+
+def _convert(value: Any, col: Column) -> Any:
+    if isinstance(value, (dict, list)):
+        raise ValueError("应为单个值 (must be a single value, not a list or an object)")
+    if col.type == "date":
+        return _date(value)
+    if col.type == "number":
+        return _number(value)
+    if col.type == "integer":
+        return _integer(value)
+    text = cell_text(value)
+    if col.type == "choice" and col.choices and text not in col.choices:
+        raise ValueError(f"'{text}' 不是可选项：{'、'.join(col.choices)} (not one of: {', '.join(col.choices)})")
+    return text
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def validate_rows(raw: list[dict], kind: ArtifactKind, file: str, *,
+                  row_numbers: Sequence[int] | None = None) -> list[dict]:
+    """Normalized rows, keyed by column key in the kind's order; raises `RowsInvalid` with every problem.
+
+    Keys of `raw` may be column keys or column titles. `row_numbers` gives each row's number in its
+    file (read_rows passes the spreadsheet's); by default the 1-based index.
+    """
+    columns = kind.rows or {}
+    if not columns:
+        raise RowsInvalid(file, [{"row": None, "column": None,
+                                  "message": f"材料类型 '{kind.title}' 没有定义表格列 (this artifact kind has no rows)"}])
+    if not raw:
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": "文件中没有数据行 (the file has no rows)"}])
+    numbers = list(row_numbers) if row_numbers is not None else list(range(1, len(raw) + 1))
+    lookup = _lookup(columns)
+    problems: list[RowProblem] = []
+    reported: set[str] = set()
+    out: list[dict] = []
+    for n, item in zip(numbers, raw):
+        if not isinstance(item, Mapping):
+            problems.append({"row": n, "column": None, "message": "应为对象（列名: 值） (must be an object of column: value)"})
+            continue
+        values: dict[str, Any] = {}
+        for name, value in item.items():
+            key = lookup.get(_norm(name))
+            if key is None:
+                if _norm(name) not in reported:  # one report per unknown column, at its first row
+                    reported.add(_norm(name))
+                    problems.append({"row": n, "column": None, "message": _unknown(name, columns)})
+            elif key in values:
+                problems.append({"row": n, "column": key,
+                                 "message": f"'{name}' 与另一列重复 (the column is given twice)"})
+            else:
+                values[key] = value
+        row: dict[str, Any] = {}
+        for key, col in columns.items():
+            value = values.get(key)
+            if _empty(value):
+                row[key] = None
+                if col.required:
+                    problems.append({"row": n, "column": key, "message": "必填项为空 (required, but empty)"})
+                continue
+            try:
+                row[key] = _convert(value, col)
+            except ValueError as exc:
+                problems.append({"row": n, "column": key, "message": str(exc)})
+        out.append(row)
+    if problems:
+        raise RowsInvalid(file, problems, kind)
+    return out
+
+
+def _unknown(name: str, columns: Mapping[str, Column]) -> str:
+    known = "、".join(f"{c.title} ({k})" for k, c in columns.items())
+    return f"未知列 '{name}'，可用的列：{known} (unknown column '{name}')"
+
+
+def _read_json(path: Path, file: str) -> list[Any]:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": "文件不存在 (file not found)"}])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": f"无法读取 JSON (cannot read the JSON: {exc})"}])
+    if not isinstance(data, list):
+        raise RowsInvalid(file, [{"row": None, "column": None,
+                                  "message": "JSON 应为对象列表 (the JSON must be a list of objects)"}])
+    return data
+
+
+def read_rows(path: Path, kind: ArtifactKind) -> list[dict]:
+    """The validated rows of a CSV, XLSX or JSON file; raises `RowsInvalid` for every kind of fault,
+    an unreadable file included, so a caller handles one error."""
+    path = Path(path)
+    file = str(path)
+    if path.suffix.lower() == ".json":
+        return validate_rows(_read_json(path, file), kind, file)
+    try:
+        header, rows = read_table(path)
+    except SpecInvalid as exc:
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": p.message} for p in exc.problems])
+
+    # the header is checked once, not on every row as validate_rows would for JSON objects
+    columns = kind.rows or {}
+    lookup = _lookup(columns)
+    problems: list[RowProblem] = []
+    used: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for i, title in enumerate(header):
+        if not title:
+            continue
+        key = lookup.get(_norm(title))
+        if columns and key is None:
+            problems.append({"row": None, "column": None, "message": _unknown(title, columns)})
+        elif key in seen:
+            problems.append({"row": None, "column": key,
+                             "message": f"列 '{title}' 与列 '{seen[key]}' 重复 (the column appears twice)"})
+        elif key is not None:
+            seen[key] = title
+            used[i] = key
+    for n, cells in rows:
+        stray = [i + 1 for i, c in enumerate(cells) if i not in used and not _empty(c)
+                 and (i >= len(header) or not header[i])]
+        if stray:
+            problems.append({"row": n, "column": None,
+                             "message": f"第 {'、'.join(map(str, stray))} 列有值但没有表头 "
+                                        f"(a value in column {', '.join(map(str, stray))}, which has no header)"})
+    raw = [{key: cells[i] for i, key in used.items()} for _, cells in rows]
+    try:
+        result = validate_rows(raw, kind, file, row_numbers=[n for n, _ in rows])
+    except RowsInvalid as exc:
+        problems.extend(exc.problems)
+        result = []
+    if problems:
+        raise RowsInvalid(file, problems, kind)
+    return result

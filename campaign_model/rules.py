@@ -1,0 +1,74 @@
+"""The rules of obligations, gates and phases: plain functions over plain data and an explicit instant.
+
+The store applies the same rules in SQL; `tests/test_rules_vs_sql.py` holds the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+OPEN_STATES = ("pending", "rejected")
+STATES = ("pending", "filed", "accepted", "rejected", "waived")
+
+
+def obligation_done(state: str, review: bool) -> bool:
+    """Counts for the gate: accepted, waived, or filed where no review is required."""
+    return state in ("accepted", "waived") or (state == "filed" and not review)
+
+
+def is_overdue(state: str, due_at: dt.datetime, at: dt.datetime) -> bool:
+    """An open obligation whose due instant has passed."""
+    return state in OPEN_STATES and at > due_at
+
+
+def display_state(state: str, overdue_at: dt.datetime | None) -> str:
+    """The state shown to users: an open obligation past its due instant reads 'overdue'."""
+    return "overdue" if state in OPEN_STATES and overdue_at is not None else state
+
+
+def gate_met(gating_done: list[bool]) -> bool:
+    return all(gating_done)
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    key: str
+    start_at: dt.datetime
+    end_at: dt.datetime
+    advance: str  # at_end | when_ready
+    state: str  # pending | active | overdue | completed
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class PhaseChange:
+    key: str
+    before: str
+    after: str
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+
+def can_start(phase: PhaseView, previous_completed_at: dt.datetime | None, is_first: bool, at: dt.datetime) -> dt.datetime | None:
+    """The instant the phase started, if it has by `at`: its window is open and the one before is done."""
+    if is_first:
+        opened = phase.start_at
+    elif previous_completed_at is None:
+        return None
+    else:
+        opened = max(phase.start_at, previous_completed_at)
+    return opened if opened <= at else None
+
+
+def completion_instant(phase: PhaseView, started_at: dt.datetime, met_since: dt.datetime, at: dt.datetime) -> dt.datetime | None:
+    """When a started phase whose gate is met (since `met_since`) completes, if it has by `at`."""
+    ready = max(started_at, met_since)
+    when = max(ready, phase.end_at) if phase.advance == "at_end" else ready
+    return when if when <= at else None
+
+
+def running_state(phase: PhaseView, at: dt.datetime) -> str:
+    """active inside its window, overdue past its planned end."""
+    return "overdue" if at > phase.end_at else "active"

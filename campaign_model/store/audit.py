@@ -1,0 +1,56 @@
+"""Appending to and verifying the audit chain in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..audit import GENESIS, AuditEvent, Verdict, event_hash, verify_chain
+from .tables import audit_events, audit_head
+
+
+@dataclass(frozen=True)
+class Act:
+    """Who acts, at which instant (simulated or real), and when it was recorded (the real clock)."""
+
+    at: dt.datetime
+    actor: str
+    recorded_at: dt.datetime
+
+
+def append(conn: Connection, act: Act, action: str, campaign: str | None, subject: str,
+           before: Any = None, after: Any = None) -> int:
+    # updating the head first takes the write lock (PostgreSQL row lock, SQLite writer lock)
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()).first()
+    if head is None:
+        conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head.seq, head.hash
+    event = AuditEvent(seq + 1, act.at, act.recorded_at, act.actor, action, campaign, subject, before, after, prev)
+    digest = event_hash(event)
+    conn.execute(insert(audit_events).values(
+        seq=event.seq, at=act.at, recorded_at=act.recorded_at, actor=act.actor, action=action,
+        campaign=campaign, subject=subject, before=before, after=after, prev_hash=prev, hash=digest))
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=event.seq, hash=digest))
+    return event.seq
+
+
+def _rows(conn: Connection, campaign: str | None = None) -> Any:
+    q = select(audit_events).order_by(audit_events.c.seq)
+    if campaign:
+        q = q.where(audit_events.c.campaign == campaign)
+    return conn.execute(q)
+
+
+def events(conn: Connection, campaign: str | None = None) -> list[AuditEvent]:
+    return [AuditEvent(r.seq, r.at, r.recorded_at, r.actor, r.action, r.campaign, r.subject, r.before, r.after,
+                       r.prev_hash, r.hash) for r in _rows(conn, campaign)]
+
+
+def verify(conn: Connection) -> Verdict:
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    return verify_chain(events(conn), (head.seq, head.hash) if head else (0, GENESIS))

@@ -1,0 +1,221 @@
+"""Creating a campaign, materializing its obligations, and importing units into a running campaign."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import Connection, Row, and_, insert, select, update
+
+from ..calendar import WorkCalendar
+from ..errors import ConflictError, NotFound, SpecInvalid
+from ..reminders import next_slot
+from ..spec import CampaignSpec, ReminderPolicy, UnitSpec
+from ..specfile import LoadedSpec, campaign_calendar
+from ..timeexpr import local_end_of_day, local_start_of_day, resolve_due
+from ..units import audience, hierarchy_problems
+from . import audit
+from .audit import Act
+from .tables import campaign_specs, campaigns, obligations, phases, requirements, units
+
+
+@dataclass(frozen=True)
+class CampaignCtx:
+    """What the rules need of a stored campaign, read once per command."""
+
+    id: int
+    key: str
+    tz: ZoneInfo
+    calendar: WorkCalendar
+    policy: ReminderPolicy
+    organizer: str | None
+    last_tick_at: dt.datetime | None
+    spec_text: str
+
+    def spec(self) -> CampaignSpec:
+        return CampaignSpec.model_validate(yaml.safe_load(self.spec_text))
+
+
+def load_ctx(conn: Connection, key: str) -> CampaignCtx:
+    row = conn.execute(select(campaigns).where(campaigns.c.key == key)).first()
+    if row is None:
+        known = conn.execute(select(campaigns.c.key).order_by(campaigns.c.key)).scalars().all()
+        hint = f"；已有: {', '.join(known)} (known: {', '.join(known)})" if known else "；尚未创建任何活动 (no campaign created yet)"
+        raise NotFound(f"活动 '{key}' 不存在{hint} (no campaign '{key}')")
+    text = conn.execute(select(campaign_specs.c.text).where(campaign_specs.c.campaign_id == row.id)
+                        .order_by(campaign_specs.c.version.desc()).limit(1)).scalar_one()
+    cal = row.calendar
+    return CampaignCtx(
+        row.id, row.key, ZoneInfo(row.timezone),
+        WorkCalendar(cal["kind"], frozenset(map(dt.date.fromisoformat, cal["holidays"])),
+                     frozenset(map(dt.date.fromisoformat, cal["workdays"]))),
+        ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, text)
+
+
+def _unit_values(campaign_id: int, u: UnitSpec) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "key": u.key, "name": u.name, "parent_key": u.parent, "tags": list(u.tags),
+            "contacts": [c.model_dump(exclude_none=True) for c in u.contacts], "active": True}
+
+
+def _as_unit(row: Row[Any]) -> UnitSpec:
+    return UnitSpec(key=row.key, name=row.name, parent=row.parent_key, tags=row.tags, contacts=row.contacts)
+
+
+def first_reminder(ctx: CampaignCtx, due_at: dt.datetime, after: dt.datetime) -> dt.datetime | None:
+    slot = next_slot(due_at, ctx.policy, ctx.calendar, ctx.tz, after)
+    return slot.at if slot else None
+
+
+def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
+    """Insert the obligation of every (active unit x requirement) pair that has none; returns the count."""
+    unit_rows = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
+    unit_specs = [_as_unit(r) for r in unit_rows]
+    unit_ids = {r.key: r.id for r in unit_rows}
+    req_rows = conn.execute(
+        select(requirements, phases.c.started_at, phases.c.state.label("phase_state"))
+        .join(phases, phases.c.id == requirements.c.phase_id)
+        .where(requirements.c.campaign_id == ctx.id).order_by(requirements.c.id)).all()
+    existing = set(conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id)
+                                .where(obligations.c.campaign_id == ctx.id)).tuples().all())
+    columns = ("campaign_id", "phase_id", "requirement_id", "unit_id", "artifact", "state", "review", "gating",
+               "done", "due_at", "next_remind_at")
+    batch: list[tuple[Any, ...]] = []
+    for req in req_rows:
+        # a phase already under way reminds a newly added unit from now on
+        remind = first_reminder(ctx, req.due_at, max(at, req.started_at)) if req.started_at else None
+        for key in audience(req.audience, unit_specs, ctx.organizer):
+            uid = unit_ids[key]
+            if (req.id, uid) in existing:
+                continue
+            batch.append((ctx.id, req.phase_id, req.id, uid, req.artifact, "pending", req.review, req.gating,
+                          False, req.due_at, remind))
+    if batch:
+        conn.execute(insert(obligations), [dict(zip(columns, values)) for values in batch])
+    return len(batch)
+
+
+def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str, Any]:
+    """Store the spec (version 1), its units, phases and requirements, and one obligation per pair."""
+    spec = loaded.spec
+    if conn.execute(select(campaigns.c.id).where(campaigns.c.key == spec.key)).first():
+        raise ConflictError(f"活动 '{spec.key}' 已存在；请换一个 key (campaign '{spec.key}' already exists; choose another key)")
+    cal = campaign_calendar(spec)
+    tz = spec.tz
+    cid = conn.execute(insert(campaigns).values(
+        key=spec.key, title=spec.title, title_en=spec.title_en, timezone=spec.timezone,
+        calendar={"kind": spec.calendar, "holidays": [d.isoformat() for d in spec.holidays],
+                  "workdays": [d.isoformat() for d in spec.workdays]},
+        reminders=spec.reminders.model_dump(), organizer=spec.organizer, spec_version=1, created_at=act.at,
+    )).inserted_primary_key[0]
+    conn.execute(insert(campaign_specs).values(campaign_id=cid, version=1, text=loaded.text, created_at=act.at))
+    conn.execute(insert(units), [_unit_values(cid, u) for u in loaded.units])
+    for i, phase in enumerate(spec.phases):
+        pid = conn.execute(insert(phases).values(
+            campaign_id=cid, idx=i, key=phase.key, title=phase.title, title_en=phase.title_en, kind=phase.kind,
+            start_at=local_start_of_day(phase.start, tz), end_at=local_end_of_day(phase.end, tz),
+            advance=phase.advance, state="pending")).inserted_primary_key[0]
+        gate_kinds = set(phase.gate.artifacts) if phase.gate and phase.gate.artifacts else None
+        idx = 0
+        for step in phase.steps:
+            due = resolve_due(step.due, phase_start=phase.start, phase_end=phase.end, calendar=cal, tz=tz)
+            for req in step.requires:
+                conn.execute(insert(requirements).values(
+                    campaign_id=cid, phase_id=pid, idx=idx, step_key=step.key, step_title=step.title,
+                    artifact=req.artifact, audience=req.from_, signoff=req.signoff, review=req.review,
+                    gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due))
+                idx += 1
+    ctx = load_ctx(conn, spec.key)
+    count = materialize(conn, ctx, act.at)
+    summary = {"campaign": spec.key, "units": len(loaded.units), "obligations": count}
+    audit.append(conn, act, "campaign.created", spec.key, f"campaign:{spec.key}", None,
+                 {**summary, "spec_sha256": hashlib.sha256(loaded.text.encode()).hexdigest()})
+    return summary
+
+
+def import_units(conn: Connection, key: str, new_units: Sequence[UnitSpec], act: Act, reason: str | None,
+                 file: str = "<units>") -> dict[str, Any]:
+    """Bring a running campaign's units in line with a unit list.
+
+    New units get their obligations; a unit missing from the list (merged, closed) is deactivated
+    and its open obligations are waived with the reason, never deleted.
+    """
+    from ..errors import Problem
+
+    problems = [Problem(file, None, f"units[{i}].{fld}", msg) for i, fld, msg in hierarchy_problems(new_units)]
+    ctx = load_ctx(conn, key)
+    if ctx.organizer and ctx.organizer not in {u.key for u in new_units}:
+        problems.append(Problem(file, None, "", f"组织单位 '{ctx.organizer}' 不在新的单位列表中 (the organizer is missing from the list)"))
+    if problems:
+        raise SpecInvalid(problems)
+    current = {r.key: r for r in conn.execute(select(units).where(units.c.campaign_id == ctx.id)).all()}
+    added, updated, removed = [], [], []
+    for u in new_units:
+        values = _unit_values(ctx.id, u)
+        row = current.get(u.key)
+        if row is None:
+            conn.execute(insert(units).values(**values))
+            added.append(u.key)
+        elif (row.name, row.parent_key, row.tags, row.contacts, row.active) != (
+                values["name"], values["parent_key"], values["tags"], values["contacts"], True):
+            conn.execute(update(units).where(units.c.id == row.id).values(**values, removed_at=None, removed_reason=None))
+            updated.append(u.key)
+    listed = {u.key for u in new_units}
+    why = reason or "单位已撤销或合并，不在新的单位名单中 (unit merged or closed: not in the new unit list)"
+    for k, row in current.items():
+        if k not in listed and row.active:
+            conn.execute(update(units).where(units.c.id == row.id).values(active=False, removed_at=act.at, removed_reason=why))
+            removed.append(k)
+    waived = waive_open(conn, ctx, [current[k].id for k in removed], why, act)
+    waived += _waive_outside_audience(conn, ctx, act)
+    added_obligations = materialize(conn, ctx, act.at)
+    summary = {"campaign": key, "added": added, "updated": updated, "removed": removed,
+               "obligations_added": added_obligations, "obligations_waived": waived}
+    audit.append(conn, act, "units.imported", key, f"campaign:{key}", None, {**summary, "reason": why if removed else None})
+    return summary
+
+
+def waive_open(conn: Connection, ctx: CampaignCtx, unit_ids: list[int], reason: str, act: Act) -> int:
+    if not unit_ids:
+        return 0
+    result = conn.execute(update(obligations).where(
+        obligations.c.unit_id.in_(unit_ids), obligations.c.state.in_(("pending", "rejected")))
+        .values(state="waived", done=True, done_at=act.at, waived_reason=reason, next_remind_at=None))
+    from .outbox import cancel_for_closed
+
+    cancel_for_closed(conn, ctx.id)
+    return result.rowcount
+
+
+def _waive_outside_audience(conn: Connection, ctx: CampaignCtx, act: Act) -> int:
+    """Open obligations of units that a tag or parent change moved out of a requirement's audience."""
+    unit_rows = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
+    specs = [_as_unit(r) for r in unit_rows]
+    ids = {r.key: r.id for r in unit_rows}
+    count = 0
+    for req in conn.execute(select(requirements).where(requirements.c.campaign_id == ctx.id)).all():
+        members = [ids[k] for k in audience(req.audience, specs, ctx.organizer)]
+        result = conn.execute(update(obligations).where(and_(
+            obligations.c.requirement_id == req.id, obligations.c.unit_id.in_(list(ids.values())),
+            obligations.c.unit_id.not_in(members), obligations.c.state.in_(("pending", "rejected"))))
+            .values(state="waived", done=True, done_at=act.at, next_remind_at=None,
+                    waived_reason="单位不再属于该要求的报送对象 (unit no longer in this requirement's audience)"))
+        count += result.rowcount
+    return count
+
+
+def unit_rows(conn: Connection, ctx: CampaignCtx) -> list[Row[Any]]:
+    return list(conn.execute(select(units).where(units.c.campaign_id == ctx.id).order_by(units.c.id)).all())
+
+
+def unit_id(conn: Connection, ctx: CampaignCtx, key: str) -> int:
+    row = conn.execute(select(units.c.id, units.c.active).where(units.c.campaign_id == ctx.id, units.c.key == key)).first()
+    if row is None:
+        raise NotFound(f"活动 '{ctx.key}' 中没有单位 '{key}' (no unit '{key}' in campaign '{ctx.key}')")
+    if not row.active:
+        raise ConflictError(f"单位 '{key}' 已撤销 (unit '{key}' was removed from the campaign)")
+    return int(row.id)

@@ -1,0 +1,163 @@
+"""Filing, review and waiver of obligations; filings are versioned and never overwritten."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from .. import rules
+from ..errors import ConflictError, InvalidInput, NotFound
+from ..spec import ArtifactKind
+from . import audit
+from .audit import Act
+from .blobs import BlobStore
+from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
+from .outbox import cancel_for_closed
+from .tables import blobs, filings, ledger_items, obligations, phases, requirements, reviews
+
+OPEN = rules.OPEN_STATES
+
+
+def _kind(ctx: CampaignCtx, artifact: str) -> ArtifactKind:
+    kinds = ctx.spec().artifacts
+    if artifact not in kinds:
+        raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{artifact}'；可选: {', '.join(kinds)} "
+                       f"(no artifact kind '{artifact}'; known: {', '.join(kinds)})")
+    return kinds[artifact]
+
+
+def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str, step: str | None,
+                    states: Sequence[str] | None = None) -> Any:
+    """The unit's obligation for the artifact: the earliest-due one still open, else the latest."""
+    uid = unit_id(conn, ctx, unit)
+    q = (select(obligations, requirements.c.step_key, requirements.c.signoff, requirements.c.phase_id.label("pid"))
+         .join(requirements, requirements.c.id == obligations.c.requirement_id)
+         .where(obligations.c.unit_id == uid, obligations.c.artifact == artifact)
+         .order_by(obligations.c.due_at, obligations.c.id))
+    if step:
+        q = q.where(requirements.c.step_key == step)
+    rows = conn.execute(q).all()
+    if not rows:
+        where = f" (步骤 step '{step}')" if step else ""
+        raise NotFound(f"单位 '{unit}' 没有需报送的 '{artifact}'{where} (unit '{unit}' owes no '{artifact}'{where})")
+    if states is not None:
+        matching = [r for r in rows if r.state in states]
+        if not matching:
+            raise ConflictError(f"单位 '{unit}' 的 '{artifact}' 当前状态为 {rows[-1].state}，不能执行此操作 "
+                                f"(the obligation is {rows[-1].state}; this action needs {'/'.join(states)})")
+        return matching[0]
+    open_rows = [r for r in rows if not r.done]
+    return open_rows[0] if open_rows else rows[-1]
+
+
+def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artifact: str, act: Act, *,
+                  files: Sequence[Path] = (), rows_file: Path | None = None, signed_by: str | None = None,
+                  step: str | None = None) -> dict[str, Any]:
+    """File an artifact for a unit: a new version, its files stored by hash, its rows checked."""
+    ctx = load_ctx(conn, key)
+    kind = _kind(ctx, artifact)
+    ob = find_obligation(conn, ctx, unit, artifact, step)
+    if ob.signoff and (not (signed_by or "").strip() or not files):
+        raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请提供 --signed-by 和签字盖章的扫描件 --file "
+                           f"('{artifact}' needs the unit head's signature: give --signed-by and the signed, stamped scan with --file)")
+    rows: list[dict[str, Any]] | None = None
+    if kind.rows:
+        if rows_file is None:
+            raise InvalidInput(f"'{kind.title}' 需要逐行填报：请用 --rows 提供表格 (CSV/XLSX) "
+                               f"('{artifact}' is filed as rows: give --rows FILE)")
+        from ..rows import read_rows
+
+        rows = read_rows(rows_file, kind)
+    elif rows_file is not None:
+        raise InvalidInput(f"'{kind.title}' 不按行填报，不能使用 --rows ('{artifact}' takes no rows)")
+    stored = []
+    for path in files:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"无法读取文件 '{path}' (cannot read file: {exc.strerror})")
+        stored.append((Path(path).name, *store.put_bytes(data)))
+    for name, sha, size in stored:
+        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
+            conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=act.at))
+    version = (conn.execute(select(func.max(filings.c.version)).where(filings.c.obligation_id == ob.id)).scalar() or 0) + 1
+    late = act.at > ob.due_at
+    fid = conn.execute(insert(filings).values(
+        obligation_id=ob.id, version=version, at=act.at, by=act.actor, signed_by=signed_by,
+        files=[{"name": n, "sha256": s, "size": z} for n, s, z in stored], rows=rows, late=late)).inserted_primary_key[0]
+    done = rules.obligation_done("filed", ob.review)
+    conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
+        state="filed", done=done, done_at=act.at if done else None, filed_at=act.at, late=late, next_remind_at=None))
+    cancel_for_closed(conn, ctx.id, ob.id)
+    items = _ledger(conn, ctx, ob, fid, rows, act) if kind.is_ledger_source() and rows else 0
+    result = {"campaign": key, "unit": unit, "artifact": artifact, "step": ob.step_key, "version": version,
+              "state": "filed", "late": late, "files": [{"name": n, "sha256": s, "size": z} for n, s, z in stored],
+              "rows": len(rows) if rows is not None else None, "ledger_items": items, "signed_by": signed_by,
+              "at": act.at.astimezone(ctx.tz).isoformat()}
+    audit.append(conn, act, "filing.created", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
+                 {"state": rules.display_state(ob.state, ob.overdue_at)},
+                 {"state": "filed", "version": version, "late": late, "signed_by": signed_by,
+                  "files": [s for _, s, _ in stored], "rows": result["rows"]})
+    return result
+
+
+def _ledger(conn: Connection, ctx: CampaignCtx, ob: Any, filing_id: int, rows: list[dict[str, Any]], act: Act) -> int:
+    """Each row of an issue list becomes a ledger item; the previous version's items stop being current."""
+    conn.execute(update(ledger_items).where(ledger_items.c.obligation_id == ob.id).values(current=False))
+    values = []
+    for n, row in enumerate(rows, start=1):
+        deadline = row.get("deadline")
+        values.append({
+            "campaign_id": ctx.id, "unit_id": ob.unit_id, "obligation_id": ob.id, "filing_id": filing_id, "row_no": n,
+            "problem": row["problem"], "category": row.get("category"), "measure": row.get("measure"),
+            "leader": row.get("leader") or row.get("owner"), "office": row.get("office"),
+            "deadline": dt.date.fromisoformat(deadline) if deadline else None, "state": "open",
+            "source": row.get("source") or "self_check", "current": True, "created_at": act.at})
+    if values:
+        conn.execute(insert(ledger_items), values)
+    return len(values)
+
+
+def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, comment: str | None, act: Act,
+           step: str | None = None) -> dict[str, Any]:
+    """Accept or reject the latest filing; a rejection reopens the obligation and its reminders."""
+    ctx = load_ctx(conn, key)
+    _kind(ctx, artifact)
+    if not accept and not (comment or "").strip():
+        raise InvalidInput("退回必须写明理由 --comment (a rejection needs --comment saying what to fix)")
+    ob = find_obligation(conn, ctx, unit, artifact, step, states=("filed",))
+    filing_id = conn.execute(select(filings.c.id).where(filings.c.obligation_id == ob.id)
+                             .order_by(filings.c.version.desc()).limit(1)).scalar_one()
+    decision = "accepted" if accept else "rejected"
+    values: dict[str, Any] = {"state": decision, "done": accept, "done_at": act.at if accept else None}
+    if not accept:
+        started = conn.execute(select(phases.c.started_at).where(phases.c.id == ob.phase_id)).scalar()
+        values.update(overdue_at=None, next_remind_at=first_reminder(ctx, ob.due_at, act.at) if started else None)
+    conn.execute(update(obligations).where(obligations.c.id == ob.id).values(**values))
+    conn.execute(insert(reviews).values(obligation_id=ob.id, filing_id=filing_id, decision=decision, comment=comment,
+                                        by=act.actor, at=act.at))
+    audit.append(conn, act, f"filing.{decision}", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
+                 {"state": "filed"}, {"state": decision, "comment": comment})
+    return {"campaign": key, "unit": unit, "artifact": artifact, "state": decision, "comment": comment,
+            "at": act.at.astimezone(ctx.tz).isoformat()}
+
+
+def waive(conn: Connection, key: str, unit: str, artifact: str, reason: str, act: Act,
+          step: str | None = None) -> dict[str, Any]:
+    """Excuse a unit from an open obligation (特批), audited with the reason."""
+    if not (reason or "").strip():
+        raise InvalidInput("免报必须写明理由 --reason (a waiver needs --reason)")
+    ctx = load_ctx(conn, key)
+    _kind(ctx, artifact)
+    ob = find_obligation(conn, ctx, unit, artifact, step, states=OPEN)
+    conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
+        state="waived", done=True, done_at=act.at, waived_reason=reason, next_remind_at=None))
+    cancel_for_closed(conn, ctx.id, ob.id)
+    audit.append(conn, act, "obligation.waived", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
+                 {"state": rules.display_state(ob.state, ob.overdue_at)}, {"state": "waived", "reason": reason})
+    return {"campaign": key, "unit": unit, "artifact": artifact, "state": "waived", "reason": reason,
+            "at": act.at.astimezone(ctx.tz).isoformat()}

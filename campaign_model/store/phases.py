@@ -1,0 +1,150 @@
+"""Deadlines, gates and phase changes in SQL: each an indexed, set-based statement per phase."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from .. import rules
+from ..errors import ConflictError, InvalidInput
+from . import audit
+from .audit import Act
+from .campaigns import CampaignCtx, first_reminder
+from .tables import campaigns, obligations, phases, requirements, units
+
+OPEN = rules.OPEN_STATES
+
+
+def phase_rows(conn: Connection, campaign_id: int) -> list[Any]:
+    return list(conn.execute(select(phases).where(phases.c.campaign_id == campaign_id).order_by(phases.c.idx)).all())
+
+
+def view(row: Any) -> rules.PhaseView:
+    return rules.PhaseView(row.key, row.start_at, row.end_at, row.advance, row.state, row.started_at, row.completed_at)
+
+
+def mark_overdue(conn: Connection, ctx: CampaignCtx, phase: Any, act: Act) -> int:
+    """Open obligations of the phase past their due instant get their overdue mark (once)."""
+    marked = conn.execute(
+        update(obligations).where(
+            obligations.c.phase_id == phase.id, obligations.c.overdue_at.is_(None),
+            obligations.c.state.in_(OPEN), obligations.c.due_at < act.at)
+        .values(overdue_at=obligations.c.due_at)
+        .returning(obligations.c.unit_id, obligations.c.artifact)).all()
+    if marked:
+        names = dict(conn.execute(select(units.c.id, units.c.key).where(
+            units.c.id.in_({m.unit_id for m in marked}))).tuples().all())
+        audit.append(conn, act, "obligations.overdue", ctx.key, f"phase:{phase.key}", None,
+                     {"count": len(marked), "obligations": sorted(f"{names[m.unit_id]}/{m.artifact}" for m in marked)})
+    return len(marked)
+
+
+def gate_open_exists(conn: Connection, phase_id: int) -> bool:
+    """True while some obligation of the phase still holds its gate: one index probe."""
+    return conn.execute(select(obligations.c.id).where(
+        obligations.c.phase_id == phase_id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
+        .limit(1)).first() is not None
+
+
+def has_open(conn: Connection, phase_id: int) -> bool:
+    return conn.execute(select(obligations.c.id).where(
+        obligations.c.phase_id == phase_id, obligations.c.done.is_(False)).limit(1)).first() is not None
+
+
+def _met_since(conn: Connection, phase: Any) -> dt.datetime:
+    """When the gate became met: the last instant a gating obligation was done (or the phase start)."""
+    last = conn.execute(select(func.max(obligations.c.done_at)).where(
+        obligations.c.phase_id == phase.id, obligations.c.gating.is_(True))).scalar()
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.timezone.utc)
+    return last or phase.start_at
+
+
+def _start(conn: Connection, ctx: CampaignCtx, phase: Any, started_at: dt.datetime, act: Act) -> None:
+    state = rules.running_state(view(phase), act.at)
+    conn.execute(update(phases).where(phases.c.id == phase.id).values(state=state, started_at=started_at))
+    for req_id, due_at in conn.execute(select(requirements.c.id, requirements.c.due_at)
+                                       .where(requirements.c.phase_id == phase.id)).tuples().all():
+        conn.execute(update(obligations).where(obligations.c.requirement_id == req_id, obligations.c.state.in_(OPEN))
+                     .values(next_remind_at=first_reminder(ctx, due_at, started_at)))
+    audit.append(conn, act, "phase.started", ctx.key, f"phase:{phase.key}", {"state": "pending"},
+                 {"state": state, "started_at": started_at.isoformat()})
+
+
+def _complete(conn: Connection, ctx: CampaignCtx, phase: Any, when: dt.datetime, act: Act,
+              forced: bool = False, reason: str | None = None) -> None:
+    conn.execute(update(phases).where(phases.c.id == phase.id).values(
+        state="completed", completed_at=when, forced=forced, force_reason=reason))
+    audit.append(conn, act, "phase.forced" if forced else "phase.completed", ctx.key, f"phase:{phase.key}",
+                 {"state": phase.state}, {"state": "completed", "completed_at": when.isoformat(), "reason": reason})
+
+
+def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = None) -> list[str]:
+    """Start the phases whose time has come and complete those whose gates allow; returns completed keys.
+
+    Phases are taken in order: one starts only when its window is open and the one before is complete.
+    With `only`, stops after that phase has been considered (a phase flow advances its own phase).
+    """
+    completed: list[str] = []
+    prev_done: dt.datetime | None = None
+    for i, row in enumerate(phase_rows(conn, ctx.id)):
+        if row.state == "completed":
+            prev_done = row.completed_at
+            continue
+        started_at = row.started_at
+        if started_at is None:
+            started_at = rules.can_start(view(row), prev_done, i == 0, act.at)
+            if started_at is None:
+                break
+            _start(conn, ctx, row, started_at, act)
+            row = conn.execute(select(phases).where(phases.c.id == row.id)).one()
+        when = None if gate_open_exists(conn, row.id) else rules.completion_instant(
+            view(row), started_at, min(_met_since(conn, row), act.at), act.at)
+        if when is not None:
+            _complete(conn, ctx, row, when, act)
+            completed.append(row.key)
+            prev_done = when
+            if only == row.key:
+                only = None  # the next phase may start in the same tick
+            continue
+        state = rules.running_state(view(row), act.at)
+        if state != row.state:
+            conn.execute(update(phases).where(phases.c.id == row.id).values(state=state))
+            audit.append(conn, act, "phase.overdue", ctx.key, f"phase:{row.key}", {"state": row.state}, {"state": state})
+        break
+    return completed
+
+
+def force_advance(conn: Connection, ctx: CampaignCtx, reason: str, act: Act, force: bool) -> dict[str, Any]:
+    """Complete the current phase: with `force`, whatever its gate says (特批), audited with the reason."""
+    if force and not (reason or "").strip():
+        raise InvalidInput("强制转段必须写明理由 --reason (a forced advance needs --reason)")
+    advance(conn, ctx, act)
+    current = next((r for r in phase_rows(conn, ctx.id) if r.state != "completed"), None)
+    if current is None:
+        raise ConflictError("所有阶段均已完成 (every phase is already completed)")
+    if current.started_at is None:
+        raise ConflictError(f"阶段 '{current.key}' 尚未开始 (phase '{current.key}' has not started; it opens "
+                            f"{current.start_at.astimezone(ctx.tz):%Y-%m-%d})")
+    if gate_open_exists(conn, current.id):
+        if not force:
+            raise ConflictError(f"阶段 '{current.key}' 的转段条件未满足；如需特批请加 --force --reason "
+                                f"(the gate of phase '{current.key}' is not met; use --force --reason to override)")
+        _complete(conn, ctx, current, act.at, act, forced=True, reason=reason)
+    else:
+        _complete(conn, ctx, current, act.at, act, forced=force, reason=reason or None)
+    advance(conn, ctx, act)
+    return {"completed": current.key, "forced": force}
+
+
+def record_tick(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> None:
+    if ctx.last_tick_at is None or at > ctx.last_tick_at:
+        conn.execute(update(campaigns).where(campaigns.c.id == ctx.id).values(last_tick_at=at))
+
+
+def check_tick_instant(ctx: CampaignCtx, at: dt.datetime) -> None:
+    if ctx.last_tick_at is not None and at < ctx.last_tick_at:
+        raise InvalidInput(f"不能在上一次检查 ({ctx.last_tick_at.astimezone(ctx.tz).isoformat()}) 之前运行检查 "
+                           f"(a tick cannot run before the last tick at {ctx.last_tick_at.astimezone(ctx.tz).isoformat()})")

@@ -1,0 +1,101 @@
+"""Read models: campaign status at an instant, the ledger, the campaign list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from .. import rules
+from .campaigns import CampaignCtx, load_ctx
+from .phases import phase_rows
+from .tables import campaigns, ledger_items, obligations, requirements, units
+
+
+def iso(value: dt.datetime | None, ctx: CampaignCtx) -> str | None:
+    return value.astimezone(ctx.tz).isoformat() if value else None
+
+
+def _display(state: str, due_at: dt.datetime, at: dt.datetime) -> str:
+    return "overdue" if rules.is_overdue(state, due_at, at) else state
+
+
+def phase_state(row: Any, at: dt.datetime) -> str:
+    """The stored state, brought to `at` for display: a running phase past its end reads overdue."""
+    if row.state in ("active", "overdue"):
+        return rules.running_state(rules.PhaseView(row.key, row.start_at, row.end_at, row.advance, row.state), at)
+    return str(row.state)
+
+
+def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
+    ctx = load_ctx(conn, key)
+    out_phases = []
+    current = None
+    for row in phase_rows(conn, ctx.id):
+        missing = conn.execute(
+            select(units.c.key, obligations.c.artifact, obligations.c.due_at, obligations.c.state)
+            .join(units, units.c.id == obligations.c.unit_id)
+            .where(obligations.c.phase_id == row.id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
+            .order_by(obligations.c.due_at, units.c.key)).all()
+        state = phase_state(row, at)
+        if current is None and row.started_at is not None and row.state != "completed":
+            current = row.key
+        out_phases.append({
+            "key": row.key, "title": row.title, "kind": row.kind, "state": state,
+            "start": iso(row.start_at, ctx), "end": iso(row.end_at, ctx),
+            "started_at": iso(row.started_at, ctx), "completed_at": iso(row.completed_at, ctx),
+            "forced": bool(row.forced), "force_reason": row.force_reason,
+            "gate": {"met": not missing, "missing": [
+                {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at)}
+                for m in missing]},
+        })
+    return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "phases": out_phases,
+            "obligations": obligation_counts(conn, ctx.id, at)}
+
+
+def obligation_counts(conn: Connection, campaign_id: int, at: dt.datetime) -> dict[str, int]:
+    """Each obligation counted once, by its state at `at` (an open one past due counts as overdue)."""
+    overdue = case((obligations.c.state.in_(rules.OPEN_STATES) & (obligations.c.due_at < at), True), else_=False)
+    rows = conn.execute(select(obligations.c.state, overdue.label("late"), func.count())
+                        .where(obligations.c.campaign_id == campaign_id)
+                        .group_by(obligations.c.state, overdue)).all()
+    counts = dict.fromkeys(("total", "pending", "filed", "accepted", "rejected", "waived", "overdue"), 0)
+    for state, late, n in rows:
+        counts["overdue" if late else state] += n
+        counts["total"] += n
+    return counts
+
+
+def ledger(conn: Connection, key: str, unit: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+    ctx = load_ctx(conn, key)
+    q = (select(ledger_items, units.c.key.label("unit_key"))
+         .join(units, units.c.id == ledger_items.c.unit_id)
+         .where(ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True))
+         .order_by(units.c.key, ledger_items.c.row_no))
+    if unit:
+        q = q.where(units.c.key == unit)
+    if state:
+        q = q.where(ledger_items.c.state == state)
+    return [{"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category, "measure": r.measure,
+             "leader": r.leader, "office": r.office, "deadline": r.deadline.isoformat() if r.deadline else None,
+             "state": r.state, "source": r.source, "evidence": [], "history": [
+                 {"state": "open", "at": iso(r.created_at, ctx), "note": "由问题清单生成 (from the filed issue list)"}]}
+            for r in conn.execute(q).all()]
+
+
+def campaign_list(conn: Connection) -> list[dict[str, Any]]:
+    return [{"key": r.key, "title": r.title} for r in conn.execute(select(campaigns.c.key, campaigns.c.title)
+                                                                   .order_by(campaigns.c.key)).all()]
+
+
+def obligation_list(conn: Connection, key: str, at: dt.datetime) -> list[dict[str, Any]]:
+    ctx = load_ctx(conn, key)
+    rows = conn.execute(
+        select(obligations, units.c.key.label("unit_key"), requirements.c.step_key)
+        .join(units, units.c.id == obligations.c.unit_id)
+        .join(requirements, requirements.c.id == obligations.c.requirement_id)
+        .where(obligations.c.campaign_id == ctx.id).order_by(obligations.c.due_at, units.c.key)).all()
+    return [{"unit": r.unit_key, "artifact": r.artifact, "step": r.step_key, "due": iso(r.due_at, ctx),
+             "state": _display(r.state, r.due_at, at), "filed_at": iso(r.filed_at, ctx), "late": r.late,
+             "waived_reason": r.waived_reason} for r in rows]

@@ -1,0 +1,257 @@
+"""The schema (SQLAlchemy Core). Instants are stored in UTC; the indexes are what the tick scans.
+
+Obligation state: pending | filed | accepted | rejected | waived. `overdue_at` is set by a tick when
+an open obligation (pending, rejected) passes its due instant; `done` is kept equal to the gate rule
+(`rules.obligation_done`) so that a gate is one index probe, never a scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores aware instants as naive UTC; returns them aware (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is required")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return value.replace(tzinfo=dt.timezone.utc) if value is not None else None
+
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+campaigns = Table(
+    "campaigns", metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("title_en", Text),
+    Column("timezone", String(64), nullable=False),
+    Column("calendar", JSON, nullable=False),
+    Column("reminders", JSON, nullable=False),
+    Column("organizer", String(64)),
+    Column("spec_version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_tick_at", UTCDateTime),
+)
+
+campaign_specs = Table(
+    "campaign_specs", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("campaign_id", "version"),
+)
+
+units = Table(
+    "units", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("parent_key", String(64)),
+    Column("tags", JSON, nullable=False),
+    Column("contacts", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("removed_at", UTCDateTime),
+    Column("removed_reason", Text),
+    UniqueConstraint("campaign_id", "key"),
+)
+
+phases = Table(
+    "phases", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("title_en", Text),
+    Column("kind", String(32), nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("advance", String(16), nullable=False),
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("started_at", UTCDateTime),
+    Column("completed_at", UTCDateTime),
+    Column("forced", Boolean, nullable=False, default=False),
+    Column("force_reason", Text),
+    UniqueConstraint("campaign_id", "key"),
+)
+
+requirements = Table(
+    "requirements", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("phase_id", ForeignKey("phases.id"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("step_key", String(64), nullable=False),
+    Column("step_title", Text, nullable=False),
+    Column("artifact", String(64), nullable=False),
+    Column("audience", JSON, nullable=False),
+    Column("signoff", Boolean, nullable=False),
+    Column("review", Boolean, nullable=False),
+    Column("gating", Boolean, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+)
+
+obligations = Table(
+    "obligations", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("phase_id", ForeignKey("phases.id"), nullable=False),
+    Column("requirement_id", ForeignKey("requirements.id"), nullable=False),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("artifact", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("review", Boolean, nullable=False),
+    Column("gating", Boolean, nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("overdue_at", UTCDateTime),
+    Column("next_remind_at", UTCDateTime),
+    Column("done_at", UTCDateTime),
+    Column("filed_at", UTCDateTime),
+    Column("late", Boolean),
+    Column("waived_reason", Text),
+    UniqueConstraint("requirement_id", "unit_id"),
+    Index("ix_obligations_unit_artifact", "unit_id", "artifact"),
+    Index("ix_obligations_gate", "phase_id", "gating", "done"),
+    Index(
+        "ix_obligations_open_due", "phase_id", "due_at",
+        sqlite_where=text("overdue_at IS NULL AND state IN ('pending', 'rejected')"),
+        postgresql_where=text("overdue_at IS NULL AND state IN ('pending', 'rejected')"),
+    ),
+    Index(
+        "ix_obligations_remind", "phase_id", "next_remind_at",
+        sqlite_where=text("next_remind_at IS NOT NULL"),
+        postgresql_where=text("next_remind_at IS NOT NULL"),
+    ),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+filings = Table(
+    "filings", metadata,
+    Column("id", Id, primary_key=True),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("signed_by", Text),
+    Column("files", JSON, nullable=False),
+    Column("rows", JSON),
+    Column("late", Boolean, nullable=False),
+    UniqueConstraint("obligation_id", "version"),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    Column("id", Id, primary_key=True),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
+    Column("filing_id", ForeignKey("filings.id"), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text),
+    Column("by", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+ledger_items = Table(
+    "ledger_items", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
+    Column("filing_id", ForeignKey("filings.id"), nullable=False),
+    Column("row_no", Integer, nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("category", Text),
+    Column("measure", Text),
+    Column("leader", Text),
+    Column("office", Text),
+    Column("deadline", Date),
+    Column("state", String(16), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_campaign_unit", "campaign_id", "unit_id"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("slot_day", Date, nullable=False),
+    Column("planned_for", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", UTCDateTime),
+    Column("message_id", String(64)),
+    UniqueConstraint("obligation_id", "kind", "slot_day", name="uq_outbox_slot"),
+    Index("ix_outbox_state", "campaign_id", "state", "planned_for"),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("campaign", String(64)),
+    Column("subject", Text, nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_campaign", "campaign", "seq"),
+)
+
+# one row: the chain's head, updated in the same transaction as each append (serializes appenders)
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

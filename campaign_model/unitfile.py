@@ -1,0 +1,141 @@
+"""Reading a unit list from CSV or XLSX, as administrators keep it in a spreadsheet.
+
+Columns (English or Chinese, matched ignoring case and spaces): key/单位代码, name/单位名称,
+parent/上级单位, tags/标签, contact/联系人, email/邮箱, phone/电话, role/职务. Other columns are
+ignored. `read_units` returns the units, or raises `SpecInvalid` carrying one `Problem` per bad
+cell (line = the spreadsheet row) — a list is used whole or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import Problem, SpecInvalid
+from .spec import UnitSpec
+from .tabular import cell_text, read_table
+from .units import hierarchy_problems
+
+_ALIASES = {
+    "key": ("key", "unitkey", "code", "单位代码", "代码"),
+    "name": ("name", "unitname", "单位名称", "名称"),
+    "parent": ("parent", "parentkey", "上级单位", "上级", "上级单位代码"),
+    "tags": ("tags", "tag", "标签"),
+    "contact": ("contact", "contactname", "联系人", "联系人姓名"),
+    "email": ("email", "e-mail", "邮箱", "电子邮箱"),
+    "phone": ("phone", "mobile", "tel", "电话", "手机", "联系电话"),
+    "role": ("role", "职务"),
+}
+_REQUIRED = {"key": "单位代码", "name": "单位名称"}
+_TAG_SPLIT = re.compile(r"[;；,，、|]")
+
+
+def _norm(header: str) -> str:
+    # "Contact Name", "contact_name" and "联系人 *" (a required mark in many templates) all match
+    return re.sub(r"[\s_*]+", "", header).casefold()
+
+
+_FIELD_OF = {_norm(alias): fld for fld, aliases in _ALIASES.items() for alias in aliases}
+
+
+def _columns(header: list[str], file: str) -> tuple[dict[str, int], list[Problem]]:
+    """Field -> column index, and the problems of the header itself."""
+    columns: dict[str, int] = {}
+    problems: list[Problem] = []
+    for i, title in enumerate(header):
+        fld = _FIELD_OF.get(_norm(title))
+        if fld is None:
+            continue
+        if fld in columns:
+            first = header[columns[fld]]
+            problems.append(Problem(file, None, f"header.{title}",
+                                    f"列 '{title}' 与列 '{first}' 重复 (column '{title}' repeats '{first}')"))
+        else:
+            columns[fld] = i
+    for fld, zh in _REQUIRED.items():
+        if fld not in columns:
+            problems.append(Problem(file, None, f"header.{fld}",
+                                    f"缺少必需的列 '{zh}' 或 '{fld}' (missing required column '{fld}')"))
+    return columns, problems
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    if err["type"] == "value_error" and "ctx" in err:
+        return str(err["ctx"]["error"])  # the spec's validators already speak both languages
+    if err["type"] == "string_pattern_mismatch":
+        return ("代码只能包含字母、数字、汉字、-、_ 和 . (keys may hold letters, digits, "
+                "Chinese characters, '-', '_' and '.' only)")
+    if err["type"] == "string_too_long":
+        return "代码过长，最多 64 个字符 (a key is at most 64 characters)"
+    return err["msg"]
+
+
+def read_units(path: Path) -> list[UnitSpec]:
+    """The units of a CSV/XLSX unit list; raises `SpecInvalid` with every problem of every row."""
+    path = Path(path)
+    file = str(path)
+    header, rows = read_table(path)
+    if not header:
+        raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
+    columns, problems = _columns(header, file)
+    if problems:
+        raise SpecInvalid(problems)
+    if not rows:
+        raise SpecInvalid([Problem(file, None, "", "单位列表为空 (the unit list has no units)")])
+
+    def where(n: int, fld: str) -> str:
+        return f"row {n}.{header[columns[fld]]}"
+
+    units: list[UnitSpec] = []
+    # key and parent of every row that names a key, even a row with other faults, so that one bad
+    # cell does not also make its children report an unknown parent
+    skeleton: dict[str, tuple[int, str | None]] = {}
+    for n, cells in rows:
+        values = {fld: cell_text(cells[i]) if i < len(cells) else None for fld, i in columns.items()}
+        row_problems: list[Problem] = []
+        for fld, zh in _REQUIRED.items():
+            if not values[fld]:
+                row_problems.append(Problem(file, n, where(n, fld), f"第 {n} 行缺少{zh} (row {n}: {fld} is missing)"))
+        if not values.get("contact"):
+            for fld in ("email", "phone", "role"):
+                if values.get(fld):
+                    row_problems.append(Problem(file, n, where(n, fld),
+                                                f"填写了{header[columns[fld]]}但没有联系人 "
+                                                f"({fld} given without a contact name)"))
+        key = values["key"]
+        if key:
+            if key in skeleton:
+                first = skeleton[key][0]
+                row_problems.append(Problem(file, n, where(n, "key"), f"单位代码重复 '{key}'，与第 {first} 行相同 "
+                                                                       f"(duplicate unit key, also on row {first})"))
+            else:
+                skeleton[key] = (n, values.get("parent"))
+        if row_problems:
+            problems.extend(row_problems)
+            continue
+        data: dict[str, Any] = {"key": key, "name": values["name"], "parent": values.get("parent")}
+        data["tags"] = [t.strip() for t in _TAG_SPLIT.split(values.get("tags") or "") if t.strip()]
+        if values.get("contact"):
+            data["contacts"] = [{"name": values["contact"], "email": values.get("email"),
+                                 "phone": values.get("phone"), "role": values.get("role")}]
+        try:
+            units.append(UnitSpec.model_validate(data))
+        except ValidationError as exc:
+            for err in exc.errors():
+                fld = next((str(p) for p in reversed(err["loc"]) if str(p) in columns), "key")
+                fld = "contact" if fld == "name" and "contacts" in err["loc"] else fld
+                problems.append(Problem(file, n, where(n, fld), _pydantic_message(err)))
+
+    # duplicates are reported above with row numbers; the hierarchy check sees each key once
+    shells = [UnitSpec.model_construct(key=k, parent=p) for k, (_, p) in skeleton.items()]
+    row_of = [n for n, _ in skeleton.values()]
+    for i, fld, message in hierarchy_problems(shells):
+        n = row_of[i]
+        problems.append(Problem(file, n, where(n, fld if fld in columns else "key"), message))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0))
+        raise SpecInvalid(problems)
+    return units

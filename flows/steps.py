@@ -1,0 +1,88 @@
+"""The steps of a tick, each one short transaction over set-based SQL; flows orchestrate them.
+
+Steps take the database URL (not an engine) so that a Prefect worker in another process can run them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from campaign_model.store import db, outbox, phases
+from campaign_model.store.audit import Act
+from campaign_model.store.campaigns import load_ctx
+from notifications.channels import JsonLinesChannel
+from notifications.dispatch import send_due
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return db.open_engine(url)
+
+
+def start_phases(url: str, campaign: str, act: Act) -> list[str]:
+    """Start the phases whose window opened, complete those already allowed; refuses a tick in the past."""
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        phases.check_tick_instant(ctx, act.at)
+        return phases.advance(conn, ctx, act)
+
+
+def running_phases(url: str, campaign: str) -> list[tuple[str, str]]:
+    """(key, kind) of the phases a tick works on: started and not completed, or completed with open obligations."""
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        return [(r.key, r.kind) for r in phases.phase_rows(conn, ctx.id) if r.started_at is not None
+                and (r.state != "completed" or phases.has_open(conn, r.id))]
+
+
+def _phase(conn: Any, ctx: Any, key: str) -> Any:
+    return next(r for r in phases.phase_rows(conn, ctx.id) if r.key == key)
+
+
+def check_deadlines(url: str, campaign: str, phase_key: str, act: Act) -> int:
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        return phases.mark_overdue(conn, ctx, _phase(conn, ctx, phase_key), act)
+
+
+def plan_reminders(url: str, campaign: str, phase_key: str, act: Act) -> int:
+    from campaign_model.store import audit
+
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        phase = _phase(conn, ctx, phase_key)
+        planned = outbox.plan_reminders(conn, ctx, phase.id, act.at)
+        if planned:
+            audit.append(conn, act, "reminders.planned", campaign, f"phase:{phase_key}", None, {"count": planned})
+        return planned
+
+
+def evaluate_gate(url: str, campaign: str, phase_key: str) -> bool:
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        return not phases.gate_open_exists(conn, _phase(conn, ctx, phase_key).id)
+
+
+def advance_phase(url: str, campaign: str, phase_key: str, act: Act) -> list[str]:
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        return phases.advance(conn, ctx, act, only=phase_key)
+
+
+def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> int:
+    sent, _messages = send_due(engine_for(url), campaign, act, JsonLinesChannel(Path(outbox_file)))
+    return sent
+
+
+def finish_tick(url: str, campaign: str, act: Act) -> tuple[str, dict[str, str]]:
+    """Record the tick; returns its instant in the campaign's time zone and each phase's state."""
+    from campaign_model.store.queries import phase_state
+
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        phases.record_tick(conn, ctx, act.at)
+        return act.at.astimezone(ctx.tz).isoformat(), {r.key: phase_state(r, act.at) for r in phases.phase_rows(conn, ctx.id)}
