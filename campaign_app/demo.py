@@ -1,0 +1,209 @@
+"""`campaign demo`: the seed-002 作风整顿 campaign with ~50 units, run over 2023 at chosen instants.
+
+Filings come on time, late and not at all; one unit is excused (waiver), one phase is forced on
+(特批). Ticks run as Prefect flow runs; everything lands in a fresh database that can be inspected after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from campaign_model.catalog import template_text
+from campaign_model.spec import Contact, UnitSpec
+from campaign_model.specfile import load_spec_text
+from campaign_model.store import audit, db
+from campaign_model.store.audit import Act
+from campaign_model.store.blobs import BlobStore
+from campaign_model.store.campaigns import create_campaign, import_units, load_ctx
+from campaign_model.store.filings import file_artifact, review, waive
+from campaign_model.store.phases import force_advance
+from campaign_model.store.queries import status
+
+from .settings import Settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+KEY = "zuofeng-2023"
+DISTRICTS = ["城关学区", "东关学区", "西营学区"]
+
+
+def demo_units(schools: int) -> list[UnitSpec]:
+    """A bureau, three school districts with their schools, directly managed schools, and culture units."""
+    units = [UnitSpec(key="bureau", name="县教文广新体局", tags=["机关"],
+                      contacts=[Contact(name="王主任", role="局办公室", email="office@edu.example.cn")])]
+    for i, name in enumerate(DISTRICTS, start=1):
+        units.append(UnitSpec(key=f"district-{i}", name=name, parent="bureau", tags=["学区"]))
+    for n in range(1, schools + 1):
+        if n <= schools - 4:
+            parent = f"district-{(n - 1) % 3 + 1}"
+            name, tags = f"{DISTRICTS[(n - 1) % 3][:2]}第{n}小学", ["学校"]
+        else:
+            parent, name, tags = "bureau", f"县文体下属单位{n}", ["文体下属单位"]
+        units.append(UnitSpec(key=f"u{n:03d}", name=name, parent=parent, tags=tags,
+                              contacts=[Contact(name=f"校长{n}", role="负责人", email=f"head{n}@school.example.cn")]))
+    return units
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.timezone.utc)
+
+
+class Demo:
+    def __init__(self, settings: Settings, db_path: Path, schools: int):
+        self.url = f"sqlite:///{db_path}"
+        self.engine = db.open_engine(self.url)
+        self.blobs = BlobStore(db_path.parent / "files")
+        self.outbox = db_path.parent / "outbox.jsonl"
+        self.work = db_path.parent / "uploads"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.actor = getpass.getuser()
+        self.rng = random.Random(2023)
+        self.schools = schools
+        self.settings = settings
+
+    def act(self, when: str, who: str | None = None) -> Act:
+        return Act(at(when), who or self.actor, dt.datetime.now(dt.timezone.utc))
+
+    def say(self, when: str, text: str) -> None:
+        print(f"{when[:16].replace('T', ' ')}  {text}", flush=True)
+
+    def create(self) -> list[str]:
+        loaded = load_spec_text(template_text(KEY), f"template:{KEY}", units=demo_units(self.schools))
+        with self.engine.begin() as conn:
+            summary = create_campaign(conn, loaded, self.act("2023-02-10T09:00", "局办公室"))
+        self.say("2023-02-10T09:00", f"创建活动 {KEY}：{summary['units']} 个单位，{summary['obligations']} 项应报材料 "
+                                      f"(campaign created: {summary['units']} units, {summary['obligations']} obligations)")
+        return [u.key for u in loaded.units if u.key != "bureau"]
+
+    def scan(self, unit: str, artifact: str) -> Path:
+        path = self.work / f"{unit}-{artifact}.pdf"
+        path.write_bytes(f"%PDF-1.4 demo scan {unit} {artifact}".encode())
+        return path
+
+    def issue_rows(self, unit: str) -> Path:
+        path = self.work / f"{unit}-issues.csv"
+        cats = "弱松庸慢散懒推奢"
+        lines = ["problem,category,measure,leader,office,deadline"]
+        for i in range(1, self.rng.randint(2, 4)):
+            lines.append(f"{unit} 问题{i}：会议多、落实少,{cats[self.rng.randrange(8)]},建立周例会督办制度,"
+                         f"副校长{i},办公室,2023-0{self.rng.randint(6, 9)}-30")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def file_many(self, units: list[str], artifact: str, when: str, signed: bool = False, rows: bool = False) -> None:
+        late = 0
+        for unit in units:
+            with self.engine.begin() as conn:
+                r = file_artifact(conn, self.blobs, KEY, unit, artifact, self.act(when, unit),
+                                  files=[self.scan(unit, artifact)] if signed or not rows else [],
+                                  rows_file=self.issue_rows(unit) if rows else None,
+                                  signed_by="校长" if signed else None)
+            late += r["late"]
+        self.say(when, f"报送 (filed) {artifact}: {len(units)} 个单位 (units)" + (f"，其中 {late} 个逾期 (late)" if late else ""))
+
+    def tick(self, when: str) -> dict[str, Any]:
+        from flows.tick import tick
+
+        result = tick(self.url, KEY, self.act(when, "tick"), str(self.outbox))
+        bits = []
+        if result["advanced"]:
+            bits.append(f"转段 (completed): {', '.join(result['advanced'])}")
+        if result["overdue_marked"]:
+            bits.append(f"新增逾期 (newly overdue) {result['overdue_marked']}")
+        if result["reminders_sent"]:
+            bits.append(f"催办 (reminders) {result['reminders_sent']}")
+        running = [k for k, v in result["phases"].items() if v in ("active", "overdue")]
+        bits.append("当前 (running): " + (", ".join(f"{k}={result['phases'][k]}" for k in running) or "—"))
+        self.say(when, "⏱ 检查 (tick)  " + "；".join(bits))
+        return result
+
+
+def run_demo(settings: Settings, db_path: Path | None, schools: int) -> None:
+    started = time.perf_counter()
+    db_path = (db_path or settings.home / "demo" / "demo.db").resolve()
+    for stale in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm"),
+                  db_path.parent / "outbox.jsonl"):
+        stale.unlink(missing_ok=True)
+    print(f"演示：2023 年干部作风整顿（种子 002 模板），数据库 {db_path}\n"
+          f"(demo: the 2023 work-style rectification of seed 002; database {db_path})\n", flush=True)
+    d = Demo(settings, db_path, schools)
+    units = d.create()
+    schools = [u for u in units if u.startswith("u")]
+    rng = d.rng
+    late_plan = set(rng.sample(schools, 4))
+    never_study = set(rng.sample(sorted(set(schools) - late_plan), 2))
+    merged = sorted(set(schools) - late_plan - never_study)[0]
+
+    d.tick("2023-02-14T09:00")
+    d.file_many(["bureau"], "kickoff_record", "2023-02-16T15:00")
+    d.file_many(units, "leading_group", "2023-02-20T11:00")
+    d.tick("2023-02-21T09:30")
+    d.file_many([u for u in units if u not in late_plan], "implementation_plan", "2023-02-27T16:00", signed=True)
+    d.tick("2023-02-28T09:30")
+    d.file_many(sorted(late_plan), "implementation_plan", "2023-03-02T10:00", signed=True)
+    d.file_many([u for u in units if u not in never_study], "study_record", "2023-03-03T17:00")
+    d.tick("2023-03-06T09:30")
+    d.tick("2023-03-08T09:30")
+    with d.engine.begin() as conn:
+        r = force_advance(conn, load_ctx(conn, KEY), f"{len(never_study)} 所学校学习记录已由督导组线下核实 "
+                          "(study records checked on site by the supervising group)", d.act("2023-03-09T10:00", "局办公室"), True)
+    d.say("2023-03-09T10:00", f"特批转段 (forced advance): {r['completed']}，理由见审计日志 (reason in the audit log)")
+    d.tick("2023-03-09T10:05")
+    with d.engine.begin() as conn:
+        r = import_units(conn, KEY, [u for u in demo_units(d.schools) if u.key != merged], d.act("2023-03-20T10:00", "局办公室"),
+                         "学校已撤并至邻校 (school merged into a neighbour)")
+    d.say("2023-03-20T10:00", f"单位名单更新 (units imported): 撤销 (removed) {merged}，免报其 {r['obligations_waived']} 项未交材料 "
+                              f"(its {r['obligations_waived']} open obligations waived)")
+    on_time = [u for u in units if u != merged]
+    slow = set(rng.sample(on_time, 3))
+    d.file_many([u for u in on_time if u not in slow], "issue_list", "2023-04-03T16:00", signed=True, rows=True)
+    d.tick("2023-04-04T09:30")
+    d.tick("2023-04-06T09:30")
+    d.file_many(sorted(slow), "issue_list", "2023-04-10T11:00", signed=True, rows=True)
+    rejected = sorted(slow)[0]
+    with d.engine.begin() as conn:
+        for u in on_time:
+            review(conn, KEY, u, "issue_list", u != rejected, None if u != rejected else "整改措施不具体，请细化 (measures too vague)",
+                   d.act("2023-04-11T15:00", "督导组"))
+    d.say("2023-04-11T15:00", f"审核 (reviewed) issue_list: {len(on_time) - 1} 通过 (accepted), 1 退回 (rejected: {rejected})")
+    d.tick("2023-04-12T09:30")
+    d.file_many([rejected], "issue_list", "2023-04-13T10:00", signed=True, rows=True)
+    with d.engine.begin() as conn:
+        review(conn, KEY, rejected, "issue_list", True, None, d.act("2023-04-13T16:00", "督导组"))
+    d.say("2023-04-13T16:00", f"审核 (reviewed) {rejected} issue_list 第 2 版通过 (version 2 accepted)")
+    d.tick("2023-04-14T09:30")
+    d.file_many(["bureau"], "special_action_report", "2023-09-28T10:00")
+    d.tick("2023-10-09T09:30")
+    d.file_many(["bureau"], "evaluation_report", "2023-10-30T10:00")
+    d.tick("2023-11-01T09:30")
+    units = [u for u in units if u != merged]
+    newcomer = units[-1]
+    with d.engine.begin() as conn:
+        waive(conn, KEY, newcomer, "lookback_report", "本年新设单位，无可回头看的整改 (set up this year: nothing to look back on)",
+              d.act("2023-11-20T10:00", "局办公室"))
+    d.say("2023-11-20T10:00", f"免报 (waived) {newcomer} lookback_report：本年新设单位 (set up this year)")
+    d.file_many(units[:-3], "lookback_report", "2023-12-12T10:00")
+    d.tick("2023-12-18T09:30")
+    d.file_many(units[-3:-1], "lookback_report", "2023-12-20T10:00")
+    d.file_many(units, "summary_report", "2023-12-28T10:00")
+    d.file_many(["bureau"], "institutional_outcomes", "2023-12-29T10:00")
+    d.tick("2024-01-02T09:30")
+
+    with d.engine.begin() as conn:
+        doc = status(conn, KEY, at("2024-01-02T10:00"))
+        verdict = audit.verify(conn)
+    counts = Counter({k: v for k, v in doc["obligations"].items() if k != "total"})
+    print("\n结果 (result):")
+    for p in doc["phases"]:
+        print(f"  {p['key']:<14} {p['state']:<10} 完成于 (completed) {p['completed_at'] or '—'}" + ("  特批 (forced)" if p["forced"] else ""))
+    print("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; total {doc['obligations']['total']}")
+    print(f"  审计链 (audit chain): {'完整 (intact)' if verdict.ok else '被破坏 (broken)'}, {verdict.count} 个事件 (events)")
+    print(f"  催办消息 (reminder messages): {d.outbox}")
+    print(f"\n查看 (inspect): CAMPAIGN_DB_URL=sqlite:///{db_path} campaign status {KEY}")
+    print(f"用时 (took) {time.perf_counter() - started:.1f} s")
