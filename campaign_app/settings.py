@@ -28,6 +28,7 @@ class Settings:
     def prepare_prefect(self) -> None:
         """Prefect keeps its home in our data directory, sends no analytics, and logs quietly."""
         os.environ.setdefault("PREFECT_HOME", str(self.home / "prefect"))
+        Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
