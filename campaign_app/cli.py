@@ -433,9 +433,8 @@ def main() -> None:
         typer.echo("已中止 (aborted)", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors and anything unforeseen: a message, not a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # typer may ship its own copy of click, so recognise a usage error by what it can do
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("CAMPAIGN_DEBUG"):

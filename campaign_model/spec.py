@@ -193,7 +193,7 @@ class CampaignSpec(_Model):
     def _tz(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"未知时区 '{v}' (unknown time zone; use an IANA name such as Asia/Shanghai)")
         return v
 

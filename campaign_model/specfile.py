@@ -23,6 +23,19 @@ from .units import audience, audience_refs, hierarchy_problems
 
 PathT = tuple[str | int, ...]
 
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves an impossible date (2023-02-30) as text for the field check to report."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
 _PYDANTIC_ZH = {
     "missing": "缺少必填字段 (field required)",
     "extra_forbidden": "未知字段 (unknown field)",
@@ -37,19 +50,31 @@ _PYDANTIC_ZH = {
     "model_type": "应为映射 (must be a mapping of keys to values)",
     "too_short": "不能为空 (must not be empty)",
     "string_too_short": "不能为空 (must not be empty)",
+    "string_too_long": "太长：代码最多 64 个字符 (too long: at most 64 characters)",
+    "date_from_datetime_inexact": "应为日期，不带时间 (must be a date without a time, YYYY-MM-DD)",
+    "int_parsing": "应为整数 (must be a whole number)",
+    "int_type": "应为整数 (must be a whole number)",
+    "union_tag_invalid": "取值类型不对 (wrong kind of value)",
     "string_pattern_mismatch": "代码只能包含字母、数字、汉字、-、_ 和 . (keys may hold letters, digits, "
     "Chinese characters, '-', '_' and '.' only)",
 }
 
+_TYPE_MESSAGES = {_PYDANTIC_ZH[t] for t in ("string_type", "list_type", "dict_type", "date_type")}
 
-def _lines(node: yaml.Node, path: PathT, out: dict[PathT, int], dups: list[tuple[PathT, int]]) -> None:
+
+def _lines(node: yaml.Node, path: PathT, out: dict[PathT, int], dups: list[tuple[PathT, str, int]]) -> None:
     out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode) and node.tag.startswith("!"):
+        dups.append((path, f"未知的 YAML 标签 {node.tag} (unknown YAML tag)", node.start_mark.line + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                dups.append((path, "键必须是简单文本 (a key must be plain text)", key_node.start_mark.line + 1))
+                continue
             key = key_node.value
             if key in seen:
-                dups.append((path + (key,), key_node.start_mark.line + 1))
+                dups.append((path + (key,), "重复的键 (duplicate key)", key_node.start_mark.line + 1))
             seen.add(key)
             out[path + (key,)] = key_node.start_mark.line + 1
             _lines(value_node, path + (key,), out, dups)
@@ -95,33 +120,51 @@ def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
         raise SpecInvalid([Problem(file, line, "", f"YAML 语法错误: {reason} (YAML syntax error)")])
     if node is None:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
-    dups: list[tuple[PathT, int]] = []
+    dups: list[tuple[PathT, str, int]] = []
     _lines(node, (), lm.lines, dups)
     if dups:
-        raise SpecInvalid([Problem(file, line, format_path(p), "重复的键 (duplicate key)") for p, line in dups])
-    data = yaml.SafeLoader(text).get_single_data()
+        raise SpecInvalid([Problem(file, line, format_path(p), message) for p, message, line in dups])
+    data = _Loader(text).get_single_data()
     return data, lm
 
 
-def _pydantic_problems(exc: ValidationError, lm: LineMap, prefix: PathT = ()) -> list[Problem]:
+def _data_path(data: Any, loc: tuple[Any, ...]) -> PathT:
+    """The part of pydantic's location that exists in the data (drops union-branch labels like 'str')."""
+    path: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        part = "from" if part == "from_" else part
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            path.append(part)
+        elif i == len(loc) - 1 and isinstance(part, str) and isinstance(node, dict) and not part[:1].isupper() \
+                and "[" not in part and "-" not in part:
+            path.append(part)  # a missing field: name it
+    return tuple(path)
+
+
+def _pydantic_problems(exc: ValidationError, lm: LineMap, data: Any) -> list[Problem]:
     problems = []
     for err in exc.errors():
-        loc: PathT = prefix + tuple(p if isinstance(p, (int, str)) else str(p) for p in err["loc"])
-        loc = tuple("from" if p == "from_" else p for p in loc)
-        # drop pydantic's union-branch names such as 'str' or 'list[str]' from the path
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "date", "datetime"))))
+        loc = _data_path(data, tuple(err["loc"]))
         if err["type"] == "value_error":
             message = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         else:
-            message = _PYDANTIC_ZH.get(err["type"], err["msg"])
+            message = _PYDANTIC_ZH.get(err["type"], f"取值无效 (invalid value: {err['msg']})")
             if err["type"] == "literal_error":
                 message = f"取值不在允许范围内 (must be {err['ctx']['expected']})"
         problems.append(lm.problem(loc, message))
-    # a union of several types reports one error per branch; keep one message per place
+    # a union of several types reports one error per branch: keep one message per place, and drop a
+    # "wrong type" complaint about a value when another branch says what is wrong inside it
     unique: dict[tuple[int | None, str], Problem] = {}
     for p in problems:
         unique.setdefault((p.line, p.path), p)
-    return list(unique.values())
+    paths = [p.path for p in unique.values()]
+    return [p for p in unique.values()
+            if not (p.message in _TYPE_MESSAGES and any(q != p.path and q.startswith(p.path) for q in paths))]
 
 
 @dataclass
@@ -146,11 +189,11 @@ def load_spec_text(
     """Parse and check a spec; `units` (from --units) replace the spec's own units."""
     data, lm = parse_yaml(text, file)
     if not isinstance(data, dict):
-        raise SpecInvalid([Problem(file, 1, "", "规格文件应为映射 (a spec is a mapping of fields)")])
+        raise SpecInvalid([Problem(file, lm.line(()), "", "规格文件应为映射 (a spec is a mapping of fields)")])
     try:
         spec = CampaignSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecInvalid(_pydantic_problems(exc, lm))
+        raise SpecInvalid(_pydantic_problems(exc, lm, data))
     if units is None:
         units = spec.units
     if units is None and spec.units_file:

@@ -496,7 +496,7 @@ def test_template_show_prints_the_yaml_and_an_unknown_name_exits_2(run: Run) -> 
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["validate"], "FILE"),
+    (["validate"], "'file'"),
     (["validate", "--strict", "spec.yaml"], "--strict"),
     (["valdate", "spec.yaml"], "valdate"),
     ([], "validate"),  # no_args_is_help: the help, then exit 2
