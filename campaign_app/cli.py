@@ -419,7 +419,9 @@ def demo(db: Annotated[Path | None, typer.Option("--db", help="演示数据库�
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # without standalone mode, click returns (not raises) the code of a typer.Exit inside a command
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except SpecInvalid as exc:
         for p in exc.problems + exc.warnings:
             typer.echo(str(p), err=True)

@@ -1,0 +1,130 @@
+"""The `campaign` command end to end, as an administrator runs it: real processes, a real database,
+ticks as real Prefect flow runs, and the JSON documents other tools rely on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "campaign_model" / "templates" / "zuofeng-2023.yaml"
+
+
+@pytest.fixture
+def campaign(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CAMPAIGN_HOME": str(tmp_path / "home")}
+    env.pop("CAMPAIGN_DB_URL", None)
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        code = "import sys; sys.argv[0] = 'campaign'; from campaign_app.cli import main; main()"
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                                cwd=tmp_path, timeout=300)
+        assert "Traceback" not in result.stderr, result.stderr
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+
+
+def test_create_file_tick_and_status_from_the_command_line(campaign, tmp_path):
+    created = json.loads(campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00", "--json").stdout)
+    assert created == {"campaign": "zuofeng-2023", "units": 4, "obligations": 22}
+
+    tick = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-02-14T09:30", "--json").stdout)
+    assert set(tick) == {"at", "advanced", "overdue_marked", "reminders_planned", "reminders_sent", "phases"}
+    assert tick["at"] == "2023-02-14T09:30:00+08:00"
+    assert tick["phases"] == {"mobilization": "active", "self_check": "pending", "rectification": "pending",
+                              "summary": "pending"}
+
+    scan = tmp_path / "plan-signed.pdf"
+    scan.write_bytes(b"%PDF-1.4 signed and stamped")
+    refused = campaign("file", "zuofeng-2023", "--unit", "school-1", "--artifact", "implementation_plan",
+                       "--file", str(scan), "--at", "2023-02-20T10:00", ok=False)
+    assert refused.returncode == 2 and "--signed-by" in refused.stderr
+    filed = json.loads(campaign("file", "zuofeng-2023", "--unit", "school-1", "--artifact", "implementation_plan",
+                                "--file", str(scan), "--signed-by", "李校长", "--by", "李明",
+                                "--at", "2023-02-20T10:00", "--json").stdout)
+    assert (filed["version"], filed["late"], filed["signed_by"]) == (1, False, "李校长")
+    stored = tmp_path / "home" / "files" / filed["files"][0]["sha256"][:2] / filed["files"][0]["sha256"]
+    assert stored.read_bytes() == scan.read_bytes()
+
+    status = json.loads(campaign("status", "zuofeng-2023", "--at", "2023-03-10T10:00", "--json").stdout)
+    assert set(status) == {"campaign", "at", "current_phase", "phases", "obligations"}
+    assert status["current_phase"] == "mobilization" and status["at"] == "2023-03-10T10:00:00+08:00"
+    phase = status["phases"][0]
+    assert {"key", "state", "start", "end", "gate"} <= set(phase) and ISO.match(phase["start"])
+    assert phase["state"] == "overdue" and phase["gate"]["met"] is False
+    missing = {(m["unit"], m["artifact"]) for m in phase["gate"]["missing"]}
+    assert ("school-1", "implementation_plan") not in missing and ("school-2", "implementation_plan") in missing
+    assert all(set(m) == {"unit", "artifact", "due", "state"} and ISO.match(m["due"]) for m in phase["gate"]["missing"])
+    assert status["obligations"]["total"] == 22 and status["obligations"]["filed"] == 1
+
+    forced = campaign("advance", "zuofeng-2023", "--force", "--at", "2023-03-10T11:00", ok=False)
+    assert forced.returncode == 2 and "--reason" in forced.stderr
+    campaign("advance", "zuofeng-2023", "--force", "--reason", "督导组同意转段", "--by", "局办公室", "--at", "2023-03-10T11:00")
+    status = json.loads(campaign("status", "zuofeng-2023", "--at", "2023-03-10T11:00", "--json").stdout)
+    assert status["current_phase"] == "self_check" and status["phases"][0]["forced"] is True
+
+    log = json.loads(campaign("audit", "log", "zuofeng-2023", "--json").stdout)
+    forced_event = next(e for e in log if e["action"] == "phase.forced")
+    assert forced_event["actor"] == "局办公室" and forced_event["after"]["reason"] == "督导组同意转段"
+    assert forced_event["at"].startswith("2023-03-10T03:00:00")  # the --at instant, stored in UTC
+    filing_event = next(e for e in log if e["action"] == "filing.created")
+    assert filing_event["actor"] == "李明"
+    assert campaign("audit", "verify").returncode == 0
+
+
+def test_bad_input_names_what_is_wrong_and_changes_nothing(campaign, tmp_path):
+    campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00")
+    again = campaign("create", str(TEMPLATE), ok=False)
+    assert again.returncode == 2 and "已存在" in again.stderr and "already exists" in again.stderr
+    for args, words in [
+        (("status", "nope"), "nope"),
+        (("file", "zuofeng-2023", "--unit", "school-9", "--artifact", "study_record"), "school-9"),
+        (("file", "zuofeng-2023", "--unit", "school-1", "--artifact", "poem"), "poem"),
+        (("status", "zuofeng-2023", "--at", "next tuesday"), "--at"),
+        (("review", "zuofeng-2023", "--unit", "school-1", "--artifact", "issue_list", "--accept"), "filed"),
+        (("waive", "zuofeng-2023", "--unit", "school-1", "--artifact", "study_record", "--reason", " "), "--reason"),
+    ]:
+        result = campaign(*args, ok=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert words in result.stderr and re.search(r"[\u4e00-\u9fff]", result.stderr), (args, result.stderr)
+    log = json.loads(campaign("audit", "log", "--json").stdout)
+    assert [e["action"] for e in log] == ["campaign.created"]
+
+
+def test_units_file_with_a_bad_row_imports_nothing(campaign, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("key,name,parent,tags,contact name,email\nbureau,教育局,,机关,王主任,wang@example.cn\n"
+                     "s1,第一小学,bureau,学校,张校长,not-an-email\n", encoding="utf-8")
+    result = campaign("create", str(TEMPLATE), "--units", str(units), ok=False)
+    assert result.returncode == 2 and "units.csv:3" in result.stderr
+    assert json.loads(campaign("list", "--json").stdout) == []
+
+
+def test_template_init_redates_to_another_year(campaign, tmp_path):
+    spec = campaign("init", "zuofeng-2023", "--year", "2027").stdout
+    assert "2027-04-05" in spec and "2023-04-05" not in spec
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec, encoding="utf-8")
+    result = campaign("validate", str(path))
+    assert "2027" in result.stderr  # no official holiday data yet: weekdays stand in, with a warning
+
+
+def test_demo_runs_the_seed_campaign_over_a_year(campaign, tmp_path):
+    result = campaign("demo")
+    out = result.stdout
+    assert "特批转段 (forced advance): mobilization" in out and "免报 (waived)" in out
+    assert "其中 4 个逾期 (late)" in out  # the late implementation plans
+    assert re.search(r"summary\s+completed", out) and "审计链 (audit chain): 完整 (intact)" in out
+    assert (tmp_path / "home" / "demo" / "demo.db").exists()
