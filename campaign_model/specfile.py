@@ -24,7 +24,7 @@ from .units import audience, audience_refs, hierarchy_problems
 PathT = tuple[str | int, ...]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that leaves an impossible date (2023-02-30) as text for the field check to report."""
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
@@ -111,8 +111,9 @@ class LineMap:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
     lm = LineMap(file)
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -124,7 +125,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
     _lines(node, (), lm.lines, dups)
     if dups:
         raise SpecInvalid([Problem(file, line, format_path(p), message) for p, message, line in dups])
-    data = _Loader(text).get_single_data()
+    data = loader.construct_document(node)
     return data, lm
 
 

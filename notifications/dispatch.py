@@ -5,7 +5,7 @@ A crash between a send and its record repeats at most that one message; nothing 
 
 from __future__ import annotations
 
-import datetime as dt
+
 
 from sqlalchemy import Engine
 
@@ -22,9 +22,8 @@ def send_due(engine: Engine, campaign: str, act: Act, channel: Channel) -> tuple
     with engine.begin() as conn:
         ctx = load_ctx(conn, campaign)
         outbox.cancel_for_closed(conn, ctx.id)
-        title = ctx.spec().title
         rows = outbox.due_rows(conn, ctx.id, act.at)
-    digests = build_digests(campaign, title, rows, act.at, ctx.tz)
+    digests = build_digests(campaign, ctx.title, rows, act.at, ctx.tz)
     sent = 0
     for digest in digests:
         channel.send(digest, act.at.astimezone(ctx.tz).isoformat())
@@ -39,4 +38,4 @@ def send_due(engine: Engine, campaign: str, act: Act, channel: Channel) -> tuple
     return sent, len(digests)
 
 
-__all__ = ["send_due", "dt"]
+

@@ -6,7 +6,6 @@ The small campaign's requirements: `plan` and `issue_list` from tag:学校, `sum
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest

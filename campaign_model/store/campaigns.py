@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import Connection, Row, and_, insert, select, update
 
 from ..calendar import WorkCalendar
 from ..errors import ConflictError, NotFound, SpecInvalid
 from ..reminders import next_slot
-from ..spec import CampaignSpec, ReminderPolicy, UnitSpec
+from ..spec import ArtifactKind, ReminderPolicy, UnitSpec
 from ..specfile import LoadedSpec, campaign_calendar
 from ..timeexpr import local_end_of_day, local_start_of_day, resolve_due
 from ..units import audience, hierarchy_problems
@@ -30,15 +29,16 @@ class CampaignCtx:
 
     id: int
     key: str
+    title: str
     tz: ZoneInfo
     calendar: WorkCalendar
     policy: ReminderPolicy
     organizer: str | None
     last_tick_at: dt.datetime | None
-    spec_text: str
+    artifacts: dict[str, Any]
 
-    def spec(self) -> CampaignSpec:
-        return CampaignSpec.model_validate(yaml.safe_load(self.spec_text))
+    def artifact(self, key: str) -> ArtifactKind | None:
+        return ArtifactKind.model_validate(self.artifacts[key]) if key in self.artifacts else None
 
 
 def load_ctx(conn: Connection, key: str) -> CampaignCtx:
@@ -47,14 +47,12 @@ def load_ctx(conn: Connection, key: str) -> CampaignCtx:
         known = conn.execute(select(campaigns.c.key).order_by(campaigns.c.key)).scalars().all()
         hint = f"；已有: {', '.join(known)} (known: {', '.join(known)})" if known else "；尚未创建任何活动 (no campaign created yet)"
         raise NotFound(f"活动 '{key}' 不存在{hint} (no campaign '{key}')")
-    text = conn.execute(select(campaign_specs.c.text).where(campaign_specs.c.campaign_id == row.id)
-                        .order_by(campaign_specs.c.version.desc()).limit(1)).scalar_one()
     cal = row.calendar
     return CampaignCtx(
-        row.id, row.key, ZoneInfo(row.timezone),
+        row.id, row.key, row.title, ZoneInfo(row.timezone),
         WorkCalendar(cal["kind"], frozenset(map(dt.date.fromisoformat, cal["holidays"])),
                      frozenset(map(dt.date.fromisoformat, cal["workdays"]))),
-        ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, text)
+        ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, row.artifacts)
 
 
 def _unit_values(campaign_id: int, u: UnitSpec) -> dict[str, Any]:
@@ -110,7 +108,8 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
         key=spec.key, title=spec.title, title_en=spec.title_en, timezone=spec.timezone,
         calendar={"kind": spec.calendar, "holidays": [d.isoformat() for d in spec.holidays],
                   "workdays": [d.isoformat() for d in spec.workdays]},
-        reminders=spec.reminders.model_dump(), organizer=spec.organizer, spec_version=1, created_at=act.at,
+        reminders=spec.reminders.model_dump(), organizer=spec.organizer,
+        artifacts={k: v.model_dump(exclude_none=True) for k, v in spec.artifacts.items()}, spec_version=1, created_at=act.at,
     )).inserted_primary_key[0]
     conn.execute(insert(campaign_specs).values(campaign_id=cid, version=1, text=loaded.text, created_at=act.at))
     conn.execute(insert(units), [_unit_values(cid, u) for u in loaded.units])

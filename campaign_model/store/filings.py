@@ -23,11 +23,12 @@ OPEN = rules.OPEN_STATES
 
 
 def _kind(ctx: CampaignCtx, artifact: str) -> ArtifactKind:
-    kinds = ctx.spec().artifacts
-    if artifact not in kinds:
-        raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{artifact}'；可选: {', '.join(kinds)} "
-                       f"(no artifact kind '{artifact}'; known: {', '.join(kinds)})")
-    return kinds[artifact]
+    kind = ctx.artifact(artifact)
+    if kind is None:
+        known = ", ".join(ctx.artifacts)
+        raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{artifact}'；可选: {known} "
+                       f"(no artifact kind '{artifact}'; known: {known})")
+    return kind
 
 
 def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str, step: str | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, select, update
+from sqlalchemy import Connection, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..reminders import latest_slot, next_slot
@@ -53,13 +53,12 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, c
 
 def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | None = None) -> int:
     """Planned reminders of obligations filed or waived since: cancelled, never sent."""
-    closed = select(obligations.c.id).where(obligations.c.campaign_id == campaign_id,
-                                            obligations.c.state.not_in(OPEN))
+    closed = select(obligations.c.id).where(obligations.c.id == outbox.c.obligation_id,
+                                            obligations.c.state.not_in(OPEN)).exists()
+    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state == "planned", closed)
     if obligation_id is not None:
-        closed = closed.where(obligations.c.id == obligation_id)
-    return conn.execute(update(outbox).where(
-        outbox.c.campaign_id == campaign_id, outbox.c.state == "planned", outbox.c.obligation_id.in_(closed))
-        .values(state="cancelled")).rowcount
+        stmt = stmt.where(outbox.c.obligation_id == obligation_id)
+    return conn.execute(stmt.values(state="cancelled")).rowcount
 
 
 def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
@@ -97,4 +96,4 @@ def counts(conn: Connection, campaign_id: int) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
-__all__ = ["plan_reminders", "cancel_for_closed", "due_rows", "mark_sent", "listing", "counts", "and_"]
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from .. import rules
 from ..errors import ConflictError, InvalidInput
@@ -15,6 +15,8 @@ from .campaigns import CampaignCtx, first_reminder
 from .tables import campaigns, obligations, phases, requirements, units
 
 OPEN = rules.OPEN_STATES
+# written out (not bound) so that SQLite can match the partial index ix_obligations_open_due
+OPEN_LITERAL = text("obligations.state IN ('pending', 'rejected')")
 
 
 def phase_rows(conn: Connection, campaign_id: int) -> list[Any]:
@@ -30,7 +32,7 @@ def mark_overdue(conn: Connection, ctx: CampaignCtx, phase: Any, act: Act) -> in
     marked = conn.execute(
         update(obligations).where(
             obligations.c.phase_id == phase.id, obligations.c.overdue_at.is_(None),
-            obligations.c.state.in_(OPEN), obligations.c.due_at < act.at)
+            OPEN_LITERAL, obligations.c.due_at < act.at)
         .values(overdue_at=obligations.c.due_at)
         .returning(obligations.c.unit_id, obligations.c.artifact)).all()
     if marked:

@@ -60,6 +60,7 @@ campaigns = Table(
     Column("timezone", String(64), nullable=False),
     Column("calendar", JSON, nullable=False),
     Column("reminders", JSON, nullable=False),
+    Column("artifacts", JSON, nullable=False),
     Column("organizer", String(64)),
     Column("spec_version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),

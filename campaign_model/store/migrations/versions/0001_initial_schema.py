@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('calendar', sa.JSON(), nullable=False),
     sa.Column('reminders', sa.JSON(), nullable=False),
+    sa.Column('artifacts', sa.JSON(), nullable=False),
     sa.Column('organizer', sa.String(length=64), nullable=True),
     sa.Column('spec_version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
