@@ -13,13 +13,14 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,postgresql]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/campaign demo
 
 test: $(STAMP)
+	scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

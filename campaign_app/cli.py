@@ -274,7 +274,7 @@ def tick(campaign: str, at: AtOpt = None,
     from flows.tick import tick as run_tick
 
     tz = campaign_tz(campaign)
-    first = act(at, by or "tick", tz)
+    first = act(at, by, tz)
     instants = [first.at]
     if until:
         from campaign_model.store.campaigns import load_ctx

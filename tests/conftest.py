@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -89,9 +94,69 @@ def local(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'campaign.db'}"
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on loopback, run as the `postgres` user, for the test session."""
+
+    def __init__(self, root: Path):
+        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+        self.dir = root / "pgdata"
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.chown(root, "postgres")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.created = 0
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-w", "-l", str(self.dir / "log"), "-o",
+                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        from campaign_model.store.db import open_engine
+
+        self.sql("CREATE DATABASE cf_template")
+        open_engine(self.url("cf_template")).dispose()  # migrate once; each test copies it
+
+    def stop(self) -> None:
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop")
+
+    def url(self, name: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def sql(self, statement: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        eng = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text(statement))
+        eng.dispose()
+
+    def new_database(self) -> str:
+        self.created += 1
+        name = f"t{self.created}"
+        self.sql(f"CREATE DATABASE {name} TEMPLATE cf_template")
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    # pytest's own temporary directories are private to root; the server runs as `postgres`
+    root = Path(tempfile.mkdtemp(prefix="campaignflow-pg-"))
+    server = PostgresServer(root)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    """Each storage test runs on the embedded SQLite file and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'campaign.db'}"
+    return request.getfixturevalue("postgres").new_database()
 
 
 @pytest.fixture

@@ -17,9 +17,11 @@ TEMPLATE = ROOT / "campaign_model" / "templates" / "zuofeng-2023.yaml"
 
 
 @pytest.fixture
-def campaign(tmp_path):
+def campaign(tmp_path, request):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CAMPAIGN_HOME": str(tmp_path / "home")}
     env.pop("CAMPAIGN_DB_URL", None)
+    if "postgres" in request.fixturenames:
+        env["CAMPAIGN_DB_URL"] = request.getfixturevalue("postgres").new_database()
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         code = "import sys; sys.argv[0] = 'campaign'; from campaign_app.cli import main; main()"
@@ -128,3 +130,14 @@ def test_demo_runs_the_seed_campaign_over_a_year(campaign, tmp_path):
     assert "其中 4 个逾期 (late)" in out  # the late implementation plans
     assert re.search(r"summary\s+completed", out) and "审计链 (audit chain): 完整 (intact)" in out
     assert (tmp_path / "home" / "demo" / "demo.db").exists()
+
+
+def test_the_command_line_runs_on_postgresql(postgres, campaign):
+    created = json.loads(campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00", "--json").stdout)
+    assert created["obligations"] == 22
+    tick = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-03-06T09:30", "--json").stdout)
+    assert tick["phases"]["mobilization"] == "overdue" and tick["overdue_marked"] == 10
+    assert tick["reminders_planned"] == 10 and tick["reminders_sent"] == 10
+    status = json.loads(campaign("status", "zuofeng-2023", "--at", "2023-03-06T09:30", "--json").stdout)
+    assert status["obligations"]["overdue"] == 10 and status["current_phase"] == "mobilization"
+    assert campaign("audit", "verify").returncode == 0

@@ -43,8 +43,9 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, c
         if selected is not None:
             stmt = _insert(conn).from_select(
                 ["campaign_id", "obligation_id", "kind", "slot_day", "planned_for", "state", "recipient", "channel",
-                 "attempts"], selected).on_conflict_do_nothing()
-            planned += conn.execute(stmt).rowcount
+                 "attempts"], selected).on_conflict_do_nothing().returning(outbox.c.id)
+            # counted from RETURNING: drivers differ on rowcount for INSERT ... SELECT (psycopg gives -1)
+            planned += len(conn.execute(stmt).all())
         conn.execute(update(obligations).where(
             obligations.c.requirement_id == req_id, obligations.c.next_remind_at <= at)
             .values(next_remind_at=following.at if following else None))
