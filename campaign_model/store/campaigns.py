@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import Connection, Row, and_, insert, literal, null, select, update
 
 from ..calendar import WorkCalendar
 from ..errors import ConflictError, NotFound, SpecInvalid
@@ -80,21 +80,28 @@ def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
         .where(requirements.c.campaign_id == ctx.id).order_by(requirements.c.id)).all()
     existing = set(conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id)
                                 .where(obligations.c.campaign_id == ctx.id)).tuples().all())
-    columns = ("campaign_id", "phase_id", "requirement_id", "unit_id", "artifact", "state", "review", "gating",
-               "done", "due_at", "next_remind_at")
-    batch: list[tuple[Any, ...]] = []
+    columns = ["campaign_id", "phase_id", "requirement_id", "unit_id", "artifact", "state", "review", "gating",
+               "done", "due_at", "next_remind_at"]
+    count = 0
     for req in req_rows:
         # a phase already under way reminds a newly added unit from now on
         remind = first_reminder(ctx, req.due_at, max(at, req.started_at)) if req.started_at else None
-        for key in audience(req.audience, unit_specs, ctx.organizer):
-            uid = unit_ids[key]
-            if (req.id, uid) in existing:
-                continue
-            batch.append((ctx.id, req.phase_id, req.id, uid, req.artifact, "pending", req.review, req.gating,
-                          False, req.due_at, remind))
-    if batch:
-        conn.execute(insert(obligations), [dict(zip(columns, values)) for values in batch])
-    return len(batch)
+        members = [unit_ids[k] for k in audience(req.audience, unit_specs, ctx.organizer)
+                   if (req.id, unit_ids[k]) not in existing]
+        # one INSERT ... SELECT per chunk of units: the database builds the rows, not Python
+        for start in range(0, len(members), _CHUNK):
+            rows = select(
+                literal(ctx.id), literal(req.phase_id), literal(req.id), units.c.id, literal(req.artifact),
+                literal("pending"), literal(req.review), literal(req.gating), literal(False),
+                literal(req.due_at, obligations.c.due_at.type),
+                literal(remind, obligations.c.next_remind_at.type) if remind else null(),
+            ).where(units.c.id.in_(members[start:start + _CHUNK]))
+            conn.execute(insert(obligations).from_select(columns, rows))
+        count += len(members)
+    return count
+
+
+_CHUNK = 5000
 
 
 def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str, Any]:
