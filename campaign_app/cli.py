@@ -389,9 +389,15 @@ def audit_log(campaign: Annotated[str | None, typer.Argument()] = None, as_json:
     """审计日志 (the audit log, oldest first)."""
     from campaign_model.store import audit
 
+    from sqlalchemy import select
+
+    from campaign_model.store.tables import campaigns
+
     with transaction() as conn:
         events = audit.events(conn, campaign)
-    docs = [{"seq": e.seq, "at": e.at.isoformat(), "recorded_at": e.recorded_at.isoformat(), "actor": e.actor,
+        zones = {k: ZoneInfo(z) for k, z in conn.execute(select(campaigns.c.key, campaigns.c.timezone)).tuples()}
+    local = lambda e, v: v.astimezone(zones.get(e.campaign or "", dt.timezone.utc)).isoformat()  # noqa: E731
+    docs = [{"seq": e.seq, "at": local(e, e.at), "recorded_at": local(e, e.recorded_at), "actor": e.actor,
              "action": e.action, "campaign": e.campaign, "subject": e.subject, "before": e.before, "after": e.after,
              "hash": e.hash} for e in events]
     emit(docs, as_json, lambda d: "\n".join(f"#{e['seq']:<5} {e['at'][:19]} {e['actor']:<10} {e['action']:<20} {e['subject']}" for e in d))
