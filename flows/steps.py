@@ -23,12 +23,16 @@ def engine_for(url: str) -> Engine:
     return db.open_engine(url)
 
 
-def start_phases(url: str, campaign: str, act: Act) -> list[str]:
-    """Start the phases whose window opened, complete those already allowed; refuses a tick in the past."""
+def precheck(url: str, campaign: str, act: Act) -> None:
+    """Refuse a tick of an unknown campaign or before the last tick, before any flow run starts."""
     with engine_for(url).begin() as conn:
-        ctx = load_ctx(conn, campaign)
-        phases.check_tick_instant(ctx, act.at)
-        return phases.advance(conn, ctx, act)
+        phases.check_tick_instant(load_ctx(conn, campaign), act.at)
+
+
+def start_phases(url: str, campaign: str, act: Act) -> list[str]:
+    """Start the phases whose window opened and complete those already allowed."""
+    with engine_for(url).begin() as conn:
+        return phases.advance(conn, load_ctx(conn, campaign), act)
 
 
 def running_phases(url: str, campaign: str) -> list[tuple[str, str]]:

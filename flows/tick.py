@@ -88,12 +88,15 @@ async def campaign_tick(url: str, campaign: str, act: Act, outbox_file: str) -> 
 
 
 def tick(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
-    """Run one tick as a Prefect flow run."""
+    """Run one tick as a Prefect flow run (bad input is refused before the run, not logged as a failure)."""
+    steps.precheck(url, campaign, act)
     return asyncio.run(campaign_tick(url, campaign, act, outbox_file))
 
 
 def tick_direct(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
     """The same tick without Prefect: the work below the orchestration, for benchmarks and tests."""
+    steps.precheck(url, campaign, act)
+
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 

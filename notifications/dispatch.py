@@ -23,7 +23,8 @@ def send_due(engine: Engine, campaign: str, act: Act, channel: Channel) -> tuple
         ctx = load_ctx(conn, campaign)
         outbox.cancel_for_closed(conn, ctx.id)
         rows = outbox.due_rows(conn, ctx.id, act.at)
-    digests = build_digests(campaign, ctx.title, rows, act.at, ctx.tz)
+    digests = build_digests(campaign, ctx.title, rows, act.at, ctx.tz,
+                            {k: v["title"] for k, v in ctx.artifacts.items()})
     sent = 0
     for digest in digests:
         channel.send(digest, act.at.astimezone(ctx.tz).isoformat())

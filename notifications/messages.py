@@ -30,8 +30,10 @@ def _days(due: dt.datetime, at: dt.datetime, tz: ZoneInfo) -> int:
     return (due.astimezone(tz).date() - at.astimezone(tz).date()).days
 
 
-def build_digests(campaign: str, title: str, rows: Iterable[Any], at: dt.datetime, tz: ZoneInfo) -> list[Digest]:
+def build_digests(campaign: str, title: str, rows: Iterable[Any], at: dt.datetime, tz: ZoneInfo,
+                  artifact_titles: dict[str, str] | None = None) -> list[Digest]:
     """Group due outbox rows by recipient into one message each (pure: no I/O, no clock)."""
+    names = artifact_titles or {}
     digests = []
     for recipient, group in groupby(rows, key=lambda r: r.recipient):
         items = list(group)
@@ -39,7 +41,7 @@ def build_digests(campaign: str, title: str, rows: Iterable[Any], at: dt.datetim
         for r in items:
             days = _days(r.due_at, at, tz)
             when = f"还剩 {days} 天 ({days} days left)" if days >= 0 else f"已逾期 {-days} 天 ({-days} days overdue)"
-            lines.append(f"- [{KIND_ZH.get(r.kind, r.kind)}] {r.step_title}：{r.artifact}，截止 "
+            lines.append(f"- [{KIND_ZH.get(r.kind, r.kind)}] {r.step_title}：{names.get(r.artifact, r.artifact)} ({r.artifact})，截止 "
                          f"{r.due_at.astimezone(tz):%Y-%m-%d %H:%M}，{when}")
         overdue = sum(1 for r in items if r.kind == "overdue")
         subject = f"【{title}】{items[0].unit_name}：{len(items)} 项材料待报送" + (f"，其中 {overdue} 项已逾期" if overdue else "")
@@ -49,6 +51,6 @@ def build_digests(campaign: str, title: str, rows: Iterable[Any], at: dt.datetim
         digests.append(Digest(
             mid, campaign, recipient, items[0].unit_name, [c["email"] for c in items[0].contacts if c.get("email")],
             [r.id for r in items], subject, text,
-            [{"artifact": r.artifact, "step": r.step_title, "kind": r.kind,
+            [{"artifact": r.artifact, "title": names.get(r.artifact, r.artifact), "step": r.step_title, "kind": r.kind,
               "due": r.due_at.astimezone(tz).isoformat()} for r in items]))
     return digests

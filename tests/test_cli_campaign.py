@@ -141,3 +141,16 @@ def test_the_command_line_runs_on_postgresql(postgres, campaign):
     status = json.loads(campaign("status", "zuofeng-2023", "--at", "2023-03-06T09:30", "--json").stdout)
     assert status["obligations"]["overdue"] == 10 and status["current_phase"] == "mobilization"
     assert campaign("audit", "verify").returncode == 0
+
+
+def test_tick_until_runs_successive_ticks_from_the_last_one(campaign):
+    campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00")
+    first = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-02-14T09:00", "--until", "2023-02-16T09:00",
+                                "--every", "1d", "--json").stdout)
+    assert [r["at"] for r in first] == ["2023-02-14T09:00:00+08:00", "2023-02-15T09:00:00+08:00",
+                                        "2023-02-16T09:00:00+08:00"]
+    assert first[0]["phases"]["mobilization"] == "active"
+    more = json.loads(campaign("tick", "zuofeng-2023", "--until", "2023-02-18T09:00", "--every", "1d", "--json").stdout)
+    assert [r["at"] for r in more] == ["2023-02-17T09:00:00+08:00", "2023-02-18T09:00:00+08:00"]
+    past = campaign("tick", "zuofeng-2023", "--at", "2023-02-10T09:00", ok=False)
+    assert past.returncode == 2 and "before the last tick" in past.stderr
