@@ -352,7 +352,7 @@ def ledger(campaign: str, unit: Annotated[str | None, typer.Option("--unit")] = 
 
 
 @app.command()
-def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state")] = None,
+def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state", help="planned|sent|failed|dead|cancelled")] = None,
               unit: Annotated[str | None, typer.Option("--unit")] = None, as_json: JsonOpt = False) -> None:
     """催办发件箱 (the reminder outbox)."""
     from campaign_model.store import outbox
@@ -362,9 +362,10 @@ def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state"
         ctx = load_ctx(conn, campaign)
         rows = outbox.listing(conn, ctx.id, state, unit)
     iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
-    docs = [{"id": r.id, "unit": r.recipient, "artifact": r.artifact, "kind": r.kind, "due": iso(r.due_at),
+    docs = [{"id": r.id, "unit": r.unit, "artifact": r.artifact, "kind": r.kind, "due": iso(r.due_at),
              "planned_for": iso(r.planned_for), "state": r.state, "sent_at": iso(r.sent_at), "recipient": r.recipient,
-             "channel": r.channel, "attempts": r.attempts, "message": r.message_id} for r in rows]
+             "channel": r.channel, "attempts": r.attempts, "message": r.message_id, "error": r.last_error,
+             "next_attempt_at": iso(r.next_attempt_at)} for r in rows]
     emit(docs, as_json, lambda d: "\n".join(f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
 
 
@@ -450,3 +451,9 @@ def main() -> None:
         typer.echo(f"内部错误 (internal error): {type(exc).__name__}: {exc}\n"
                    f"设置 CAMPAIGN_DEBUG=1 可查看详情 (set CAMPAIGN_DEBUG=1 for details)", err=True)
         sys.exit(3)
+
+
+# commands kept in their own modules, registered at the top level
+from .cli_notice import notice_app  # noqa: E402
+
+app.registered_commands += notice_app.registered_commands

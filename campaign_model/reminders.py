@@ -17,7 +17,7 @@ from .calendar import WorkCalendar
 from .spec import ReminderPolicy
 from .timeexpr import parse_duration
 
-KINDS = ("before", "on_due", "overdue")
+KINDS = ("before", "on_due", "overdue", "escalation")
 _RANK = {"before": 0, "on_due": 1, "overdue": 2}
 
 
@@ -70,12 +70,33 @@ def slots(due: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneI
     yield from _overdue_slots(due, policy, cal, tz)
 
 
+def escalation_slot(due: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneInfo) -> ReminderSlot | None:
+    """The one escalation (督办) to the supervisor, `escalate_after` past the due day, on a working day."""
+    if not policy.escalate_after:
+        return None
+    day = parse_duration(policy.escalate_after).shift(due.astimezone(tz).date(), cal)
+    day = cal.workday_on_or_after(day)
+    return ReminderSlot("escalation", day, _instant(day, policy.send_time(), tz))
+
+
 def next_slot(due: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneInfo, after: dt.datetime) -> ReminderSlot | None:
-    """The first slot strictly after `after`."""
+    """The first slot strictly after `after`, the escalation included."""
+    found = None
     for slot in slots(due, policy, cal, tz):
         if slot.at > after:
-            return slot
-    return None
+            found = slot
+            break
+    escalation = escalation_slot(due, policy, cal, tz)
+    if escalation and escalation.at > after and (found is None or escalation.at < found.at):
+        return escalation
+    return found
+
+
+def in_send_window(at: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneInfo) -> bool:
+    """Messages go out on working days between send_at and send_until (local time), else wait."""
+    local = at.astimezone(tz)
+    start, end = policy.window()
+    return cal.is_workday(local.date()) and start <= local.time() < end
 
 
 def latest_slot(due: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneInfo, upto: dt.datetime) -> ReminderSlot | None:

@@ -12,7 +12,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .timeexpr import parse_datetime_text, parse_duration, parse_relative
 
@@ -80,6 +80,18 @@ class Requirement(_Model):
     from_: str | list[Key] = Field(alias="from")
     signoff: bool = False
     review: bool = False
+    reminders: dict[str, Any] | None = None  # fields of ReminderPolicy overriding the campaign's
+
+    @field_validator("reminders")
+    @classmethod
+    def _reminders(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is None:
+            return v
+        try:
+            ReminderPolicy.model_validate(v)
+        except ValidationError as exc:
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return v
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -140,10 +152,22 @@ class Phase(_Model):
 
 
 class ReminderPolicy(_Model):
+    """When to remind. `send_at`..`send_until` is the local send window, on working days only."""
+
     before: list[str] = Field(default_factory=lambda: ["3 days", "1 workday"])
     on_due: bool = True
     overdue_every: str | None = "1 workday"
     send_at: str = "09:00"
+    send_until: str = "18:00"
+    escalate_after: str | None = None  # e.g. "3 workdays" overdue: the unit's parent (督办) is told
+    escalate_to: str = "parent"  # parent | organizer | a unit key
+
+    @field_validator("escalate_after")
+    @classmethod
+    def _escalate(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
 
     @field_validator("before")
     @classmethod
@@ -159,7 +183,7 @@ class ReminderPolicy(_Model):
             raise ValueError("overdue_every 必须大于 0 (must be more than 0)")
         return v
 
-    @field_validator("send_at", mode="before")
+    @field_validator("send_at", "send_until", mode="before")
     @classmethod
     def _send_at(cls, v: Any) -> Any:
         if isinstance(v, int) and not isinstance(v, bool):  # YAML 1.1 reads 09:00 as 540
@@ -168,8 +192,38 @@ class ReminderPolicy(_Model):
             raise ValueError(f"发送时间应为 HH:MM (send_at must be HH:MM), got {v!r}")
         return v
 
+    @model_validator(mode="after")
+    def _window(self) -> "ReminderPolicy":
+        if self.send_until <= self.send_at:
+            raise ValueError(f"发送时段结束 {self.send_until} 应晚于开始 {self.send_at} (send_until must be after send_at)")
+        return self
+
     def send_time(self) -> dt.time:
         return dt.time.fromisoformat(self.send_at)
+
+    def window(self) -> tuple[dt.time, dt.time]:
+        return dt.time.fromisoformat(self.send_at), dt.time.fromisoformat(self.send_until)
+
+
+class Messages(_Model):
+    """Message language and, optionally, this campaign's own Jinja2 templates."""
+
+    language: Literal["zh", "en"] = "zh"
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+    @field_validator("subject", "text", "html")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            import jinja2
+
+            try:
+                jinja2.Environment().parse(v)
+            except jinja2.TemplateSyntaxError as exc:
+                raise ValueError(f"模板语法错误，第 {exc.lineno} 行: {exc.message} (template syntax error)")
+        return v
 
 
 class CampaignSpec(_Model):
@@ -187,6 +241,7 @@ class CampaignSpec(_Model):
     artifacts: dict[Key, ArtifactKind]
     phases: list[Phase] = Field(min_length=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
+    messages: Messages = Field(default_factory=Messages)
 
     @field_validator("timezone")
     @classmethod

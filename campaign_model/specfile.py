@@ -239,6 +239,12 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[P
         out.append(lm.problem(path, message))
     if spec.organizer and spec.organizer not in unit_keys and units:
         out.append(lm.problem(("organizer",), f"组织单位 '{spec.organizer}' 不在单位列表中 (organizer is not a listed unit)"))
+    target = spec.reminders.escalate_to
+    if target == "organizer" and not spec.organizer:
+        out.append(lm.problem(("reminders", "escalate_to"), "escalate_to: organizer 需要先写 organizer (no organizer is set)"))
+    elif target not in ("parent", "organizer") and units and target not in unit_keys:
+        out.append(lm.problem(("reminders", "escalate_to"), f"未知单位 '{target}'，应为 parent、organizer 或单位代码 "
+                                                            f"(unknown unit; use parent, organizer or a unit key)"))
 
     cal = campaign_calendar(spec)
     years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}

@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from campaign_model.store import db, outbox, phases
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import load_ctx
-from notifications.channels import JsonLinesChannel
 from notifications.dispatch import send_due
+from notifications.setup import delivery_from_env, router_from_env
+from notifications.weekly import send_weekly_notice
 
 
 @lru_cache(maxsize=8)
@@ -59,7 +60,7 @@ def plan_reminders(url: str, campaign: str, phase_key: str, act: Act) -> int:
     with engine_for(url).begin() as conn:
         ctx = load_ctx(conn, campaign)
         phase = _phase(conn, ctx, phase_key)
-        planned = outbox.plan_reminders(conn, ctx, phase.id, act.at)
+        planned = outbox.plan_reminders(conn, ctx, phase.id, act.at, router_from_env())
         if planned:
             audit.append(conn, act, "reminders.planned", campaign, f"phase:{phase_key}", None, {"count": planned})
         return planned
@@ -78,8 +79,15 @@ def advance_phase(url: str, campaign: str, phase_key: str, act: Act) -> list[str
 
 
 def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> int:
-    sent, _messages = send_due(engine_for(url), campaign, act, JsonLinesChannel(Path(outbox_file)))
-    return sent
+    """Send the due reminders (one digest per recipient and channel) and this week's notice (通报)."""
+    delivery = delivery_from_env(Path(outbox_file))
+    try:
+        sent = send_due(engine_for(url), campaign, act, delivery).sent
+        send_weekly_notice(engine_for(url), campaign, act, delivery)
+        return sent
+    finally:
+        for channel in delivery.channels.values():
+            channel.close()
 
 
 def finish_tick(url: str, campaign: str, act: Act) -> tuple[str, dict[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -125,8 +126,13 @@ def test_a_whole_campaign_by_ticks(engine, db_url, small, tmp_path):
         ("s2", "issue_list", "overdue", "04-06 09:00", "sent"),
         ("s2", "issue_list", "overdue", "04-10 09:00", "sent"),
     ]
-    lines = d.outbox_file.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 6 and all("第二小学" in line for line in lines)
+    messages = [json.loads(line) for line in d.outbox_file.read_text(encoding="utf-8").splitlines()]
+    assert [m["recipient"] for m in messages if "通报" not in m["subject"]] == ["s2"] * 6
+    # the weekly notice (通报) to the organizer, on the first tick inside the send window of each week
+    # with a phase running; the week of 02-13 was superseded before any tick in its send window
+    notices = [m for m in messages if "通报" in m["subject"]]
+    assert [(m["recipient"], m["at_iso"][:10]) for m in notices] == [
+        ("bureau", "2023-02-24"), ("bureau", "2023-02-28"), ("bureau", "2023-04-04"), ("bureau", "2023-04-10")]
 
 
 def test_the_same_tick_twice_changes_nothing(engine, db_url, small, tmp_path):

@@ -36,6 +36,13 @@ class CampaignCtx:
     organizer: str | None
     last_tick_at: dt.datetime | None
     artifacts: dict[str, Any]
+    messages: dict[str, Any]
+
+    def policy_for(self, override: dict[str, Any] | None) -> ReminderPolicy:
+        """A requirement's reminder policy: the campaign's, with the requirement's own fields over it."""
+        if not override:
+            return self.policy
+        return ReminderPolicy.model_validate({**self.policy.model_dump(), **override})
 
     def artifact(self, key: str) -> ArtifactKind | None:
         return ArtifactKind.model_validate(self.artifacts[key]) if key in self.artifacts else None
@@ -52,7 +59,8 @@ def load_ctx(conn: Connection, key: str) -> CampaignCtx:
         row.id, row.key, row.title, ZoneInfo(row.timezone),
         WorkCalendar(cal["kind"], frozenset(map(dt.date.fromisoformat, cal["holidays"])),
                      frozenset(map(dt.date.fromisoformat, cal["workdays"]))),
-        ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, row.artifacts)
+        ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, row.artifacts,
+        row.messages or {})
 
 
 def _unit_values(campaign_id: int, u: UnitSpec) -> dict[str, Any]:
@@ -64,8 +72,10 @@ def _as_unit(row: Row[Any]) -> UnitSpec:
     return UnitSpec(key=row.key, name=row.name, parent=row.parent_key, tags=row.tags, contacts=row.contacts)
 
 
-def first_reminder(ctx: CampaignCtx, due_at: dt.datetime, after: dt.datetime) -> dt.datetime | None:
-    slot = next_slot(due_at, ctx.policy, ctx.calendar, ctx.tz, after)
+def first_reminder(ctx: CampaignCtx, due_at: dt.datetime, after: dt.datetime,
+                   policy: dict[str, Any] | None = None) -> dt.datetime | None:
+    """The first reminder instant after `after` under the requirement's policy (stored once per obligation)."""
+    slot = next_slot(due_at, ctx.policy_for(policy), ctx.calendar, ctx.tz, after)
     return slot.at if slot else None
 
 
@@ -85,7 +95,7 @@ def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
     count = 0
     for req in req_rows:
         # a phase already under way reminds a newly added unit from now on
-        remind = first_reminder(ctx, req.due_at, max(at, req.started_at)) if req.started_at else None
+        remind = first_reminder(ctx, req.due_at, max(at, req.started_at), req.policy) if req.started_at else None
         members = [unit_ids[k] for k in audience(req.audience, unit_specs, ctx.organizer)
                    if (req.id, unit_ids[k]) not in existing]
         # one INSERT ... SELECT per chunk of units: the database builds the rows, not Python
@@ -116,7 +126,8 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
         calendar={"kind": spec.calendar, "holidays": [d.isoformat() for d in spec.holidays],
                   "workdays": [d.isoformat() for d in spec.workdays]},
         reminders=spec.reminders.model_dump(), organizer=spec.organizer,
-        artifacts={k: v.model_dump(exclude_none=True) for k, v in spec.artifacts.items()}, spec_version=1, created_at=act.at,
+        artifacts={k: v.model_dump(exclude_none=True) for k, v in spec.artifacts.items()},
+        messages=spec.messages.model_dump(exclude_none=True), spec_version=1, created_at=act.at,
     )).inserted_primary_key[0]
     conn.execute(insert(campaign_specs).values(campaign_id=cid, version=1, text=loaded.text, created_at=act.at))
     conn.execute(insert(units), [_unit_values(cid, u) for u in loaded.units])
@@ -133,7 +144,7 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
                 conn.execute(insert(requirements).values(
                     campaign_id=cid, phase_id=pid, idx=idx, step_key=step.key, step_title=step.title,
                     artifact=req.artifact, audience=req.from_, signoff=req.signoff, review=req.review,
-                    gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due))
+                    gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due, policy=req.reminders))
                 idx += 1
     ctx = load_ctx(conn, spec.key)
     count = materialize(conn, ctx, act.at)

@@ -35,7 +35,7 @@ def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str
                     states: Sequence[str] | None = None) -> Any:
     """The unit's obligation for the artifact: the earliest-due one still open, else the latest."""
     uid = unit_id(conn, ctx, unit)
-    q = (select(obligations, requirements.c.step_key, requirements.c.signoff, requirements.c.phase_id.label("pid"))
+    q = (select(obligations, requirements.c.step_key, requirements.c.signoff, requirements.c.policy)
          .join(requirements, requirements.c.id == obligations.c.requirement_id)
          .where(obligations.c.unit_id == uid, obligations.c.artifact == artifact)
          .order_by(obligations.c.due_at, obligations.c.id))
@@ -137,7 +137,7 @@ def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, c
     values: dict[str, Any] = {"state": decision, "done": accept, "done_at": act.at if accept else None}
     if not accept:
         started = conn.execute(select(phases.c.started_at).where(phases.c.id == ob.phase_id)).scalar()
-        values.update(overdue_at=None, next_remind_at=first_reminder(ctx, ob.due_at, act.at) if started else None)
+        values.update(overdue_at=None, next_remind_at=first_reminder(ctx, ob.due_at, act.at, ob.policy) if started else None)
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(**values))
     conn.execute(insert(reviews).values(obligation_id=ob.id, filing_id=filing_id, decision=decision, comment=comment,
                                         by=act.actor, at=act.at))

@@ -7,12 +7,13 @@ slot is computed once (pure rules) and applied with one INSERT ... SELECT and on
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..reminders import latest_slot, next_slot
+from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
 from .tables import obligations, outbox, requirements, units
 
 OPEN = ("pending", "rejected")
@@ -22,72 +23,124 @@ def _insert(conn: Connection) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(outbox)
 
 
-def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, channel: str = "file") -> int:
-    """Plan the reminders that fell due by `at` in one phase; returns how many rows were planned."""
+Route = Callable[[str, list[dict[str, Any]]], list[str]]
+
+
+def only_file(unit: str, contacts: list[dict[str, Any]]) -> list[str]:
+    return ["file"]
+
+
+def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, route: Route = only_file) -> int:
+    """Plan the reminders that fell due by `at` in one phase; returns how many rows were planned.
+
+    Each reminder is one row per channel its recipient is routed to; the unique key (obligation, kind,
+    day, channel) makes planning it twice a no-op. After downtime only the latest slot is planned.
+    """
     due_reqs = conn.execute(
-        select(requirements.c.id, requirements.c.due_at).where(requirements.c.id.in_(
+        select(requirements.c.id, requirements.c.due_at, requirements.c.policy).where(requirements.c.id.in_(
             select(obligations.c.requirement_id).where(
                 obligations.c.phase_id == phase_id, obligations.c.next_remind_at <= at).distinct()))).all()
     planned = 0
-    for req_id, due_at in due_reqs:
-        slot = latest_slot(due_at, ctx.policy, ctx.calendar, ctx.tz, at)
-        following = next_slot(due_at, ctx.policy, ctx.calendar, ctx.tz, at)
-        selected = (
-            select(obligations.c.campaign_id, obligations.c.id, literal(slot.kind), literal(slot.day),
-                   literal(slot.at, outbox.c.planned_for.type), literal("planned"), units.c.key, literal(channel),
-                   literal(0))
+    for req_id, due_at, override in due_reqs:
+        policy = ctx.policy_for(override)
+        slot = latest_slot(due_at, policy, ctx.calendar, ctx.tz, at)
+        escalation = escalation_slot(due_at, policy, ctx.calendar, ctx.tz)
+        escalation = escalation if escalation and escalation.at <= at else None
+        following = next_slot(due_at, policy, ctx.calendar, ctx.tz, at)
+        obs = conn.execute(
+            select(obligations.c.id, units.c.key, units.c.contacts, units.c.parent_key)
             .join(units, units.c.id == obligations.c.unit_id)
             .where(obligations.c.requirement_id == req_id, obligations.c.next_remind_at <= at,
-                   obligations.c.state.in_(OPEN))
-        ) if slot else None
-        if selected is not None:
-            stmt = _insert(conn).from_select(
-                ["campaign_id", "obligation_id", "kind", "slot_day", "planned_for", "state", "recipient", "channel",
-                 "attempts"], selected).on_conflict_do_nothing().returning(outbox.c.id)
-            # counted from RETURNING: drivers differ on rowcount for INSERT ... SELECT (psycopg gives -1)
-            planned += len(conn.execute(stmt).all())
+                   obligations.c.state.in_(OPEN))).all()
+        rows: list[dict[str, Any]] = []
+        for ob in obs:
+            if slot:
+                rows += [_row(ctx, ob.id, slot, ob.key, ch) for ch in route(ob.key, ob.contacts)]
+        if escalation and obs:
+            targets = {ob.id: _escalation_target(ctx, policy.escalate_to, ob.key, ob.parent_key) for ob in obs}
+            contacts = dict(conn.execute(select(units.c.key, units.c.contacts).where(
+                units.c.campaign_id == ctx.id, units.c.key.in_(set(targets.values()) - {None}))).tuples().all())
+            for oid, target in targets.items():
+                if target in contacts:
+                    rows += [_row(ctx, oid, escalation, target, ch) for ch in route(target, contacts[target])]
+        if rows:
+            # executemany with RETURNING (batched by SQLAlchemy): counts only the rows not planned before
+            planned += len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all())
         conn.execute(update(obligations).where(
             obligations.c.requirement_id == req_id, obligations.c.next_remind_at <= at)
             .values(next_remind_at=following.at if following else None))
     return planned
 
 
+def _row(ctx: Any, obligation_id: int, slot: ReminderSlot, recipient: str, channel: str) -> dict[str, Any]:
+    return {"campaign_id": ctx.id, "obligation_id": obligation_id, "kind": slot.kind, "slot_day": slot.day,
+            "planned_for": slot.at, "state": "planned", "recipient": recipient, "channel": channel, "attempts": 0}
+
+
+def _escalation_target(ctx: Any, escalate_to: str, unit: str, parent: str | None) -> str | None:
+    """Who hears of a unit that stays overdue (督办): its parent, the organizer, or a named unit."""
+    if escalate_to == "parent":
+        return parent or ctx.organizer
+    if escalate_to == "organizer":
+        return ctx.organizer
+    return escalate_to
+
+
 def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | None = None) -> int:
     """Planned reminders of obligations filed or waived since: cancelled, never sent."""
     closed = select(obligations.c.id).where(obligations.c.id == outbox.c.obligation_id,
                                             obligations.c.state.not_in(OPEN)).exists()
-    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state == "planned", closed)
+    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state.in_(("planned", "failed")), closed)
     if obligation_id is not None:
         stmt = stmt.where(outbox.c.obligation_id == obligation_id)
-    return conn.execute(stmt.values(state="cancelled")).rowcount
+    return conn.execute(stmt.values(state="cancelled", next_attempt_at=None)).rowcount
 
 
 def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
-    """Planned reminders whose instant has come, with what a message needs, grouped by recipient."""
+    """Reminders to send now (planned and come, or failed and due for a retry), ordered by recipient."""
+    recipient = units.alias("recipient_unit")
     return list(conn.execute(
-        select(outbox.c.id, outbox.c.kind, outbox.c.recipient, outbox.c.planned_for, units.c.name.label("unit_name"),
-               units.c.contacts, obligations.c.artifact, obligations.c.due_at, obligations.c.state,
-               requirements.c.step_title)
+        select(outbox.c.id, outbox.c.kind, outbox.c.recipient, outbox.c.channel, outbox.c.attempts,
+               outbox.c.planned_for, recipient.c.name.label("recipient_name"), recipient.c.contacts,
+               units.c.key.label("unit"), units.c.name.label("unit_name"), obligations.c.artifact,
+               obligations.c.due_at, obligations.c.state, requirements.c.step_title)
         .join(obligations, obligations.c.id == outbox.c.obligation_id)
         .join(units, units.c.id == obligations.c.unit_id)
+        .join(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
         .join(requirements, requirements.c.id == obligations.c.requirement_id)
-        .where(outbox.c.campaign_id == campaign_id, outbox.c.state == "planned", outbox.c.planned_for <= at)
-        .order_by(outbox.c.recipient, obligations.c.due_at, outbox.c.id)).all())
+        .where(outbox.c.campaign_id == campaign_id,
+               ((outbox.c.state == "planned") & (outbox.c.planned_for <= at))
+               | ((outbox.c.state == "failed") & (outbox.c.next_attempt_at <= at)))
+        .order_by(outbox.c.recipient, outbox.c.channel, obligations.c.due_at, outbox.c.id)).all())
 
 
 def mark_sent(conn: Connection, ids: list[int], at: dt.datetime, message_id: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.state == "planned")
-                 .values(state="sent", sent_at=at, attempts=outbox.c.attempts + 1, message_id=message_id))
+    conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.state.in_(("planned", "failed")))
+                 .values(state="sent", sent_at=at, attempts=outbox.c.attempts + 1, message_id=message_id,
+                         next_attempt_at=None))
+
+
+def mark_failed(conn: Connection, ids: list[int], at: dt.datetime, error: str, retryable: bool,
+                attempts: int, max_attempts: int, backoff: dt.timedelta) -> str:
+    """Record a failed delivery: retried later with back-off, or dead after the last attempt; returns the state."""
+    dead = not retryable or attempts + 1 >= max_attempts
+    state = "dead" if dead else "failed"
+    conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+        state=state, attempts=outbox.c.attempts + 1, last_error=error[:500],
+        next_attempt_at=None if dead else at + backoff * (2 ** attempts)))
+    return state
 
 
 def listing(conn: Connection, campaign_id: int, state: str | None = None, unit: str | None = None) -> list[Any]:
-    q = (select(outbox, obligations.c.artifact, obligations.c.due_at)
+    """The outbox, one row per reminder of one obligation and channel; `unit` is the obligation's unit."""
+    q = (select(outbox, obligations.c.artifact, obligations.c.due_at, units.c.key.label("unit"))
          .join(obligations, obligations.c.id == outbox.c.obligation_id)
+         .join(units, units.c.id == obligations.c.unit_id)
          .where(outbox.c.campaign_id == campaign_id).order_by(outbox.c.planned_for, outbox.c.id))
     if state:
         q = q.where(outbox.c.state == state)
     if unit:
-        q = q.where(outbox.c.recipient == unit)
+        q = q.where(units.c.key == unit)
     return list(conn.execute(q).all())
 
 

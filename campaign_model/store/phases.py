@@ -67,10 +67,10 @@ def _met_since(conn: Connection, phase: Any) -> dt.datetime:
 def _start(conn: Connection, ctx: CampaignCtx, phase: Any, started_at: dt.datetime, act: Act) -> None:
     state = rules.running_state(view(phase), act.at)
     conn.execute(update(phases).where(phases.c.id == phase.id).values(state=state, started_at=started_at))
-    for req_id, due_at in conn.execute(select(requirements.c.id, requirements.c.due_at)
-                                       .where(requirements.c.phase_id == phase.id)).tuples().all():
+    for req_id, due_at, policy in conn.execute(select(requirements.c.id, requirements.c.due_at, requirements.c.policy)
+                                               .where(requirements.c.phase_id == phase.id)).tuples().all():
         conn.execute(update(obligations).where(obligations.c.requirement_id == req_id, obligations.c.state.in_(OPEN))
-                     .values(next_remind_at=first_reminder(ctx, due_at, started_at)))
+                     .values(next_remind_at=first_reminder(ctx, due_at, started_at, policy)))
     audit.append(conn, act, "phase.started", ctx.key, f"phase:{phase.key}", {"state": "pending"},
                  {"state": state, "started_at": started_at.isoformat()})
 

@@ -61,6 +61,7 @@ campaigns = Table(
     Column("calendar", JSON, nullable=False),
     Column("reminders", JSON, nullable=False),
     Column("artifacts", JSON, nullable=False),
+    Column("messages", JSON),
     Column("organizer", String(64)),
     Column("spec_version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
@@ -126,6 +127,7 @@ requirements = Table(
     Column("review", Boolean, nullable=False),
     Column("gating", Boolean, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
+    Column("policy", JSON),  # the reminder policy when the requirement overrides the campaign's
 )
 
 obligations = Table(
@@ -229,8 +231,27 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("sent_at", UTCDateTime),
     Column("message_id", String(64)),
-    UniqueConstraint("obligation_id", "kind", "slot_day", name="uq_outbox_slot"),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("obligation_id", "kind", "slot_day", "channel", name="uq_outbox_slot_channel"),
     Index("ix_outbox_state", "campaign_id", "state", "planned_for"),
+)
+
+# the weekly notice (通报) to administrators: one row per campaign, week and channel
+notices = Table(
+    "notices", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("week", Date, nullable=False),  # the Monday of the notice's week (local)
+    Column("channel", String(32), nullable=False),
+    Column("planned_for", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", UTCDateTime),
+    Column("next_attempt_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("message_id", String(64)),
+    UniqueConstraint("campaign_id", "week", "channel", name="uq_notice_week_channel"),
 )
 
 audit_events = Table(

@@ -1,36 +1,35 @@
-"""Delivery channels. This issue ships the JSON-lines file channel; each line is one delivered message."""
+"""The JSON-lines file channel: each delivered message is one line, synced to disk before it counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Protocol
 
-from .messages import Digest
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, digest: Digest, at_iso: str) -> None: ...
+from .base import Message
 
 
 class JsonLinesChannel:
-    """Appends each message as one JSON line and syncs it to disk before it counts as sent."""
+    kind = "file"
 
-    name = "file"
-
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, name: str = "file"):
         self.path = path
+        self.name = name
 
-    def send(self, digest: Digest, at_iso: str) -> None:
+    def __repr__(self) -> str:
+        return f"JsonLinesChannel(name={self.name!r})"
+
+    def accepts(self, message: Message) -> bool:
+        return True
+
+    def send(self, message: Message) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"message_id": digest.message_id, "at": at_iso, "campaign": digest.campaign,
-                           "unit": digest.recipient, "unit_name": digest.unit_name, "to": digest.to,
-                           "subject": digest.subject, "text": digest.text, "items": digest.items},
-                          ensure_ascii=False)
+        line = json.dumps(dataclasses.asdict(message), ensure_ascii=False)
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+    def close(self) -> None:
+        pass

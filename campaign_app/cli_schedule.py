@@ -1,0 +1,178 @@
+"""The scheduling commands: `campaign serve`, `schedule`, `jobs`, `deploy`.
+
+Registered as top-level commands of `campaign` (campaign_app/cli.py):
+    app.registered_commands += schedule_app.registered_commands
+Errors are raised as campaign_model.errors (exit 2 with the message, through cli.main()).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from campaign_model.errors import InvalidInput
+
+from .settings import Settings
+
+schedule_app = typer.Typer(no_args_is_help=True, help="定时检查 (scheduled ticks)")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
+GraceOpt = Annotated[int, typer.Option("--misfire-grace", min=0,
+                                       help="错过的运行最多迟多少秒仍补跑，0 为不限 (seconds a missed run may be late and "
+                                            "still run as the one catch-up tick; 0: no limit)")]
+
+WAKEUP_SECONDS = 10  # a running `serve` re-reads the job store at least this often (changes by `schedule`, sleep)
+SYNC_SECONDS = 60  # ... and gives new campaigns their job
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def _jobs_text(docs: list[dict[str, Any]]) -> str:
+    if not docs:
+        return "尚无定时任务 (no jobs)"
+    return "\n".join(f"{d['id']:<32} {d['schedule']:<20} 下次运行 (next run) {d['next_run'] or '—'}" for d in docs)
+
+
+def _emit(doc: Any, as_json: bool, human: str) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str) if as_json else human)
+
+
+def _log_to_stderr() -> None:
+    """One line per scheduler event on stderr, whatever Prefect configures. Runs missed or skipped are logged
+    by flows.schedule.log_events; APScheduler's own logger only for its errors."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name, level in (("campaignflow", logging.INFO), ("apscheduler", logging.ERROR)):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+@schedule_app.command()
+def serve(host: Annotated[str, typer.Option("--host", help="保留给后续版本的 HTTP 接口 (reserved for the HTTP API)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", help="保留给后续版本的 HTTP 接口 (reserved for the HTTP API)")] = 8000,
+          misfire_grace: GraceOpt = 3600) -> None:
+    """运行定时检查，直到 Ctrl-C / SIGTERM (run the scheduler in the foreground: one tick job per active campaign)."""
+    s = settings()
+    s.prepare_prefect()
+    from campaign_model.store.db import open_engine
+
+    open_engine(s.db_url).dispose()  # schema up to date before the first tick
+    from flows import schedule as sched
+    from flows import tick as _tick  # noqa: F401 - import Prefect now, not in the first job
+
+    _log_to_stderr()
+    typer.echo(f"HTTP 接口不在本版本中，--host {host} --port {port} 暂不使用 "
+               f"(the HTTP API is not part of this version; --host/--port are reserved for it)")
+    scheduler = sched.make_scheduler(s.db_url, misfire_grace)
+    sched.log_events(scheduler)
+    scheduler.start(paused=True)
+    outbox_for = lambda key: str(s.outbox_file(key))  # noqa: E731
+    done = sched.sync_jobs(scheduler, s.db_url, outbox_for, misfire_grace)
+    for what, zh in (("added", "新增"), ("removed", "移除")):
+        if done[what]:
+            typer.echo(f"{zh} ({what}): {', '.join(done[what])}")
+    typer.echo(_jobs_text([sched.job_doc(j) for j in scheduler.get_jobs()]))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.resume()
+    started = dt.datetime.now(dt.timezone.utc)
+    typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}；Ctrl-C 停止 (Ctrl-C stops)")
+    sys.stdout.flush()
+    ticks = 0
+    while not stop.wait(1.0):
+        ticks += 1
+        try:
+            if ticks % SYNC_SECONDS == 0:
+                sched.sync_jobs(scheduler, s.db_url, outbox_for, misfire_grace)
+            if ticks % WAKEUP_SECONDS == 0:
+                scheduler.wakeup()  # wall clock: picks up `campaign schedule` changes and a wake from sleep
+        except Exception as exc:  # the database may be briefly unavailable; keep serving
+            logging.getLogger("campaignflow.schedule").error("同步任务失败 (job sync failed): %s",
+                                                             sched._redact(f"{type(exc).__name__}: {exc}", s.db_url))
+    typer.echo("正在停止，等待运行中的检查结束 (stopping; waiting for a running tick to finish)")
+    sys.stdout.flush()
+    scheduler.pause()
+    scheduler.shutdown(wait=True)
+    typer.echo("已停止 (stopped)")
+
+
+@schedule_app.command()
+def schedule(campaign: str,
+             cron: Annotated[str | None, typer.Option("--cron", help="crontab 表达式：分 时 日 月 周，或 6 段含秒 (crontab: "
+                                                                     "minute hour day month weekday; or 6 fields, seconds first)")] = None,
+             default: Annotated[bool, typer.Option("--default", help="恢复默认：每小时及催办发送时刻 (restore the default: "
+                                                                      "hourly and at the reminders' send time)")] = False,
+             misfire_grace: GraceOpt = 3600, as_json: JsonOpt = False) -> None:
+    """修改活动的定时检查 (change a campaign's tick schedule; a running serve picks it up within 10 s)."""
+    if (cron is None) == (not default):
+        raise InvalidInput("请指定 --cron EXPR 或 --default 之一 (give exactly one of --cron EXPR or --default)")
+    s = settings()
+    from campaign_model.store.db import open_engine
+
+    open_engine(s.db_url).dispose()
+    from flows import schedule as sched
+
+    with sched.paused_scheduler(s.db_url, misfire_grace) as scheduler:
+        job = sched.set_schedule(scheduler, s.db_url, campaign, None if default else cron,
+                                 str(s.outbox_file(campaign)), misfire_grace)
+        doc = {**sched.job_doc(job), "next_runs": [t.isoformat() for t in sched.next_times(job.trigger, 5)]}
+    _emit(doc, as_json, f"{doc['id']}: {doc['schedule']}\n下次运行 (next runs):\n"
+                        + "\n".join(f"  {t}" for t in doc["next_runs"]))
+
+
+@schedule_app.command()
+def jobs(as_json: JsonOpt = False) -> None:
+    """列出定时任务及下次运行时刻 (list the tick jobs with their next run time)."""
+    s = settings()
+    from campaign_model.store.db import open_engine
+
+    open_engine(s.db_url).dispose()
+    from flows import schedule as sched
+
+    with sched.paused_scheduler(s.db_url) as scheduler:
+        docs = [sched.job_doc(j) for j in scheduler.get_jobs()]
+    _emit(docs, as_json, _jobs_text(docs))
+
+
+@schedule_app.command()
+def deploy(campaign: str,
+           cron: Annotated[str | None, typer.Option("--cron", help="crontab 表达式；默认与 serve 中的定时相同 "
+                                                                   "(crontab; default: the campaign's schedule in serve)")] = None,
+           pool: Annotated[str, typer.Option("--pool", help="Prefect 工作池 (process 类型，缺少时创建) "
+                                                            "(Prefect work pool, type process; created when missing)")] = "campaignflow",
+           as_json: JsonOpt = False) -> None:
+    """在 Prefect 服务器上注册定时检查部署 (register the campaign's ticks as a Prefect deployment; needs PREFECT_API_URL)."""
+    s = settings()
+    s.prepare_prefect()
+    from campaign_model.store.db import open_engine
+
+    open_engine(s.db_url).dispose()
+    from flows.deploy import deploy as do_deploy
+
+    doc = do_deploy(s.db_url, campaign, cron, pool)
+    lines = [f"已注册部署 (deployment registered): {doc['deployment']} @ {doc['api_url']}",
+             f"工作池 (work pool): {doc['work_pool']}  定时 (schedules, {doc['timezone']}): {'; '.join(doc['schedules'])}",
+             "下次运行 (next runs): " + ", ".join(doc["next_runs"]),
+             f"启动工作进程 (start a worker): prefect worker start --pool {doc['work_pool']} --type process"]
+    if not doc["db_url_parameter"]:
+        lines.append("数据库地址含密码，未写入部署；工作进程须设置 CAMPAIGN_DB_URL "
+                     "(the database URL has a password and is not a deployment parameter: set CAMPAIGN_DB_URL for the worker)")
+    _emit(doc, as_json, "\n".join(lines))

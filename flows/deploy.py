@@ -1,0 +1,158 @@
+"""Ticks run by a Prefect server and its workers instead of `campaign serve`: a deployment per campaign.
+
+`deploy` registers `scheduled_tick` (a thin flow around `flows.tick.campaign_tick`, taking only JSON
+parameters and reading the clock itself) as the deployment ``scheduled-tick/tick-<campaign>`` in a
+work pool of type ``process`` (created when missing), with the campaign's schedule as Prefect cron
+schedules in the campaign's time zone. The code is not shipped anywhere: the deployment points at the
+project directory (`flow.from_source(<dir>, "flows/deploy.py:scheduled_tick")`, whose pull step only
+changes the working directory), so a process worker on the same machine, started from an environment
+with campaignflow's dependencies, runs it without any network fetch:
+
+    PREFECT_API_URL=http://127.0.0.1:4200/api campaign deploy KEY --pool campaigns
+    PREFECT_API_URL=http://127.0.0.1:4200/api prefect worker start --pool campaigns --type process
+
+The database URL is a deployment parameter when it has no password (an SQLite file, a passwordless
+PostgreSQL); otherwise it is left out, and the worker's environment must give it (CAMPAIGN_DB_URL).
+Use either `campaign serve` or a deployment for a campaign, not both.
+
+Importing this module imports Prefect: call `Settings.prepare_prefect()` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from campaign_app.settings import Settings
+from campaign_model.errors import InvalidInput
+
+FLOW_NAME = "scheduled-tick"
+ENTRYPOINT = "flows/deploy.py:scheduled_tick"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@flow(name=FLOW_NAME, log_prints=False)
+async def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: str | None = None) -> dict[str, Any]:
+    """One tick of `campaign` at the clock's instant, as the subflow `campaign-tick`.
+
+    `db_url` and `outbox_file` default to the worker's settings (CAMPAIGN_DB_URL / CAMPAIGN_HOME).
+    """
+    from campaign_model.store.audit import Act
+    from flows import steps
+    from flows.schedule import SCHEDULER_ACTOR
+    from flows.tick import campaign_tick
+
+    settings = Settings.from_env()
+    url = db_url or settings.db_url
+    out = outbox_file or str(settings.outbox_file(campaign))
+    now = dt.datetime.now(dt.timezone.utc)
+    act = Act(now, SCHEDULER_ACTOR, now)
+    steps.precheck(url, campaign, act)
+    return await campaign_tick(url, campaign, act, out)
+
+
+def prefect_cron(expr: str) -> str:
+    """Our crontab dialect as Prefect's: 6 fields have the seconds first here, last in croniter."""
+    parts = expr.split()
+    return " ".join(parts[1:] + parts[:1]) if len(parts) == 6 else " ".join(parts)
+
+
+def schedule_of(db_url: str, campaign: str) -> list[str]:
+    """The campaign's schedule in `campaign serve`: its custom cron, or the default ones."""
+    from flows.schedule import default_crons, job_cron, job_id, paused_scheduler
+    from flows.steps import engine_for
+    from campaign_model.store.campaigns import load_ctx
+
+    with engine_for(db_url).connect() as conn:
+        ctx = load_ctx(conn, campaign)
+    with paused_scheduler(db_url) as scheduler:
+        job = scheduler.get_job(job_id(campaign))
+    custom = job_cron(job) if job is not None else None
+    return [custom] if custom else default_crons(ctx.policy.send_at)
+
+
+def _has_password(db_url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    return bool(make_url(db_url).password)
+
+
+async def _ensure_pool(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    async with get_client() as client:
+        try:
+            pool = await client.read_work_pool(name)
+        except ObjectNotFound:
+            await client.create_work_pool(WorkPoolCreate(
+                name=name, type="process", base_job_template=ProcessWorker.get_default_base_job_template(),
+                description="campaignflow ticks"))
+            return
+    if pool.type != "process":
+        raise InvalidInput(f"工作池 '{name}' 的类型是 {pool.type}，需要 process 类型 "
+                           f"(work pool '{name}' is of type {pool.type}; campaign deploy needs a process pool)")
+
+
+def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: str,
+           project_dir: Path | str = PROJECT_DIR) -> dict[str, Any]:
+    """Register (or update) the deployment `scheduled-tick/tick-<campaign>`; returns what was registered.
+
+    `cron`: one expression or several (5 fields, or 6 with the seconds first); None takes the schedule
+    the campaign has in `campaign serve`. Needs PREFECT_API_URL to name a Prefect server.
+    """
+    import asyncio
+
+    from prefect.schedules import Cron
+    from prefect.settings import PREFECT_API_URL
+
+    from campaign_model.store.campaigns import load_ctx
+    from flows.schedule import next_times, parse_cron
+    from flows.steps import engine_for
+
+    api = PREFECT_API_URL.value()
+    if not api:
+        raise InvalidInput("未设置 PREFECT_API_URL：campaign deploy 需要一个 Prefect 服务器，如 "
+                           "PREFECT_API_URL=http://127.0.0.1:4200/api (PREFECT_API_URL is not set: campaign deploy "
+                           "registers a deployment on a Prefect server; start one with `prefect server start`)")
+    with engine_for(db_url).connect() as conn:
+        ctx = load_ctx(conn, campaign)
+    crons = schedule_of(db_url, campaign) if cron is None else [cron] if isinstance(cron, str) else list(cron)
+    tz = ctx.tz.key
+    nxt = sorted(t for c in crons for t in next_times(parse_cron(c, ctx.tz), 3))[:3]  # our dialect, checked
+    try:
+        schedules = [Cron(prefect_cron(c), timezone=tz, day_or=False) for c in crons]
+    except ValueError as exc:
+        raise InvalidInput(f"Prefect 不接受该 cron 表达式 (Prefect refuses the cron expression): "
+                           f"{' '.join(str(exc).split())}") from None
+    parameters: dict[str, Any] = {"campaign": campaign, "outbox_file": str(Settings.from_env().outbox_file(campaign))}
+    if not _has_password(db_url):
+        parameters["db_url"] = db_url
+    name = f"tick-{campaign}"
+    try:
+        asyncio.run(_ensure_pool(work_pool))
+        source = flow.from_source(source=str(Path(project_dir).resolve()), entrypoint=ENTRYPOINT)
+        with contextlib.redirect_stdout(io.StringIO()):  # Prefect prints a table; ours is the only output
+            deployment_id = source.deploy(
+                name=name, work_pool_name=work_pool, schedules=schedules, parameters=parameters,
+                description=f"campaignflow: 活动 {campaign} 的定时检查 (scheduled ticks of campaign {campaign})",
+                tags=["campaignflow", campaign], print_next_steps=False, ignore_warnings=True, build=False, push=False)
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        import httpx
+
+        if isinstance(exc, httpx.TransportError) or isinstance(exc.__cause__, httpx.TransportError):
+            raise InvalidInput(f"无法连接 Prefect 服务器 {api} (cannot reach the Prefect server at {api}): "
+                               f"{type(exc).__name__}") from None
+        raise
+    return {"deployment": f"{FLOW_NAME}/{name}", "id": str(deployment_id), "work_pool": work_pool,
+            "schedules": crons, "timezone": tz, "db_url_parameter": "db_url" in parameters,
+            "next_runs": [t.isoformat() for t in nxt], "api_url": api}

@@ -1,0 +1,140 @@
+"""The notice (通报) as documents: Markdown (Chinese or English), an Excel sheet, an email message.
+
+Pure rendering of `NoticeData`: no database, no clock, so a notice can be re-rendered and tested as is.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from campaign_model.store.notice_query import NoticeData, NoticeGroup, NoticeItem
+
+STATUS = {"zh": ("逾期未报", "退回未重报"), "en": ("not filed", "rejected, not re-filed")}
+HEADER = ["序号", "上级单位", "单位", "材料", "步骤", "截止时间", "逾期天数", "状态"]
+_DIGITS = "零一二三四五六七八九"
+
+
+def notice_title(data: NoticeData, lang: str = "zh") -> str:
+    if lang == "en":
+        return f"Notice on the filing of materials: {data.title_en or data.title}"
+    return f"关于{data.title}材料报送情况的通报"
+
+
+def _cn_number(n: int) -> str:
+    """Section numbers as an official document writes them (一、二、……十一、)."""
+    if not 0 < n < 100:
+        return str(n)
+    tens, ones = divmod(n, 10)
+    head = "" if tens == 0 else ("十" if tens == 1 else _DIGITS[tens] + "十")
+    return head + (_DIGITS[ones] if ones else "")
+
+
+def _status(item: NoticeItem, lang: str) -> str:
+    return STATUS[lang][1 if item.rejected else 0]
+
+
+def _cell(text: str) -> str:
+    # a unit or material name with a pipe would split the Markdown table row
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _summary_zh(d: NoticeData) -> str:
+    when = f"{d.at.year}年{d.at.month}月{d.at.day}日 {d.at:%H:%M}"
+    head = (f"截至{when}，本次活动已到期应报材料 {d.due_total} 项，其中按时报送 {d.filed_on_time} 项，"
+            f"逾期补报 {d.filed_late} 项" + (f"，免报 {d.waived} 项" if d.waived else ""))
+    if not d.groups:
+        return head + "；所有到期材料均已报送，无逾期未报单位。"
+    rejected = f"（其中退回未重报 {d.rejected_overdue} 项）" if d.rejected_overdue else ""
+    return head + f"；仍有 {d.units_overdue} 个单位的 {d.items_overdue} 项材料逾期未报{rejected}，现予通报。"
+
+
+def _summary_en(d: NoticeData) -> str:
+    head = (f"As of {d.at.isoformat(timespec='minutes')}, {d.due_total} required materials were due: "
+            f"{d.filed_on_time} filed on time, {d.filed_late} filed late" + (f", {d.waived} waived" if d.waived else ""))
+    if not d.groups:
+        return head + ". Every material due has been filed; no unit is overdue."
+    rejected = f" ({d.rejected_overdue} rejected and not re-filed)" if d.rejected_overdue else ""
+    return head + f". {d.units_overdue} unit(s) still owe {d.items_overdue} overdue item(s){rejected}."
+
+
+def _section(n: int, g: NoticeGroup, lang: str) -> list[str]:
+    if lang == "en":
+        name = "No parent unit" if g.parent_key is None else g.parent_name
+        lines = [f"## {n}. {name} ({g.units} unit(s), {len(g.items)} item(s))", "",
+                 "| Unit | Material | Due | Days overdue | Status |"]
+    else:
+        lines = [f"## {_cn_number(n)}、{g.parent_name}（{g.units} 个单位，{len(g.items)} 项）", "",
+                 "| 单位 | 材料 | 截止时间 | 逾期天数 | 状态 |"]
+    lines.append("|---|---|---|---:|---|")
+    for i in g.items:
+        material = (i.artifact_title_en or i.artifact_title) if lang == "en" else i.artifact_title
+        lines.append(f"| {_cell(i.unit_name)} | {_cell(material)} | {i.due:%Y-%m-%d %H:%M} | {i.days_overdue} "
+                     f"| {_status(i, lang)} |")
+    return lines + [""]
+
+
+def render_markdown(data: NoticeData, lang: str = "zh") -> str:
+    if lang not in STATUS:
+        raise ValueError(f"unknown language {lang!r}")
+    lines = [f"# {notice_title(data, lang)}", "", _summary_zh(data) if lang == "zh" else _summary_en(data), ""]
+    for n, group in enumerate(data.groups, start=1):
+        lines += _section(n, group, lang)
+    if data.groups:
+        lines += ["请以上单位抓紧补报，并向活动办说明逾期原因。" if lang == "zh"
+                  else "The units listed above are asked to file without further delay and to explain the delay.", ""]
+    signed = f"{data.at.year}年{data.at.month}月{data.at.day}日" if lang == "zh" else f"{data.at:%Y-%m-%d}"
+    lines += [line for line in (data.organizer_name, signed) if line]
+    return "\n".join(lines) + "\n"
+
+
+def _width(value: Any) -> int:
+    """Display width: a Chinese character takes two columns in Excel's default font."""
+    text = f"{value:%Y-%m-%d %H:%M}" if hasattr(value, "strftime") else str(value)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def write_xlsx(data: NoticeData, path: str | Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "通报"
+    ws.append([f"{notice_title(data)}（截至 {data.at:%Y-%m-%d %H:%M}）"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    ws.append(HEADER)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    n = 0
+    for group in data.groups:
+        for i in group.items:
+            n += 1
+            # Excel keeps no time zone: the wall-clock time of the campaign's zone, as the title says
+            ws.append([n, group.parent_name, i.unit_name, i.artifact_title, i.step_title,
+                       i.due.replace(tzinfo=None), i.days_overdue, _status(i, "zh")])
+            ws.cell(row=ws.max_row, column=6).number_format = "yyyy-mm-dd hh:mm"
+    for col in range(1, len(HEADER) + 1):
+        cells = [ws.cell(row=r, column=col).value for r in range(2, ws.max_row + 1)]
+        ws.column_dimensions[get_column_letter(col)].width = min(50, max(_width(v) for v in cells) + 2)
+    ws.freeze_panes = "A3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(HEADER))}{ws.max_row}"
+    wb.save(path)
+
+
+def notice_message(data: NoticeData) -> tuple[str, str, str]:
+    """(subject, plain text, Markdown) for an email or a chat-group post."""
+    if data.groups:
+        subject = f"【{data.title}】材料报送情况通报：{data.units_overdue} 个单位 {data.items_overdue} 项逾期未报"
+    else:
+        subject = f"【{data.title}】材料报送情况通报：无逾期未报材料"
+    lines = [notice_title(data), "", _summary_zh(data)]
+    for n, g in enumerate(data.groups, start=1):
+        lines += ["", f"{_cn_number(n)}、{g.parent_name}"]
+        lines += [f"  - {i.unit_name}：{i.artifact_title}" + (f"（{i.step_title}）" if i.step_title != i.artifact_title else "")
+                  + f"，截止 {i.due:%Y-%m-%d %H:%M}，逾期 {i.days_overdue} 天，{_status(i, 'zh')}" for i in g.items]
+    return subject, "\n".join(lines) + "\n", render_markdown(data)
