@@ -404,6 +404,19 @@ def audit_log(campaign: Annotated[str | None, typer.Argument()] = None, as_json:
     emit(docs, as_json, lambda d: "\n".join(f"#{e['seq']:<5} {e['at'][:19]} {e['actor']:<10} {e['action']:<20} {e['subject']}" for e in d))
 
 
+@app.command()
+def channels(as_json: JsonOpt = False) -> None:
+    """已配置的发送渠道（不显示密钥）(the configured delivery channels, secrets masked)."""
+    from notifications.config import channels_file, load_channels
+
+    path = channels_file(os.environ)
+    docs = [c.safe_dict() for c in load_channels(path, os.environ)]
+    emit({"file": str(path) if path else None, "channels": docs}, as_json,
+         lambda d: (f"配置文件 (settings file): {d['file'] or '—'}\n" + "\n".join(
+             f"  {c['name']:<16} {c['type']:<9} {c.get('url') or c.get('host', '')}" for c in d["channels"])
+                    if d["channels"] else "未配置渠道：催办写入 JSON 行文件 (no channels: reminders go to the JSON-lines file)"))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """升级数据库结构 (bring the database schema up to date)."""

@@ -154,3 +154,19 @@ def test_tick_until_runs_successive_ticks_from_the_last_one(campaign):
     assert [r["at"] for r in more] == ["2023-02-17T09:00:00+08:00", "2023-02-18T09:00:00+08:00"]
     past = campaign("tick", "zuofeng-2023", "--at", "2023-02-10T09:00", ok=False)
     assert past.returncode == 2 and "before the last tick" in past.stderr
+
+
+def test_channels_are_listed_without_their_secrets(campaign, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "channels.yaml").write_text(
+        "channels:\n"
+        "  - {name: mail, type: email, host: 127.0.0.1, port: 2525, security: none, sender: robot@example.cn,"
+        " username: robot, password: hunter2-secret}\n"
+        "  - {name: group, type: dingtalk, url: 'https://oapi.dingtalk.com/robot/send?access_token=tok-secret',"
+        " secret: SEC-secret}\n", encoding="utf-8")
+    result = campaign("channels", "--json")
+    doc = json.loads(result.stdout)
+    assert [c["name"] for c in doc["channels"]] == ["mail", "group"]
+    assert "secret" not in result.stdout.replace('"secret": "***"', "")
+    assert "hunter2" not in result.stdout and "tok-" not in result.stdout
