@@ -257,7 +257,13 @@ def test_sync_keeps_one_job_per_active_campaign_and_never_resets_a_schedule(smal
         assert scheduler.get_jobs() == []
 
 
-def test_a_failed_tick_is_one_log_line_without_the_password(small_db, tmp_path, caplog):
+@pytest.fixture
+def prefect_imported() -> None:
+    """Importing Prefect configures logging (and drops pytest's capture handler): do it before the test."""
+    import flows.tick  # noqa: F401
+
+
+def test_a_failed_tick_is_one_log_line_without_the_password(prefect_imported, small_db, tmp_path, caplog):
     from flows.schedule import run_tick_job
 
     caplog.set_level(logging.ERROR, logger="campaignflow.schedule")
