@@ -470,3 +470,6 @@ def main() -> None:
 from .cli_notice import notice_app  # noqa: E402
 
 app.registered_commands += notice_app.registered_commands
+from .cli_schedule import schedule_app  # noqa: E402
+
+app.registered_commands += schedule_app.registered_commands

@@ -96,17 +96,17 @@ def serve(host: Annotated[str, typer.Option("--host", help="保留给后续版�
     started = dt.datetime.now(dt.timezone.utc)
     typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}；Ctrl-C 停止 (Ctrl-C stops)")
     sys.stdout.flush()
-    ticks = 0
+    seconds = 0
     while not stop.wait(1.0):
-        ticks += 1
+        seconds += 1
         try:
-            if ticks % SYNC_SECONDS == 0:
+            if seconds % SYNC_SECONDS == 0:
                 sched.sync_jobs(scheduler, s.db_url, outbox_for, misfire_grace)
-            if ticks % WAKEUP_SECONDS == 0:
+            if seconds % WAKEUP_SECONDS == 0:
                 scheduler.wakeup()  # wall clock: picks up `campaign schedule` changes and a wake from sleep
         except Exception as exc:  # the database may be briefly unavailable; keep serving
             logging.getLogger("campaignflow.schedule").error("同步任务失败 (job sync failed): %s",
-                                                             sched._redact(f"{type(exc).__name__}: {exc}", s.db_url))
+                                                             sched.redact(f"{type(exc).__name__}: {exc}", s.db_url))
     typer.echo("正在停止，等待运行中的检查结束 (stopping; waiting for a running tick to finish)")
     sys.stdout.flush()
     scheduler.pause()
@@ -120,7 +120,7 @@ def schedule(campaign: str,
                                                                      "minute hour day month weekday; or 6 fields, seconds first)")] = None,
              default: Annotated[bool, typer.Option("--default", help="恢复默认：每小时及催办发送时刻 (restore the default: "
                                                                       "hourly and at the reminders' send time)")] = False,
-             misfire_grace: GraceOpt = 3600, as_json: JsonOpt = False) -> None:
+             as_json: JsonOpt = False) -> None:
     """修改活动的定时检查 (change a campaign's tick schedule; a running serve picks it up within 10 s)."""
     if (cron is None) == (not default):
         raise InvalidInput("请指定 --cron EXPR 或 --default 之一 (give exactly one of --cron EXPR or --default)")
@@ -130,9 +130,8 @@ def schedule(campaign: str,
     open_engine(s.db_url).dispose()
     from flows import schedule as sched
 
-    with sched.paused_scheduler(s.db_url, misfire_grace) as scheduler:
-        job = sched.set_schedule(scheduler, s.db_url, campaign, None if default else cron,
-                                 str(s.outbox_file(campaign)), misfire_grace)
+    with sched.paused_scheduler(s.db_url) as scheduler:
+        job = sched.set_schedule(scheduler, s.db_url, campaign, None if default else cron, str(s.outbox_file(campaign)))
         doc = {**sched.job_doc(job), "next_runs": [t.isoformat() for t in sched.next_times(job.trigger, 5)]}
     _emit(doc, as_json, f"{doc['id']}: {doc['schedule']}\n下次运行 (next runs):\n"
                         + "\n".join(f"  {t}" for t in doc["next_runs"]))

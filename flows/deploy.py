@@ -64,9 +64,9 @@ def prefect_cron(expr: str) -> str:
 
 def schedule_of(db_url: str, campaign: str) -> list[str]:
     """The campaign's schedule in `campaign serve`: its custom cron, or the default ones."""
+    from campaign_model.store.campaigns import load_ctx
     from flows.schedule import default_crons, job_cron, job_id, paused_scheduler
     from flows.steps import engine_for
-    from campaign_model.store.campaigns import load_ctx
 
     with engine_for(db_url).connect() as conn:
         ctx = load_ctx(conn, campaign)

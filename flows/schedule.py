@@ -74,7 +74,7 @@ def job_id(campaign: str) -> str:
 
 # --- the job ---
 
-def _redact(text: str, db_url: str) -> str:
+def redact(text: str, db_url: str) -> str:
     """One line, without the database password."""
     try:
         from sqlalchemy.engine import make_url
@@ -110,7 +110,7 @@ def run_tick_job(db_url: str, campaign: str, outbox_file: str) -> None:
                  ",".join(r.get("advanced") or []) or "-", r.get("overdue_marked"), r.get("reminders_planned"),
                  r.get("reminders_sent"))
     except BaseException as exc:  # noqa: BLE001 - the scheduler must keep going whatever a tick does
-        log.error("检查失败 (tick failed) %s: %s", campaign, _redact(f"{type(exc).__name__}: {exc}", db_url))
+        log.error("检查失败 (tick failed) %s: %s", campaign, redact(f"{type(exc).__name__}: {exc}", db_url))
 
 
 # --- cron expressions and the default schedule ---

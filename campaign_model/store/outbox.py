@@ -63,6 +63,14 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             for oid, target in targets.items():
                 if target in contacts:
                     rows += [_row(ctx, oid, escalation, target, ch) for ch in route(target, contacts[target])]
+        if slot and obs:
+            # a reminder still waiting (held outside the window, or failed) gives way to this newer one:
+            # one obligation is one item in a message
+            conn.execute(update(outbox).where(
+                outbox.c.obligation_id.in_(select(obligations.c.id).where(obligations.c.requirement_id == req_id)),
+                outbox.c.kind != "escalation", outbox.c.state.in_(("planned", "failed")), outbox.c.slot_day < slot.day)
+                .values(state="cancelled", next_attempt_at=None,
+                        last_error="由后一次提醒取代 (superseded by a later reminder)"))
         if rows:
             # executemany with RETURNING (batched by SQLAlchemy): counts only the rows not planned before
             planned += len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all())

@@ -17,7 +17,9 @@ with engine.connect() as connection:
     if sqlite:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()  # end the transaction the PRAGMA began: the migration runs in one of its own
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
+                      # APScheduler keeps its own job table in the same database
+                      include_object=lambda obj, name, kind, *_: not (kind == "table" and name == "apscheduler_jobs"))
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()

@@ -1,0 +1,159 @@
+"""`campaign deploy` against a real Prefect server (`prefect server start` on loopback) and a process worker:
+the deployment is registered with the campaign's schedule, and a run of it ticks the campaign in SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .test_schedule import CAMPAIGN, KEY, TEMPLATE
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFECT = [sys.executable, "-m", "prefect"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prefect_env(home: Path, api: str | None) -> dict[str, str]:
+    """A plain Prefect environment: its own home, analytics off, the server's services on (as deployed)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PREFECT_SERVER_SERVICES_", "PREFECT_API_URL", "PREFECT_HOME", "PYTHONPATH"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO")
+    if api:
+        env["PREFECT_API_URL"] = api
+    return env
+
+
+class Group:
+    """A subprocess in its own process group, output to a file; stopped with its children."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
+        self.log = log
+        self._out = log.open("w")
+        self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                     start_new_session=True)
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived the leader
+        except ProcessLookupError:
+            pass
+        self._out.close()
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    server = Group([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                   prefect_env(tmp_path / "prefect-server", None), tmp_path, tmp_path / "server.log")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.proc.poll() is None, server.text()
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the Prefect server did not answer in 120 s:\n{server.text()}"
+            time.sleep(0.5)
+        yield api
+    finally:
+        server.stop()
+
+
+def test_deploy_registers_the_schedule_and_a_process_worker_runs_the_tick(prefect_server, tmp_path):
+    api = prefect_server
+    home = tmp_path / "home"
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "CAMPAIGN_HOME": str(home)}
+    for k in ("CAMPAIGN_DB_URL", "PREFECT_API_URL"):
+        base.pop(k, None)
+
+    def campaign(*args: str, api_url: str | None = api, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**base, "PREFECT_API_URL": api_url} if api_url else base
+        result = subprocess.run([sys.executable, "-c", CAMPAIGN, *args], capture_output=True, text=True, env=env,
+                                cwd=tmp_path, timeout=180)
+        assert "Traceback" not in result.stderr, result.stderr
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00")
+    refused = campaign("deploy", KEY, "--pool", "test-pool", api_url=None, ok=False)
+    assert refused.returncode == 2 and "PREFECT_API_URL" in refused.stderr and "未设置" in refused.stderr
+
+    # without --cron: the schedule the campaign has in `campaign serve` (the default: hourly, 09:00 included)
+    doc = json.loads(campaign("deploy", KEY, "--pool", "test-pool", "--json").stdout)
+    assert doc["deployment"] == f"scheduled-tick/tick-{KEY}" and doc["schedules"] == ["0 * * * *"]
+    # with --cron: replaces the deployment's schedule
+    doc = json.loads(campaign("deploy", KEY, "--cron", "30 8 * * 1-5", "--pool", "test-pool", "--json").stdout)
+    assert doc["schedules"] == ["30 8 * * 1-5"] and doc["timezone"] == "Asia/Shanghai" and doc["db_url_parameter"]
+
+    with httpx.Client(base_url=api, timeout=10) as http:
+        pool = http.get("/work_pools/test-pool").json()
+        assert pool["type"] == "process"
+        dep = http.get(f"/deployments/name/scheduled-tick/tick-{KEY}").json()
+        assert dep["work_pool_name"] == "test-pool" and dep["id"] == doc["id"]
+        assert [(s["schedule"]["cron"], s["schedule"]["timezone"]) for s in dep["schedules"]] == [
+            ("30 8 * * 1-5", "Asia/Shanghai")]
+        assert dep["parameters"]["campaign"] == KEY and dep["parameters"]["db_url"].endswith("campaign.db")
+
+        # a process worker on this machine, without the project on its path: the deployment's pull step
+        # sets the working directory to the project, nothing is fetched
+        worker_env = {**prefect_env(tmp_path / "prefect-worker", api), "PREFECT_WORKER_QUERY_SECONDS": "2"}
+        worker = Group([*PREFECT, "worker", "start", "--pool", "test-pool", "--type", "process"], worker_env,
+                       tmp_path, tmp_path / "worker.log")
+        try:
+            run = subprocess.run([*PREFECT, "deployment", "run", f"scheduled-tick/tick-{KEY}"], capture_output=True,
+                                 text=True, env=worker_env, cwd=tmp_path, timeout=120)
+            assert run.returncode == 0, run.stdout + run.stderr
+            run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
+            deadline = time.monotonic() + 180
+            while True:
+                state = http.get(f"/flow_runs/{run_id}").json()["state_type"]
+                if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                    break
+                assert worker.proc.poll() is None, worker.text()
+                assert time.monotonic() < deadline, f"flow run still {state} after 180 s:\n{worker.text()}"
+                time.sleep(1)
+            assert state == "COMPLETED", worker.text()
+        finally:
+            worker.stop()
+        ticks = http.post("/flow_runs/filter", json={"flows": {"name": {"any_": ["campaign-tick"]}}}).json()
+        assert [r["state_type"] for r in ticks] == ["COMPLETED"]  # the tick flow, as a subflow of the run
+
+    with sqlite3.connect(home / "campaign.db") as conn:
+        (last_tick,), = conn.execute("SELECT last_tick_at FROM campaigns WHERE key = ?", (KEY,)).fetchall()
+        started = conn.execute("SELECT started_at FROM phases WHERE key = 'mobilization'").fetchone()[0]
+        actors = {a for (a,) in conn.execute("SELECT actor FROM audit_events WHERE action != 'campaign.created'")}
+    assert last_tick is not None and started is not None  # the tick ran at the clock's instant: the campaign began
+    assert actors <= {"scheduler"} and actors
