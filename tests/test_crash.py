@@ -259,21 +259,42 @@ def test_killed_while_sending_loses_nothing_and_repeats_at_most_the_one_in_fligh
     assert len(smtp.messages) == N_UNITS + len(repeated)
 
 
-def test_the_repeated_message_keeps_its_message_id(campaign, smtp, gate):
-    """The repeat after a crash carries the first copy's Message-ID, so mail clients fold the two
-    (notifications/channels/email.py promises it). The recovering tick runs at a later instant, as
-    `campaign tick` without --at always does after a crash."""
+@pytest.mark.parametrize("again", [T_KILLED, T_AGAIN], ids=["rerun-same-instant", "rerun-later"])
+def test_the_repeated_message_keeps_its_message_id(campaign, smtp, gate, again):
+    """The repeat after a crash carries the first copy's Message-ID, so that mail clients fold the two
+    (notifications/channels/email.py promises it), whether the recovering tick replays the killed tick's
+    instant or runs later, as `campaign tick` without --at (and the scheduler) always does after a crash."""
     gate.where, gate.n = "data", 3
     proc = campaign.child(T_KILLED)
     wait_for(gate.reached, proc, "data of message 3")
     kill(proc)
     gate.released.set()
-    campaign.tick(T_AGAIN)
+    campaign.tick(again)
     copies = [m for m in smtp.messages if m["To"].addresses[0].addr_spec == f"{ALL[2]}@example.cn"]
     assert len(copies) == 2
     assert copies[0]["Subject"] == copies[1]["Subject"]
     assert copies[0]["Message-ID"] == copies[1]["Message-ID"], (
         "the repeat of the message in flight got a new Message-ID: render() hashes the tick's instant into it")
+
+
+def test_killed_on_one_day_recovered_the_next(campaign, smtp, gate):
+    """Recovery on the next working day: the day before's reminders still waiting give way to that day's
+    (one item per obligation in each message); every unit hears, nothing stays planned."""
+    gate.where, gate.n = "data", 10
+    proc = campaign.child(T_KILLED)
+    wait_for(gate.reached, proc, "data of message 10")
+    kill(proc)
+    gate.released.set()
+    again = campaign.tick("2023-03-14T10:00")
+    assert (again["reminders_planned"], again["reminders_sent"]) == (N_UNITS, N_UNITS)
+    rows = campaign.rows()
+    assert Counter(s for _, _, s, _ in rows) == Counter({"sent": N_UNITS + 9, "cancelled": N_UNITS - 9})
+    per_unit = Counter(campaign.received())
+    assert set(per_unit) == set(ALL)
+    assert {u for u, n in per_unit.items() if n == 2} == set(ALL[:10])  # 03-13's (u10 unrecorded) and 03-14's
+    for mail in smtp.messages[10:]:
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        assert sum(line.startswith("- [") for line in text.splitlines()) == 1, text
 
 
 def test_killed_inside_the_planning_transaction_loses_nothing(campaign, smtp):
