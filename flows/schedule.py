@@ -358,9 +358,10 @@ def job_doc(job: Job) -> dict[str, Any]:
 def log_events(scheduler: BackgroundScheduler) -> None:
     """Log each run of a job with its scheduled time, and each run time missed or skipped."""
 
-    def local(job_id_: str, t: dt.datetime) -> str:
-        job = scheduler.get_job(job_id_)
-        return t.astimezone(trigger_tz(job.trigger) if job else dt.timezone.utc).isoformat()
+    # run times already carry their trigger's zone; looking the job up here would take the job store
+    # lock, which shutdown() holds while it waits for this very thread: a deadlock on SIGTERM
+    def local(job_id_: str, t: dt.datetime, zone_of: dt.datetime | None = None) -> str:
+        return t.astimezone((zone_of or t).tzinfo).isoformat()
 
     def on_event(event: Any) -> None:
         try:
@@ -372,7 +373,7 @@ def log_events(scheduler: BackgroundScheduler) -> None:
                                 event.job_id, when)
                 else:
                     log.info("已运行 (job ran) %s: scheduled %s finished %s", event.job_id, when,
-                             local(event.job_id, finished))
+                             local(event.job_id, finished, event.scheduled_run_time))
             elif isinstance(event, JobSubmissionEvent):
                 log.info("跳过 (skipped: previous tick still running) %s: scheduled %s", event.job_id,
                          ", ".join(local(event.job_id, t) for t in event.scheduled_run_times))
