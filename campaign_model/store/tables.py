@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -201,8 +202,9 @@ ledger_items = Table(
     Column("id", Id, primary_key=True),
     Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
     Column("unit_id", ForeignKey("units.id"), nullable=False),
-    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
-    Column("filing_id", ForeignKey("filings.id"), nullable=False),
+    # an item from a filed issue list has its obligation and filing; a supervision finding has neither
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=True),
+    Column("filing_id", ForeignKey("filings.id"), nullable=True),
     Column("row_no", Integer, nullable=False),
     Column("problem", Text, nullable=False),
     Column("category", Text),
@@ -210,11 +212,30 @@ ledger_items = Table(
     Column("leader", Text),
     Column("office", Text),
     Column("deadline", Date),
-    Column("state", String(16), nullable=False),
-    Column("source", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # open | in_progress | rectified | closed | reopened
+    Column("source", String(32), nullable=False),  # self_check | mass_opinion | supervision | ...
     Column("current", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("long_term", Boolean, nullable=False, server_default=false()),  # 长期坚持: stays open
+    Column("due_at", UTCDateTime),  # the deadline's instant (end of the local day)
+    Column("updated_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
     Index("ix_ledger_campaign_unit", "campaign_id", "unit_id"),
+)
+
+# the history of each ledger item: progress notes, evidence, verification, reopening (append-only)
+ledger_events = Table(
+    "ledger_events", metadata,
+    Column("id", Id, primary_key=True),
+    Column("item_id", ForeignKey("ledger_items.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("action", String(32), nullable=False),  # created | progress | rectified | closed | reopened | rechecked
+    Column("state_before", String(16)),
+    Column("state_after", String(16), nullable=False),
+    Column("note", Text),
+    Column("evidence", JSON),  # [{name, sha256, size}]
+    Index("ix_ledger_events_item", "item_id", "id"),
 )
 
 outbox = Table(
