@@ -14,8 +14,11 @@ import ssl
 import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, formatdate, parseaddr
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, format_datetime, formatdate, parseaddr
 
 from .base import DeliveryError, Message
 
@@ -43,6 +46,9 @@ class EmailChannel:
         self._username, self._password = username, password
         self.sender = sender
         self._envelope_from = parseaddr(sender)[1] or sender
+        display, address = parseaddr(sender)
+        self._from_header = formataddr((str(Header(display, "utf-8")) if display and not display.isascii() else display,
+                                        address or sender))
         self._domain = self._envelope_from.rpartition("@")[2] or "campaignflow.invalid"
         self.timeout = timeout
         self._context = ssl_context or self._default_context(verify)
@@ -64,16 +70,22 @@ class EmailChannel:
     def accepts(self, message: Message) -> bool:
         return bool(message.emails)
 
-    def compose(self, message: Message) -> EmailMessage:
-        mail = EmailMessage(policy=SMTP_POLICY)  # RFC 2047 headers and CRLF lines, as SMTP wants
-        mail["Subject"] = message.subject
-        mail["From"] = self.sender
-        mail["To"] = [Address(addr_spec=a) for a in message.emails]
+    def compose(self, message: Message) -> EmailMessage | MIMEBase:
+        # the compat32 MIME classes, with RFC 2047 headers made by email.header: several times cheaper
+        # than EmailMessage's header registry, and what bounds a tick's throughput on a busy server
+        text = MIMEText(message.text, "plain", "utf-8")
+        mail: MIMEBase = text
+        if message.html:
+            mail = MIMEMultipart("alternative")
+            mail.attach(text)
+            mail.attach(MIMEText(message.html, "html", "utf-8"))
+        mail["Subject"] = Header(message.subject, "utf-8", header_name="Subject")
+        mail["From"] = self._from_header
+        for address in message.emails:
+            Address(addr_spec=address)  # refuses what is no address (ValueError): a person must fix it
+        mail["To"] = ", ".join(message.emails)
         mail["Date"] = self._date(message.at_iso)
         mail["Message-ID"] = f"<{self._msgid_local(message.message_id)}@{self._domain}>"
-        mail.set_content(message.text)
-        if message.html:
-            mail.add_alternative(message.html, subtype="html")
         return mail
 
     @staticmethod
@@ -116,7 +128,7 @@ class EmailChannel:
                 except _FAILURES as again:
                     raise self._error(again) from None
 
-    def _deliver(self, mail: EmailMessage, to: list[str]) -> None:
+    def _deliver(self, mail: EmailMessage | MIMEBase, to: list[str]) -> None:
         smtp = self._connection()
         try:
             refused = smtp.send_message(mail, from_addr=self._envelope_from, to_addrs=to)
