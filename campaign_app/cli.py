@@ -340,18 +340,6 @@ def obligations(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> No
 
 
 @app.command()
-def ledger(campaign: str, unit: Annotated[str | None, typer.Option("--unit")] = None,
-           state: Annotated[str | None, typer.Option("--state")] = None, as_json: JsonOpt = False) -> None:
-    """整改台账 (the rectification ledger)."""
-    from campaign_model.store.queries import ledger as get_ledger
-
-    with transaction() as conn:
-        docs = get_ledger(conn, campaign, unit, state)
-    emit(docs, as_json, lambda d: "\n".join(f"#{i['id']} {i['unit']} [{i['state']}] {i['problem']} — {i['leader']}，"
-                                            f"{i['deadline']}" for i in d) or "台账为空 (no ledger items)")
-
-
-@app.command()
 def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state", help="planned|sent|failed|dead|cancelled")] = None,
               unit: Annotated[str | None, typer.Option("--unit")] = None, as_json: JsonOpt = False) -> None:
     """催办发件箱 (the reminder outbox)."""
@@ -473,3 +461,6 @@ app.registered_commands += notice_app.registered_commands
 from .cli_schedule import schedule_app  # noqa: E402
 
 app.registered_commands += schedule_app.registered_commands
+from .cli_ledger import register as register_ledger  # noqa: E402
+
+register_ledger(app)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .ledger import parse_share
 from .timeexpr import parse_datetime_text, parse_duration, parse_relative
 
 KEY_PATTERN = r"^[A-Za-z0-9_\-.\u4e00-\u9fff]+$"
@@ -65,11 +66,36 @@ class Column(_Model):
     choices: list[str] | None = None
 
 
+class Tally(_Model):
+    """An evaluation (民主测评, 满意度测评, 三项评议) filed as rows: one row per aspect, one integer
+    column per answer. `positive` names the answers the ratio counts (好 / 满意); `choices` all
+    answers (default: every integer or number column but `eligible`); `eligible` the column giving
+    how many were asked (应参评人数), from which the response rate (参评率) is computed.
+
+        rows: {aspect: {title: 测评项目}, good: {title: 好, type: integer}, fair: {title: 一般, type: integer},
+               poor: {title: 差, type: integer}, eligible: {title: 应参评人数, type: integer}}
+        tally: {positive: [good], eligible: eligible}
+    """
+
+    positive: list[Key] = Field(min_length=1)
+    choices: list[Key] | None = None
+    eligible: Key | None = None
+
+
 class ArtifactKind(_Model):
     title: str
     title_en: str | None = None
     description: str | None = None
     rows: dict[Key, Column] | None = None
+    tally: Tally | None = None  # an evaluation kind: its rows are vote counts (checked in specfile)
+
+    def tally_choices(self) -> list[str]:
+        """The answer columns of an evaluation kind."""
+        if self.tally is None:
+            return []
+        if self.tally.choices is not None:
+            return list(self.tally.choices)
+        return [k for k, c in (self.rows or {}).items() if c.type in ("integer", "number") and k != self.tally.eligible]
 
     def is_ledger_source(self) -> bool:
         return bool(self.rows) and "problem" in self.rows and "deadline" in self.rows
@@ -128,8 +154,64 @@ class Step(_Model):
         return v
 
 
+Share = Annotated[str | float, Field(union_mode="left_to_right")]
+
+
+def _share(v: Any) -> Any:
+    if v is not None:
+        parse_share(v)  # raises the bilingual ValueError
+    return v
+
+
+class LedgerGate(_Model):
+    """Conditions over the campaign's current ledger items, all of them or each unit's (`scope: unit`):
+
+        ledger: {closed_at_least: "2/3", rest_in_progress: true, none_overdue: true, scope: campaign}
+
+    seed 000's "two-thirds closed (销号), the rest in progress". A unit (or campaign) with no items meets it.
+    """
+
+    closed_at_least: Share | None = None  # "2/3", "90%", 0.9
+    rest_in_progress: bool = False  # every item not closed is in progress or rectified
+    none_overdue: bool = False  # no open, in-progress or reopened item past its deadline
+    scope: Literal["campaign", "unit"] = "campaign"
+
+    @field_validator("closed_at_least", mode="before")
+    @classmethod
+    def _closed(cls, v: Any) -> Any:
+        return _share(v)
+
+    @model_validator(mode="after")
+    def _some(self) -> LedgerGate:
+        if self.closed_at_least is None and not self.rest_in_progress and not self.none_overdue:
+            raise ValueError("ledger 条件为空：请写 closed_at_least、rest_in_progress 或 none_overdue "
+                             "(no ledger condition: give closed_at_least, rest_in_progress or none_overdue)")
+        return self
+
+
+class EvaluationGate(_Model):
+    """A condition over an evaluation kind's filed tallies (the latest filing of each unit, summed):
+
+        evaluation: {artifact: satisfaction_vote, min_ratio: 90%, min_response: 60%, scope: campaign}
+    """
+
+    artifact: Key
+    min_ratio: Share | None = None
+    min_response: Share | None = None  # needs the kind's `tally.eligible`
+    scope: Literal["campaign", "unit"] = "campaign"
+
+    @field_validator("min_ratio", "min_response", mode="before")
+    @classmethod
+    def _shares(cls, v: Any) -> Any:
+        return _share(v)
+
+
 class Gate(_Model):
+    """转段条件: required artifacts done, and optionally ledger and evaluation conditions."""
+
     artifacts: list[Key] | None = None
+    ledger: LedgerGate | None = None
+    evaluation: EvaluationGate | None = None
 
 
 class Phase(_Model):

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .calendar import WorkCalendar
 from .errors import Problem, SpecInvalid
-from .spec import CampaignSpec, UnitSpec
+from .spec import ArtifactKind, CampaignSpec, Phase, UnitSpec
 from .timeexpr import resolve_due
 from .units import audience, audience_refs, hierarchy_problems
 
@@ -246,6 +246,9 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[P
         out.append(lm.problem(("reminders", "escalate_to"), f"未知单位 '{target}'，应为 parent、organizer 或单位代码 "
                                                             f"(unknown unit; use parent, organizer or a unit key)"))
 
+    for key, kind in spec.artifacts.items():
+        out.extend(_tally_problems(kind, ("artifacts", key, "tally"), lm))
+
     cal = campaign_calendar(spec)
     years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}
     for year in cal.uncovered_years(years):
@@ -273,6 +276,7 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[P
             for j, kind in enumerate(phase.gate.artifacts):
                 if kind not in spec.artifacts:
                     out.append(lm.problem(p + ("gate", "artifacts", j), f"未定义的材料类型 '{kind}' (unknown artifact kind)"))
+        out.extend(_evaluation_gate_problems(spec, phase, p + ("gate", "evaluation"), lm))
         seen_step: set[str] = set()
         for j, step in enumerate(phase.steps):
             s = p + ("steps", j)
@@ -304,6 +308,47 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[P
                 if units and not audience(req.from_, units, spec.organizer) and not audience_refs(req.from_):
                     out.append(lm.problem(r + ("from",), f"'{req.from_}' 没有对应任何单位 (names no unit)", "warning"))
     return out
+
+
+def _tally_problems(kind: ArtifactKind, t: PathT, lm: LineMap) -> list[Problem]:
+    """An evaluation kind's tally must name integer (or number) columns of its own rows."""
+    if kind.tally is None:
+        return []
+    rows = kind.rows or {}
+    if not rows:
+        return [lm.problem(t, "测评材料须定义表格列 rows，每种回答一列票数 (an evaluation kind needs rows: one count column per answer)")]
+    out = []
+    choices = kind.tally_choices()
+    if not choices:
+        out.append(lm.problem(t, "没有票数列：请定义 integer 类型的列 (no count columns: declare integer columns)"))
+    named = [("choices", c) for c in kind.tally.choices or []] + [("positive", c) for c in kind.tally.positive]
+    named += [("eligible", kind.tally.eligible)] if kind.tally.eligible else []
+    for fld, col in named:
+        if col not in rows:
+            out.append(lm.problem(t + (fld,), f"'{col}' 不是该材料的列 (not a column of this kind's rows)"))
+        elif rows[col].type not in ("integer", "number"):
+            out.append(lm.problem(t + (fld,), f"列 '{col}' 应为 integer 类型的票数 (column '{col}' must be an integer count)"))
+        elif fld == "positive" and col not in choices:
+            out.append(lm.problem(t + (fld,), f"'{col}' 不在回答列 choices 中 (not one of the answer columns)"))
+        elif fld == "eligible" and col in choices:
+            out.append(lm.problem(t + (fld,), f"应参评人数列 '{col}' 不能同时是回答列 (the eligible column cannot be an answer)"))
+    return out
+
+
+def _evaluation_gate_problems(spec: CampaignSpec, phase: Phase, g: PathT, lm: LineMap) -> list[Problem]:
+    cond = phase.gate.evaluation if phase.gate else None
+    if cond is None:
+        return []
+    kind = spec.artifacts.get(cond.artifact)
+    if kind is None:
+        return [lm.problem(g + ("artifact",), f"未定义的材料类型 '{cond.artifact}' (unknown artifact kind)")]
+    if kind.tally is None:
+        return [lm.problem(g + ("artifact",), f"'{cond.artifact}' 不是测评材料：该材料类型须有 tally "
+                                              f"(not an evaluation kind: the artifact kind needs a tally)")]
+    if cond.min_response is not None and not kind.tally.eligible:
+        return [lm.problem(g + ("min_response",), f"参评率需要应参评人数：请在 '{cond.artifact}' 的 tally 中写 eligible "
+                                                  f"(a response rate needs tally.eligible on '{cond.artifact}')")]
+    return []
 
 
 def phase_window(spec: CampaignSpec, key: str) -> tuple[dt.date, dt.date]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, literal, select, update
 
 from .. import rules
 from ..errors import ConflictError, InvalidInput, NotFound
@@ -107,19 +107,33 @@ def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artif
 
 
 def _ledger(conn: Connection, ctx: CampaignCtx, ob: Any, filing_id: int, rows: list[dict[str, Any]], act: Act) -> int:
-    """Each row of an issue list becomes a ledger item; the previous version's items stop being current."""
+    """Each row of an issue list becomes a ledger item; the previous version's items stop being current.
+
+    Each item's deadline is also kept as an instant (end of the local day) for the overdue scan, and
+    its history starts with a "created" event (the filing's own audit event covers the whole list).
+    """
+    from ..ledger import is_long_term
+    from ..timeexpr import local_end_of_day
+    from .tables import ledger_events
+
     conn.execute(update(ledger_items).where(ledger_items.c.obligation_id == ob.id).values(current=False))
     values = []
     for n, row in enumerate(rows, start=1):
-        deadline = row.get("deadline")
+        deadline = dt.date.fromisoformat(row["deadline"]) if row.get("deadline") else None
         values.append({
             "campaign_id": ctx.id, "unit_id": ob.unit_id, "obligation_id": ob.id, "filing_id": filing_id, "row_no": n,
             "problem": row["problem"], "category": row.get("category"), "measure": row.get("measure"),
             "leader": row.get("leader") or row.get("owner"), "office": row.get("office"),
-            "deadline": dt.date.fromisoformat(deadline) if deadline else None, "state": "open",
-            "source": row.get("source") or "self_check", "current": True, "created_at": act.at})
+            "deadline": deadline, "due_at": local_end_of_day(deadline, ctx.tz) if deadline else None,
+            "long_term": is_long_term(row.get("long_term")), "state": "open",
+            "source": row.get("source") or "self_check", "current": True, "created_at": act.at, "updated_at": act.at})
     if values:
         conn.execute(insert(ledger_items), values)
+        conn.execute(insert(ledger_events).from_select(
+            ["item_id", "at", "by", "action", "state_after", "note"],
+            select(ledger_items.c.id, literal(act.at, ledger_events.c.at.type), literal(act.actor), literal("created"),
+                   literal("open"), literal("由报送的问题清单生成 (from the filed issue list)"))
+            .where(ledger_items.c.filing_id == filing_id)))
     return len(values)
 
 

@@ -12,6 +12,7 @@ from ..errors import ConflictError, InvalidInput
 from . import audit
 from .audit import Act
 from .campaigns import CampaignCtx, first_reminder
+from .ledger import ledger_gate_met
 from .tables import campaigns, obligations, phases, requirements, units
 
 OPEN = rules.OPEN_STATES
@@ -48,6 +49,15 @@ def gate_open_exists(conn: Connection, phase_id: int) -> bool:
     return conn.execute(select(obligations.c.id).where(
         obligations.c.phase_id == phase_id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
         .limit(1)).first() is not None
+
+
+def gate_blocked(conn: Connection, ctx: CampaignCtx, phase: Any, at: dt.datetime) -> tuple[bool, dt.datetime | None]:
+    """(blocked, met since): an open gating obligation blocks (one index probe); otherwise the ledger and
+    evaluation conditions the phase's gate declares, if any (set-based counts over the campaign's ledger)."""
+    if gate_open_exists(conn, phase.id):
+        return True, None
+    met, detail = ledger_gate_met(conn, ctx, phase, at)
+    return not met, detail.get("since")
 
 
 def has_open(conn: Connection, phase_id: int) -> bool:
@@ -102,8 +112,9 @@ def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = Non
                 break
             _start(conn, ctx, row, started_at, act)
             row = conn.execute(select(phases).where(phases.c.id == row.id)).one()
-        when = None if gate_open_exists(conn, row.id) else rules.completion_instant(
-            view(row), started_at, min(_met_since(conn, row), act.at), act.at)
+        blocked, since = gate_blocked(conn, ctx, row, act.at)
+        when = None if blocked else rules.completion_instant(
+            view(row), started_at, min(max(_met_since(conn, row), since or started_at), act.at), act.at)
         if when is not None:
             _complete(conn, ctx, row, when, act)
             completed.append(row.key)
@@ -130,7 +141,7 @@ def force_advance(conn: Connection, ctx: CampaignCtx, reason: str, act: Act, for
     if current.started_at is None:
         raise ConflictError(f"阶段 '{current.key}' 尚未开始 (phase '{current.key}' has not started; it opens "
                             f"{current.start_at.astimezone(ctx.tz):%Y-%m-%d})")
-    if gate_open_exists(conn, current.id):
+    if gate_blocked(conn, ctx, current, act.at)[0]:
         if not force:
             raise ConflictError(f"阶段 '{current.key}' 的转段条件未满足；如需特批请加 --force --reason "
                                 f"(the gate of phase '{current.key}' is not met; use --force --reason to override)")

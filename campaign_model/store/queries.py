@@ -29,6 +29,8 @@ def phase_state(row: Any, at: dt.datetime) -> str:
 
 
 def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
+    from .ledger import ledger_gate_met
+
     ctx = load_ctx(conn, key)
     out_phases = []
     current = None
@@ -39,6 +41,8 @@ def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
             .where(obligations.c.phase_id == row.id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
             .order_by(obligations.c.due_at, units.c.key)).all()
         state = phase_state(row, at)
+        conditions_met, conditions = ledger_gate_met(conn, ctx, row, at)  # ledger and evaluation conditions
+        conditions.pop("since", None)
         if current is None and row.started_at is not None and row.state != "completed":
             current = row.key
         out_phases.append({
@@ -46,9 +50,9 @@ def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
             "start": iso(row.start_at, ctx), "end": iso(row.end_at, ctx),
             "started_at": iso(row.started_at, ctx), "completed_at": iso(row.completed_at, ctx),
             "forced": bool(row.forced), "force_reason": row.force_reason,
-            "gate": {"met": not missing, "missing": [
+            "gate": {"met": not missing and conditions_met, "missing": [
                 {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at)}
-                for m in missing]},
+                for m in missing], **({"conditions": conditions} if conditions else {})},
         })
     return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "phases": out_phases,
             "obligations": obligation_counts(conn, ctx.id, at)}
@@ -67,21 +71,37 @@ def obligation_counts(conn: Connection, campaign_id: int, at: dt.datetime) -> di
     return counts
 
 
-def ledger(conn: Connection, key: str, unit: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+def ledger(conn: Connection, key: str, unit: str | None = None, state: str | None = None,
+           at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """The current ledger items; evidence and history come from each item's events. With `at`, each
+    item says whether it is overdue then (`overdue` is None without it)."""
+    from ..ledger import is_overdue
+    from .ledger import histories
+
     ctx = load_ctx(conn, key)
     q = (select(ledger_items, units.c.key.label("unit_key"))
          .join(units, units.c.id == ledger_items.c.unit_id)
          .where(ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True))
-         .order_by(units.c.key, ledger_items.c.row_no))
+         .order_by(units.c.key, ledger_items.c.source, ledger_items.c.row_no, ledger_items.c.id))
     if unit:
         q = q.where(units.c.key == unit)
     if state:
         q = q.where(ledger_items.c.state == state)
-    return [{"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category, "measure": r.measure,
-             "leader": r.leader, "office": r.office, "deadline": r.deadline.isoformat() if r.deadline else None,
-             "state": r.state, "source": r.source, "evidence": [], "history": [
-                 {"state": "open", "at": iso(r.created_at, ctx), "note": "由问题清单生成 (from the filed issue list)"}]}
-            for r in conn.execute(q).all()]
+    rows = conn.execute(q).all()
+    events = histories(conn, [r.id for r in rows], ctx)
+    out = []
+    for r in rows:
+        # items stored before histories existed have no events: their creation is all that is known
+        history = events[r.id] or [{"at": iso(r.created_at, ctx), "by": None, "action": "created", "state_before": None,
+                                    "state_after": "open", "note": "由问题清单生成 (from the filed issue list)",
+                                    "evidence": []}]
+        out.append({"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category, "measure": r.measure,
+                    "leader": r.leader, "office": r.office, "deadline": r.deadline.isoformat() if r.deadline else None,
+                    "due": iso(r.due_at, ctx), "long_term": bool(r.long_term), "state": r.state, "source": r.source,
+                    "overdue": is_overdue(r.state, r.due_at, at, bool(r.long_term)) if at else None,
+                    "updated_at": iso(r.updated_at, ctx), "closed_at": iso(r.closed_at, ctx),
+                    "evidence": [{**f, "at": h["at"]} for h in history for f in h["evidence"]], "history": history})
+    return out
 
 
 def campaign_list(conn: Connection) -> list[dict[str, Any]]:

@@ -1,0 +1,121 @@
+"""The `report` and `ledger-import` commands: reports to files, and a ledger workbook into a campaign.
+
+Kept apart from cli.py and registered there; cli.py's own helpers are imported inside the commands
+because cli.py imports this module. Arguments are checked before any database work, so a typo costs
+nothing and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+report_app = typer.Typer(add_completion=False, help="报表 (reports)")
+
+KINDS = ("phase-audit", "ledger", "notice", "closure")
+TABLE_FORMATS = ("xlsx", "csv", "json", "html", "pdf")
+FORMATS = {kind: TABLE_FORMATS for kind in KINDS} | {"closure": TABLE_FORMATS + ("svg", "png")}
+KIND_ZH = {"phase-audit": "阶段完成情况审计", "ledger": "整改台账", "notice": "通报", "closure": "销号进度"}
+
+
+def _check(kind: str, fmt: str | None, out: Path, phase: str | None, unit: str | None) -> str:
+    from campaign_model.errors import InvalidInput
+
+    if kind not in KINDS:
+        raise InvalidInput(f"--kind: 不支持的报表 '{kind}'，可选 {', '.join(KINDS)} (unknown report kind)")
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS[kind]:
+        raise InvalidInput(f"--format: 报表 {kind} 不支持格式 '{fmt}'，可选 {', '.join(FORMATS[kind])} "
+                           f"(unsupported format for this report; svg and png are for --kind closure)")
+    if phase is not None and kind != "phase-audit":
+        raise InvalidInput("--phase 仅用于 --kind phase-audit (--phase is for the phase audit only)")
+    if unit is not None and kind != "ledger":
+        raise InvalidInput("--unit 仅用于 --kind ledger (--unit is for the ledger only)")
+    if not out.parent.is_dir():
+        raise InvalidInput(f"--out: 目录 '{out.parent}' 不存在 (the output directory does not exist)")
+    return fmt
+
+
+def _build(conn: Any, campaign: str, kind: str, at: Any, phase: str | None, unit: str | None,
+           explicit_at: bool) -> Any:
+    from campaign_model.store import reports as queries
+    from campaign_model.store.campaigns import load_ctx
+    from notifications.reports.audit import phase_audit_report
+    from notifications.reports.build import closure_report, ledger_report, notice_report
+
+    if kind == "phase-audit":
+        return phase_audit_report(queries.phase_audit(conn, campaign, phase, at))
+    if kind == "notice":
+        from campaign_model.store.notice_query import overdue_by_parent
+
+        return notice_report(overdue_by_parent(conn, campaign, at))
+    ctx = load_ctx(conn, campaign)
+    local = at.astimezone(ctx.tz)
+    if kind == "ledger":
+        return ledger_report(queries.ledger_rows(conn, campaign, unit), ctx.key, ctx.title, local, unit)
+    # without --at the series runs to its last change, not on to today
+    until = at if explicit_at else None
+    return closure_report(queries.closure_series(conn, campaign, until), ctx.key, ctx.title, local)
+
+
+@report_app.command("report")
+def report(
+    campaign: str,
+    kind: Annotated[str, typer.Option("--kind", help="phase-audit 阶段审计 | ledger 整改台账 | notice 通报 | "
+                                                     "closure 销号进度 (the report)")],
+    out: Annotated[Path, typer.Option("--out", help="输出文件 (output file)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="xlsx | csv | json | html | pdf；closure 另有 svg | png；"
+                                                             "默认按 --out 的扩展名 (default: from --out)")] = None,
+    phase: Annotated[str | None, typer.Option("--phase", help="只审计此阶段 (phase-audit: one phase only)")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="只列此单位的台账 (ledger: one unit only)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="截至时刻 ISO-8601 (as of this instant; default: now)")] = None,
+) -> None:
+    """生成报表：阶段审计、整改台账、通报、销号进度 (write a report: phase audit, ledger, notice, closure)."""
+    from campaign_app.cli import campaign_tz, parse_instant, transaction
+    from campaign_model.errors import InvalidInput
+    from notifications.notice import write_xlsx as write_notice_xlsx
+    from notifications.reports import write_report
+
+    chosen = _check(kind, fmt, out, phase, unit)
+    tz = campaign_tz(campaign)
+    instant = parse_instant(at, tz)
+    with transaction() as conn:
+        if kind == "notice" and chosen == "xlsx":
+            from campaign_model.store.notice_query import overdue_by_parent
+
+            data: Any = overdue_by_parent(conn, campaign, instant)  # the notice's own sheet, as `notice` writes it
+        else:
+            data = _build(conn, campaign, kind, instant, phase, unit, at is not None)
+    try:
+        if kind == "notice" and chosen == "xlsx":
+            write_notice_xlsx(data, out)
+        else:
+            write_report(data, chosen, out)
+    except OSError as exc:
+        raise InvalidInput(f"--out: 无法写入 '{out}' (cannot write: {exc.strerror})")
+    typer.echo(f"已生成{KIND_ZH[kind]} (report written): {out}")
+
+
+@report_app.command("ledger-import")
+def ledger_import(
+    campaign: str,
+    file: Annotated[Path, typer.Argument(help="台账 XLSX/CSV（序号、问题、类别、整改措施、责任领导、牵头股室、整改时限、"
+                                              "进展、状态）(the ledger workbook)")],
+    unit: Annotated[str | None, typer.Option("--unit", help="全部导入到此单位；不给则按“单位”列 "
+                                                            "(the unit of every item; default: the 单位 column)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant; default: now)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")] = False,
+) -> None:
+    """从 Excel 台账导入整改问题 (import ledger items from a bureau's Excel ledger)."""
+    from campaign_app.cli import act, campaign_tz, emit, transaction
+    from campaign_model.store.reports import add_ledger_items
+    from notifications.reports.ledger_import import import_ledger
+
+    items = import_ledger(file)  # read and checked before the database is touched
+    tz = campaign_tz(campaign)
+    with transaction() as conn:
+        summary = add_ledger_items(conn, campaign, items, act(at, by, tz), unit, str(file))
+    emit(summary, as_json, lambda s: f"已导入 {s['items']} 项整改问题 (items imported) — {', '.join(s['units'])}")

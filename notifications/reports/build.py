@@ -1,0 +1,87 @@
+"""The ledger (整改台账), the notice (通报) and the ledger's closure over time, as reports.
+
+The ledger keeps the column layout bureaus use in Excel: 序号, 问题, 类别, 整改措施, 责任领导,
+牵头股室, 整改时限, 进展, 状态 in that order; a campaign-wide ledger adds 单位 after 序号 (a unit's
+own ledger has exactly the nine columns), and the importer accepts either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from campaign_model.ledger import OWED, STATE_ZH  # the ledger's own labels and rules
+from campaign_model.store.notice_query import NoticeData
+from notifications.notice import HEADER as NOTICE_HEADER
+from notifications.notice import _summary_zh as notice_summary  # the notice's own wording, not a copy
+from notifications.notice import notice_title
+
+from .chart import closure_svg
+from .model import LONG_TERM, Col, Report, Table
+
+TONES = {STATE_ZH["reopened"]: "bad", STATE_ZH["closed"]: "ok", "逾期未报": "bad", "退回未重报": "bad"}
+LEDGER_COLUMNS = [
+    Col("no", "序号", "int"), Col("unit_name", "单位"), Col("problem", "问题", wrap=True), Col("category", "类别"),
+    Col("measure", "整改措施", wrap=True), Col("leader", "责任领导"), Col("office", "牵头股室"),
+    Col("deadline", "整改时限", "deadline"), Col("progress", "进展", wrap=True), Col("state_zh", "状态", tones=TONES),
+]
+NOTICE_KEYS = ["no", "parent_name", "unit_name", "artifact_title", "step_title", "due", "days_overdue", "status"]
+NOTICE_KINDS = ["int", "text", "text", "text", "text", "datetime", "int", "text"]
+CLOSURE_COLUMNS = [Col("day", "日期", "date"), Col("total", "问题总数", "int"), Col("closed", "已销号", "int"),
+                   Col("in_progress", "未销号", "int"), Col("ratio", "销号率", "percent")]
+
+
+def _overdue(item: dict[str, Any], day: dt.date) -> bool:
+    # as the ledger rules judge it: a rectified item waits on the supervisor, a long-term one never ends
+    return item["state"] in OWED and not item["long_term"] and item["deadline"] is not None and item["deadline"] < day
+
+
+def ledger_report(items: list[dict[str, Any]], campaign: str, campaign_title: str, at: dt.datetime,
+                  unit: str | None = None) -> Report:
+    rows = [{**i, "no": n, "deadline": LONG_TERM if i["long_term"] else i["deadline"],
+             "state_zh": STATE_ZH.get(i["state"], i["state"])} for n, i in enumerate(items, start=1)]
+    columns = [c for c in LEDGER_COLUMNS if not (unit and c.key == "unit_name")]
+    unit_name = items[0]["unit_name"] if unit and items else unit
+    title = f"{campaign_title}问题整改台账" + (f"（{unit_name}）" if unit else "")
+    by_state = {s: sum(1 for i in items if i["state"] == s) for s in STATE_ZH}
+    late = sum(1 for i in items if _overdue(i, at.date()))
+    summary = [f"共 {len(items)} 项问题：" + "，".join(f"{STATE_ZH[s]} {n} 项" for s, n in by_state.items() if n)
+               + (f"；其中超过整改时限未销号 {late} 项。" if late else "。")] if items else ["台账为空。"]
+    document = {"kind": "ledger", "campaign": campaign, "title": title, "at": at, "unit": unit, "items": items}
+    return Report("ledger", campaign, title, at, [Table("整改台账", title, columns, rows)], document, summary)
+
+
+def notice_report(data: NoticeData) -> Report:
+    columns = [Col(k, t, kind, tones=TONES) for k, t, kind in zip(NOTICE_KEYS, NOTICE_HEADER, NOTICE_KINDS)]
+    rows, groups, n = [], [], 0
+    for g in data.groups:
+        items = []
+        for i in g.items:
+            n += 1
+            status = "退回未重报" if i.rejected else "逾期未报"
+            rows.append({"no": n, "parent_name": g.parent_name, "unit_name": i.unit_name,
+                         "artifact_title": i.artifact_title, "step_title": i.step_title, "due": i.due,
+                         "days_overdue": i.days_overdue, "status": status})
+            items.append({"unit": i.unit_key, "unit_name": i.unit_name, "artifact": i.artifact,
+                          "artifact_title": i.artifact_title, "step_title": i.step_title, "due": i.due,
+                          "days_overdue": i.days_overdue, "rejected": i.rejected})
+        groups.append({"parent": g.parent_key, "parent_name": g.parent_name, "items": items})
+    title = notice_title(data)
+    document = {"kind": "notice", "campaign": data.campaign, "title": title, "at": data.at,
+                "due_total": data.due_total, "filed_on_time": data.filed_on_time, "filed_late": data.filed_late,
+                "waived": data.waived, "units_overdue": data.units_overdue, "items_overdue": data.items_overdue,
+                "groups": groups}
+    summary = [notice_summary(data)] + ([data.organizer_name] if data.organizer_name else [])
+    return Report("notice", data.campaign, title, data.at, [Table("通报", "逾期未报材料", columns, rows)], document,
+                  summary)
+
+
+def closure_report(series: list[dict[str, Any]], campaign: str, campaign_title: str, at: dt.datetime) -> Report:
+    rows = [{**p, "ratio": p["closed"] / p["total"] if p["total"] else None} for p in series]
+    title = f"{campaign_title}整改台账销号进度"
+    last = series[-1] if series else None
+    summary = ([(f"截至 {last['day']:%Y-%m-%d}，台账共 {last['total']} 项，已销号 {last['closed']} 项，"
+                 f"未销号 {last['in_progress']} 项。")] if last else ["台账为空。"])
+    document = {"kind": "closure", "campaign": campaign, "title": title, "at": at, "series": series}
+    return Report("closure", campaign, title, at, [Table("销号进度", "每日销号情况", CLOSURE_COLUMNS, rows)], document,
+                  summary, chart_svg=closure_svg(series, title))

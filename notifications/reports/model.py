@@ -1,0 +1,74 @@
+"""What every report format renders: titled tables of display cells, and a JSON document beside them.
+
+The tables are for people (Chinese headers and labels, wall-clock times of the campaign's zone); the
+JSON document is for tools (English keys, codes, ISO 8601 instants with the campaign's offset). Each
+writer (xlsx, csv, html) walks the same tables, so the formats cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+LONG_TERM = "长期坚持"  # what bureaus write in the deadline column of an item that never closes
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    title: str
+    kind: str = "text"  # text | int | datetime | date | deadline | percent
+    wrap: bool = False  # long free text (问题, 整改措施, 进展): wrapped, not a 200-character column
+    tones: dict[str, str] | None = None  # cell text -> CSS class, so a printed 逾期未报 stands out
+
+
+@dataclass
+class Table:
+    name: str  # sheet name and anchor
+    title: str
+    columns: list[Col]
+    rows: list[dict[str, Any]]
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.title for c in self.columns]
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        return [row.get(c.key) for c in self.columns]
+
+
+@dataclass
+class Report:
+    kind: str  # phase-audit | ledger | notice | closure
+    campaign: str
+    title: str
+    at: dt.datetime  # local: "as of" for people, and the instant that judged missing vs pending
+    tables: list[Table]
+    document: dict[str, Any]  # the JSON form
+    summary: list[str] = field(default_factory=list)  # sentences above the tables (HTML)
+    chart_svg: str | None = None  # drawn into the HTML page when present
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title}（截至 {self.at:%Y-%m-%d %H:%M}）"
+
+
+def display(value: Any, kind: str) -> str:
+    """A cell as text, the way the Excel sheet shows it (for CSV and HTML)."""
+    if value is None:
+        return ""
+    if kind == "percent" and isinstance(value, (int, float)):
+        return f"{value * 100:.1f}%"
+    if isinstance(value, dt.datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """json.dumps default: instants keep the campaign's offset (they were made local by the store)."""
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
