@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/campaign demo
 
 test: $(STAMP)
-	scripts/ensure-postgres.sh
+	scripts/ensure-debian-packages.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -464,3 +464,6 @@ app.registered_commands += schedule_app.registered_commands
 from .cli_ledger import register as register_ledger  # noqa: E402
 
 register_ledger(app)
+from .cli_report import report_app  # noqa: E402
+
+app.registered_commands += report_app.registered_commands

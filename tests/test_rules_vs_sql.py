@@ -100,8 +100,10 @@ def test_stored_due_instants_match_the_pure_rule(engine, start_offset, length, n
     end = start + dt.timedelta(days=length)
     expr = f"{anchor} + {n} {unit}" if anchor == "start" else f"{anchor} - {min(n, length)} days"
     key = f"d{start_offset}-{length}-{n}-{unit}-{anchor}"
-    spec = SPEC.replace("key: prop", f"key: {key}").replace("2023-03-01", start.isoformat()) \
-        .replace("2023-03-31", end.isoformat()).replace("due: 2023-03-15", f"due: {expr}")
+    # placeholders first: a start date equal to the template's end date must not be replaced twice
+    spec = SPEC.replace("key: prop", f"key: {key}").replace("start: 2023-03-01", "start: START") \
+        .replace("end: 2023-03-31", "end: END").replace("due: 2023-03-15", f"due: {expr}") \
+        .replace("START", start.isoformat()).replace("END", end.isoformat())
     loaded = load_spec_text(spec, "due.yaml")
     with engine.begin() as conn:
         try:
