@@ -205,3 +205,9 @@ def test_redate_leaves_other_numbers_alone() -> None:
 def test_redate_without_phases_is_invalid_input() -> None:
     with pytest.raises(InvalidInput):
         redate("version: 1\nkey: x\n", 2027)
+
+
+def test_the_mass_line_template_closes_its_last_link_on_two_thirds_of_the_ledger():
+    gate = load("qunzhongluxian-2014").spec.phases[-1].gate
+    assert gate is not None and gate.ledger is not None
+    assert (gate.ledger.closed_at_least, gate.ledger.rest_in_progress) == ("2/3", True)
