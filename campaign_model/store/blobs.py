@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from ..errors import InvalidInput
+from .tables import blobs
 
 
 class BlobStore:
@@ -31,3 +39,18 @@ class BlobStore:
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+
+def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path], at: dt.datetime) -> list[dict[str, Any]]:
+    """Store files by content hash (each content once) and record them; returns {name, sha256, size} each."""
+    stored = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"无法读取文件 '{path}' (cannot read file: {exc.strerror})") from None
+        sha, size = store.put_bytes(data)
+        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
+            conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=at))
+        stored.append({"name": Path(path).name, "sha256": sha, "size": size})
+    return stored

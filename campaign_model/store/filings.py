@@ -14,10 +14,10 @@ from ..errors import ConflictError, InvalidInput, NotFound
 from ..spec import ArtifactKind
 from . import audit
 from .audit import Act
-from .blobs import BlobStore
+from .blobs import BlobStore, store_files
 from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
 from .outbox import cancel_for_closed
-from .tables import blobs, filings, ledger_items, obligations, phases, requirements, reviews
+from .tables import filings, ledger_items, obligations, phases, requirements, reviews
 
 OPEN = rules.OPEN_STATES
 
@@ -75,34 +75,25 @@ def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artif
         rows = read_rows(rows_file, kind)
     elif rows_file is not None:
         raise InvalidInput(f"'{kind.title}' 不按行填报，不能使用 --rows ('{artifact}' takes no rows)")
-    stored = []
-    for path in files:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"无法读取文件 '{path}' (cannot read file: {exc.strerror})")
-        stored.append((Path(path).name, *store.put_bytes(data)))
-    for name, sha, size in stored:
-        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
-            conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=act.at))
+    stored = store_files(conn, store, files, act.at)
     version = (conn.execute(select(func.max(filings.c.version)).where(filings.c.obligation_id == ob.id)).scalar() or 0) + 1
     late = act.at > ob.due_at
     fid = conn.execute(insert(filings).values(
         obligation_id=ob.id, version=version, at=act.at, by=act.actor, signed_by=signed_by,
-        files=[{"name": n, "sha256": s, "size": z} for n, s, z in stored], rows=rows, late=late)).inserted_primary_key[0]
+        files=stored, rows=rows, late=late)).inserted_primary_key[0]
     done = rules.obligation_done("filed", ob.review)
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
         state="filed", done=done, done_at=act.at if done else None, filed_at=act.at, late=late, next_remind_at=None))
     cancel_for_closed(conn, ctx.id, ob.id)
     items = _ledger(conn, ctx, ob, fid, rows, act) if kind.is_ledger_source() and rows else 0
     result = {"campaign": key, "unit": unit, "artifact": artifact, "step": ob.step_key, "version": version,
-              "state": "filed", "late": late, "files": [{"name": n, "sha256": s, "size": z} for n, s, z in stored],
+              "state": "filed", "late": late, "files": stored,
               "rows": len(rows) if rows is not None else None, "ledger_items": items, "signed_by": signed_by,
               "at": act.at.astimezone(ctx.tz).isoformat()}
     audit.append(conn, act, "filing.created", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
                  {"state": rules.display_state(ob.state, ob.overdue_at)},
                  {"state": "filed", "version": version, "late": late, "signed_by": signed_by,
-                  "files": [s for _, s, _ in stored], "rows": result["rows"]})
+                  "files": [f["sha256"] for f in stored], "rows": result["rows"]})
     return result
 
 

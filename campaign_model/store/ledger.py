@@ -19,9 +19,9 @@ from ..specfile import parse_yaml
 from ..timeexpr import local_end_of_day
 from . import audit
 from .audit import Act
-from .blobs import BlobStore
+from .blobs import BlobStore, store_files
 from .campaigns import CampaignCtx, load_ctx, unit_id
-from .tables import blobs, campaign_specs, campaigns, filings, ledger_events, ledger_items, obligations, units
+from .tables import campaign_specs, campaigns, filings, ledger_events, ledger_items, obligations, units
 
 
 def _item(conn: Connection, item_id: int) -> Any:
@@ -37,20 +37,6 @@ def _item(conn: Connection, item_id: int) -> Any:
 def item_ctx(conn: Connection, item_id: int) -> CampaignCtx:
     """The campaign of an item: its time zone reads the command's --at."""
     return load_ctx(conn, _item(conn, item_id).campaign_key)
-
-
-def _store_files(conn: Connection, store: BlobStore, paths: Sequence[Path], at: dt.datetime) -> list[dict[str, Any]]:
-    stored = []
-    for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"无法读取文件 '{path}' (cannot read file: {exc.strerror})")
-        sha, size = store.put_bytes(data)
-        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
-            conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=at))
-        stored.append({"name": Path(path).name, "sha256": sha, "size": size})
-    return stored
 
 
 def _evidence_since_reopen(conn: Connection, item_id: int) -> int:
@@ -93,7 +79,7 @@ def update_item(conn: Connection, blobstore: BlobStore, item_id: int, state: str
     action = "progress" if state == "in_progress" else "rectified"
     note = (note or "").strip() or None
     after = rules.transition(item.state, action, long_term=item.long_term, note=note, new_evidence=len(evidence_paths))
-    evidence = _store_files(conn, blobstore, evidence_paths, act.at)  # only once the change is allowed
+    evidence = store_files(conn, blobstore, evidence_paths, act.at)  # only once the change is allowed
     return _record(conn, ctx, item, action, after, note, evidence, act)
 
 
