@@ -118,6 +118,9 @@ def write_xlsx(data: NoticeData, path: str | Path) -> None:
             ws.append([n, group.parent_name, i.unit_name, i.artifact_title, i.step_title,
                        i.due.replace(tzinfo=None), i.days_overdue, _status(i, "zh")])
             ws.cell(row=ws.max_row, column=6).number_format = "yyyy-mm-dd hh:mm"
+            for cell in ws[ws.max_row]:
+                if cell.data_type == "f":
+                    cell.data_type = "s"  # a name starting with "=" is text, never a formula
     for col in range(1, len(HEADER) + 1):
         cells = [ws.cell(row=r, column=col).value for r in range(2, ws.max_row + 1)]
         ws.column_dimensions[get_column_letter(col)].width = min(50, max(_width(v) for v in cells) + 2)

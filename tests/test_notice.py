@@ -212,3 +212,21 @@ def test_the_notice_from_the_command_line(sqlite_small, tmp_path):
         assert bad.returncode == 2 and words in bad.stderr and "错误" in bad.stderr, (args, bad.stderr)
     missing = run(campaign="nope")
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_a_unit_name_that_looks_like_a_formula_stays_text_in_the_workbook(tmp_path):
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    from campaign_model.store.notice_query import NoticeData, NoticeGroup, NoticeItem
+    from notifications.notice import write_xlsx
+
+    at = dt.datetime(2023, 3, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    item = NoticeItem("s9", '=HYPERLINK("http://x","y")', "plan", "实施方案", "制定实施方案",
+                      at - dt.timedelta(days=3), 3, False)
+    data = NoticeData("k", "活动", None, "教育局", at, [NoticeGroup("d1", "城关学区", [item])], 1, 0, 0, 0)
+    path = tmp_path / "notice.xlsx"
+    write_xlsx(data, path)
+    cell = load_workbook(path).active["C3"]
+    assert cell.value == '=HYPERLINK("http://x","y")' and cell.data_type == "s"
