@@ -220,7 +220,28 @@ ledger_items = Table(
     Column("due_at", UTCDateTime),  # the deadline's instant (end of the local day)
     Column("updated_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
+    Column("next_remind_at", UTCDateTime),  # an item's deadline is reminded like an obligation's
+    Column("overdue_at", UTCDateTime),
     Index("ix_ledger_campaign_unit", "campaign_id", "unit_id"),
+    Index("ix_ledger_remind", "campaign_id", "next_remind_at"),
+)
+
+# look-back (回头看): closed items sampled by a look-back step, each to be re-checked by a supervisor
+rechecks = Table(
+    "rechecks", metadata,
+    Column("id", Id, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
+    Column("item_id", ForeignKey("ledger_items.id"), nullable=False),
+    Column("phase_id", ForeignKey("phases.id"), nullable=False),
+    Column("step_key", String(64), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | passed | failed
+    Column("sampled_at", UTCDateTime, nullable=False),
+    Column("decided_at", UTCDateTime),
+    Column("decided_by", Text),
+    Column("comment", Text),
+    UniqueConstraint("item_id", "step_key", name="uq_recheck_item_step"),
+    Index("ix_rechecks_phase_state", "phase_id", "state"),
 )
 
 # the history of each ledger item: progress notes, evidence, verification, reopening (append-only)
@@ -242,7 +263,8 @@ outbox = Table(
     "outbox", metadata,
     Column("id", Id, primary_key=True),
     Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
-    Column("obligation_id", ForeignKey("obligations.id"), nullable=False),
+    Column("obligation_id", ForeignKey("obligations.id"), nullable=True),
+    Column("ledger_item_id", ForeignKey("ledger_items.id"), nullable=True),  # a reminder of an item's deadline
     Column("kind", String(16), nullable=False),
     Column("slot_day", Date, nullable=False),
     Column("planned_for", UTCDateTime, nullable=False),
@@ -255,6 +277,7 @@ outbox = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("last_error", Text),
     UniqueConstraint("obligation_id", "kind", "slot_day", "channel", name="uq_outbox_slot_channel"),
+    UniqueConstraint("ledger_item_id", "kind", "slot_day", "channel", name="uq_outbox_item_slot_channel"),
     Index("ix_outbox_state", "campaign_id", "state", "planned_for"),
 )
 
