@@ -340,6 +340,29 @@ def obligations(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> No
 
 
 @app.command()
+def recheck(item: int, passed: Annotated[bool, typer.Option("--pass", help="复查通过 (the fix held)")] = False,
+            failed: Annotated[bool, typer.Option("--fail", help="复查未通过：事项重新打开 (反弹: reopens the item)")] = False,
+            comment: Annotated[str | None, typer.Option("--comment")] = None,
+            step: Annotated[str | None, typer.Option("--step", help="回头看步骤 (look-back step key)")] = None,
+            deadline: Annotated[str | None, typer.Option("--deadline", help="重新整改时限 (new deadline when failed)")] = None,
+            at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
+    """回头看复查：通过，或未通过并重新打开事项 (decide a look-back re-check; a failed one reopens the item)."""
+    from campaign_model.store.ledger import item_ctx
+    from campaign_model.store.lookback import decide
+
+    if passed == failed:
+        raise InvalidInput("请指定 --pass 或 --fail 之一 (give exactly one of --pass or --fail)")
+    try:
+        new_deadline = dt.date.fromisoformat(deadline) if deadline else None
+    except ValueError:
+        raise InvalidInput(f"--deadline: 不是有效日期 '{deadline}' (not a date; use YYYY-MM-DD)") from None
+    with transaction() as conn:
+        tz = item_ctx(conn, item).tz
+        result = decide(conn, item, passed, comment, act(at, by, tz), step=step, deadline=new_deadline)
+    emit(result, as_json, lambda r: f"事项 #{r['item']} 复查{'通过 (passed)' if passed else '未通过，已重新打开 (failed: reopened)'}")
+
+
+@app.command()
 def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state", help="planned|sent|failed|dead|cancelled")] = None,
               unit: Annotated[str | None, typer.Option("--unit")] = None, as_json: JsonOpt = False) -> None:
     """催办发件箱 (the reminder outbox)."""
@@ -350,7 +373,9 @@ def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state"
         ctx = load_ctx(conn, campaign)
         rows = outbox.listing(conn, ctx.id, state, unit)
     iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
-    docs = [{"id": r.id, "unit": r.unit, "artifact": r.artifact, "kind": r.kind, "due": iso(r.due_at),
+    # a ledger item's deadline: unit = the item's unit, artifact = "ledger:<item id>", plus "item"
+    docs = [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
+             "kind": r.kind, "due": iso(r.due_at),
              "planned_for": iso(r.planned_for), "state": r.state, "sent_at": iso(r.sent_at), "recipient": r.recipient,
              "channel": r.channel, "attempts": r.attempts, "message": r.message_id, "error": r.last_error,
              "next_attempt_at": iso(r.next_attempt_at)} for r in rows]

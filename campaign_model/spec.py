@@ -139,12 +139,41 @@ class Requirement(_Model):
 DueValue = dt.datetime | dt.date | str
 
 
+class LookBack(_Model):
+    """A look-back (回头看) step: at `sample` (default: when its phase starts) closed ledger items are
+    sampled — all, or a share of each unit's — into re-checks due at the step's `due`; a failed
+    re-check reopens the item.
+
+        lookback: {share: "30%", sample: start + 5 workdays}
+    """
+
+    share: str | float = "all"
+    sample: DueValue | None = None
+
+    @field_validator("share", mode="before")
+    @classmethod
+    def _share(cls, v: Any) -> Any:
+        if v != "all":
+            from .ledger import parse_share
+
+            parse_share(v)
+        return v
+
+    @field_validator("sample")
+    @classmethod
+    def _sample(cls, v: DueValue | None) -> DueValue | None:
+        if isinstance(v, str) and parse_datetime_text(v) is None:
+            parse_relative(v)
+        return v
+
+
 class Step(_Model):
     key: Key
     title: str
     title_en: str | None = None
     due: DueValue
     requires: list[Requirement] = Field(default_factory=list)
+    lookback: LookBack | None = None
 
     @field_validator("due")
     @classmethod

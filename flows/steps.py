@@ -90,6 +90,14 @@ def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> int:
             channel.close()
 
 
+def look_back(url: str, campaign: str, act: Act) -> int:
+    """Sample closed ledger items into re-checks for the look-back steps whose time has come."""
+    from campaign_model.store.lookback import sample_due
+
+    with engine_for(url).begin() as conn:
+        return sample_due(conn, load_ctx(conn, campaign), act)
+
+
 def finish_tick(url: str, campaign: str, act: Act) -> tuple[str, dict[str, str]]:
     """Record the tick; returns its instant in the campaign's time zone and each phase's state."""
     from campaign_model.store.queries import phase_state

@@ -27,6 +27,7 @@ StepRunner = Callable[..., Awaitable[Any]]
 async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
                        call: StepRunner, run_phase: StepRunner) -> dict[str, Any]:
     advanced = list(await call(steps.start_phases, url, campaign, act))
+    await call(steps.look_back, url, campaign, act)
     marked = planned = 0
     done: set[str] = set()
     while True:
@@ -58,7 +59,7 @@ def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: st
 
 _TASKS = {fn: task(fn, name=fn.__name__.replace("_", "-")) for fn in (
     steps.start_phases, steps.running_phases, steps.check_deadlines, steps.plan_reminders, steps.evaluate_gate,
-    steps.advance_phase, steps.send_reminders, steps.finish_tick)}
+    steps.advance_phase, steps.send_reminders, steps.finish_tick, steps.look_back)}
 
 
 def _task_call(fn: Callable[..., Any], *args: Any) -> Any:

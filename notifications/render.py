@@ -45,9 +45,24 @@ def _when(days: int, lang: str) -> str:
     return f"还剩 {days} 天" if days >= 0 else f"已逾期 {-days} 天"
 
 
+PROBLEM_CHARS = 30  # a ledger item's problem, shortened to stand where an artifact's title stands
+
+
+def _short(text: str, limit: int = PROBLEM_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _title(r: Any, titles: dict[str, str]) -> str:
+    """An artifact's title; for a ledger item's deadline (整改台账), its problem, shortened."""
+    if getattr(r, "item_id", None) is not None:
+        return _short(r.problem)
+    return titles.get(r.artifact, r.artifact)
+
+
 def _item(r: Any, at: dt.datetime, tz: ZoneInfo, lang: str, titles: dict[str, str]) -> dict[str, Any]:
     days = (r.due_at.astimezone(tz).date() - at.astimezone(tz).date()).days
-    return {"unit": r.unit, "unit_name": r.unit_name, "artifact": r.artifact, "artifact_title": titles.get(r.artifact, r.artifact),
+    return {"unit": r.unit, "unit_name": r.unit_name, "artifact": r.artifact, "artifact_title": _title(r, titles),
             "step": r.step_title, "kind": r.kind, "kind_label": KIND_LABEL[lang][r.kind],
             "due": f"{r.due_at.astimezone(tz):%Y-%m-%d %H:%M}", "due_iso": r.due_at.astimezone(tz).isoformat(),
             "days_left": days, "days_overdue": max(-days, 0), "when": _when(days, lang)}

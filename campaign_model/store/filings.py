@@ -107,17 +107,29 @@ def _ledger(conn: Connection, ctx: CampaignCtx, ob: Any, filing_id: int, rows: l
     from ..timeexpr import local_end_of_day
     from .tables import ledger_events
 
-    conn.execute(update(ledger_items).where(ledger_items.c.obligation_id == ob.id).values(current=False))
+    # the replaced items are no longer reminded (their planned reminders are cancelled before sending)
+    conn.execute(update(ledger_items).where(ledger_items.c.obligation_id == ob.id).values(current=False,
+                                                                                         next_remind_at=None))
     values = []
+    firsts: dict[dt.datetime, dt.datetime | None] = {}
+
+    def first(due_at: dt.datetime) -> dt.datetime | None:  # computed once per deadline, not once per row
+        if due_at not in firsts:
+            firsts[due_at] = first_reminder(ctx, due_at, act.at)
+        return firsts[due_at]
+
     for n, row in enumerate(rows, start=1):
         deadline = dt.date.fromisoformat(row["deadline"]) if row.get("deadline") else None
+        due_at = local_end_of_day(deadline, ctx.tz) if deadline else None
+        long_term = is_long_term(row.get("long_term"))
         values.append({
             "campaign_id": ctx.id, "unit_id": ob.unit_id, "obligation_id": ob.id, "filing_id": filing_id, "row_no": n,
             "problem": row["problem"], "category": row.get("category"), "measure": row.get("measure"),
             "leader": row.get("leader") or row.get("owner"), "office": row.get("office"),
-            "deadline": deadline, "due_at": local_end_of_day(deadline, ctx.tz) if deadline else None,
-            "long_term": is_long_term(row.get("long_term")), "state": "open",
-            "source": row.get("source") or "self_check", "current": True, "created_at": act.at, "updated_at": act.at})
+            "deadline": deadline, "due_at": due_at, "long_term": long_term, "state": "open",
+            "source": row.get("source") or "self_check", "current": True, "created_at": act.at, "updated_at": act.at,
+            # an item's deadline is reminded like an obligation's (long-term items have none)
+            "next_remind_at": first(due_at) if due_at and not long_term else None})
     if values:
         conn.execute(insert(ledger_items), values)
         conn.execute(insert(ledger_events).from_select(

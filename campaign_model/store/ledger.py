@@ -20,7 +20,8 @@ from ..timeexpr import local_end_of_day
 from . import audit
 from .audit import Act
 from .blobs import BlobStore, store_files
-from .campaigns import CampaignCtx, load_ctx, unit_id
+from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
+from .outbox import cancel_for_closed
 from .tables import campaign_specs, campaigns, filings, ledger_events, ledger_items, obligations, units
 
 
@@ -62,6 +63,17 @@ def _record(conn: Connection, ctx: CampaignCtx, item: Any, action: str, state: s
             "at": act.at.astimezone(ctx.tz).isoformat()}
 
 
+def _reminders(conn: Connection, ctx: CampaignCtx, item_id: int, at: dt.datetime) -> None:
+    """An item's deadline is reminded while the unit owes work on it (like an obligation's due instant):
+    the first reminder after `at` when it is owed, else none, and its planned reminders cancelled."""
+    item = conn.execute(select(ledger_items).where(ledger_items.c.id == item_id)).one()
+    owed = item.current and item.state in rules.OWED and not item.long_term and item.due_at is not None
+    conn.execute(update(ledger_items).where(ledger_items.c.id == item_id).values(
+        next_remind_at=first_reminder(ctx, item.due_at, at) if owed else None))
+    if not owed:
+        cancel_for_closed(conn, ctx.id, item_id=item_id)
+
+
 def _changeable(conn: Connection, item_id: int, act: Act) -> tuple[Any, CampaignCtx]:
     item = _item(conn, item_id)
     if not item.current:
@@ -80,7 +92,10 @@ def update_item(conn: Connection, blobstore: BlobStore, item_id: int, state: str
     note = (note or "").strip() or None
     after = rules.transition(item.state, action, long_term=item.long_term, note=note, new_evidence=len(evidence_paths))
     evidence = store_files(conn, blobstore, evidence_paths, act.at)  # only once the change is allowed
-    return _record(conn, ctx, item, action, after, note, evidence, act)
+    done = _record(conn, ctx, item, action, after, note, evidence, act)
+    if after not in rules.OWED:  # rectified: the item waits on the supervisor, its reminders stop
+        _reminders(conn, ctx, item.id, act.at)
+    return done
 
 
 def verify_item(conn: Connection, item_id: int, close: bool, comment: str | None, act: Act,
@@ -94,7 +109,11 @@ def verify_item(conn: Connection, item_id: int, close: bool, comment: str | None
     values: dict[str, Any] = {"closed_at": act.at if close else None}
     if deadline is not None and not close:
         values.update(deadline=deadline, due_at=local_end_of_day(deadline, ctx.tz))
-    return _record(conn, ctx, item, action, after, comment, [], act, **values)
+    done = _record(conn, ctx, item, action, after, comment, [], act, **values)
+    if deadline is not None and not close:  # a new deadline: overdue (and its mark) start afresh
+        conn.execute(update(ledger_items).where(ledger_items.c.id == item.id).values(overdue_at=None))
+    _reminders(conn, ctx, item.id, act.at)  # closed: none; reopened: reminded again
+    return done
 
 
 def record_finding(conn: Connection, campaign: str, unit: str, problem: str, deadline: dt.date | None, act: Act, *,
@@ -115,7 +134,8 @@ def record_finding(conn: Connection, campaign: str, unit: str, problem: str, dea
     item_id = conn.execute(insert(ledger_items).values(
         campaign_id=ctx.id, unit_id=uid, row_no=row_no, problem=problem.strip(), category=category, measure=measure,
         leader=leader, office=office, deadline=deadline, due_at=due_at, long_term=long_term, state="open",
-        source=source, current=True, created_at=act.at, updated_at=act.at)).inserted_primary_key[0]
+        source=source, current=True, created_at=act.at, updated_at=act.at,
+        next_remind_at=first_reminder(ctx, due_at, act.at) if due_at and not long_term else None)).inserted_primary_key[0]
     conn.execute(insert(ledger_events).values(item_id=item_id, at=act.at, by=act.actor, action="created",
                                               state_after="open", note=f"督查发现 (finding, {source})"))
     doc = {"problem": problem.strip(), "category": category, "measure": measure, "leader": leader, "office": office,

@@ -10,13 +10,16 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, String, and_, cast, func, literal, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..ledger import OWED
 from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
-from .tables import obligations, outbox, requirements, units
+from . import audit
+from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, units
 
 OPEN = ("pending", "rejected")
+ITEM_STEP = "整改台账 (rectification ledger)"  # the "step" of a ledger item's deadline in a digest
 
 
 def _insert(conn: Connection) -> Any:
@@ -80,9 +83,80 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
     return planned
 
 
-def _row(ctx: Any, obligation_id: int, slot: ReminderSlot, recipient: str, channel: str) -> dict[str, Any]:
-    return {"campaign_id": ctx.id, "obligation_id": obligation_id, "kind": slot.kind, "slot_day": slot.day,
-            "planned_for": slot.at, "state": "planned", "recipient": recipient, "channel": channel, "attempts": 0}
+def _row(ctx: Any, obligation_id: int | None, slot: ReminderSlot, recipient: str, channel: str,
+         item_id: int | None = None) -> dict[str, Any]:
+    return {"campaign_id": ctx.id, "obligation_id": obligation_id, "ledger_item_id": item_id, "kind": slot.kind,
+            "slot_day": slot.day, "planned_for": slot.at, "state": "planned", "recipient": recipient,
+            "channel": channel, "attempts": 0}
+
+
+# --- ledger items: an item's deadline is an obligation like any other ---
+
+def _item_owed() -> Any:
+    """An item the unit still owes work on, with a deadline: reminded, and overdue once past it."""
+    i = ledger_items.c
+    return and_(i.current.is_(True), i.state.in_(OWED), i.long_term.is_(False), i.due_at.is_not(None))
+
+
+def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Route = only_file) -> int:
+    """Plan the reminders of ledger items' deadlines that fell due by `at`; returns how many rows were planned.
+
+    As for obligations (`plan_reminders`), under the campaign's reminder policy: per distinct due
+    instant the slot is computed once; only the latest slot is planned after downtime; the escalation
+    goes to the unit's parent (or as `escalate_to` says); `next_remind_at` moves to the next slot.
+    Items no longer owed (rectified, closed, long-term, replaced) just lose their `next_remind_at`.
+    """
+    i = ledger_items.c
+    waiting = and_(i.campaign_id == ctx.id, i.next_remind_at <= at)
+    conn.execute(update(ledger_items).where(waiting, not_(_item_owed())).values(next_remind_at=None))
+    dues = conn.execute(select(i.due_at).where(waiting, _item_owed()).distinct()).scalars().all()
+    policy = ctx.policy
+    planned = 0
+    for due_at in dues:
+        slot = latest_slot(due_at, policy, ctx.calendar, ctx.tz, at)
+        escalation = escalation_slot(due_at, policy, ctx.calendar, ctx.tz)
+        escalation = escalation if escalation and escalation.at <= at else None
+        following = next_slot(due_at, policy, ctx.calendar, ctx.tz, at)
+        group = and_(waiting, _item_owed(), i.due_at == due_at)
+        items = conn.execute(select(i.id, units.c.key, units.c.contacts, units.c.parent_key)
+                             .join(units, units.c.id == i.unit_id).where(group)).all()
+        rows: list[dict[str, Any]] = []
+        if slot:
+            for it in items:
+                rows += [_row(ctx, None, slot, it.key, ch, it.id) for ch in route(it.key, it.contacts)]
+        if escalation and items:
+            targets = {it.id: _escalation_target(ctx, policy.escalate_to, it.key, it.parent_key) for it in items}
+            contacts = dict(conn.execute(select(units.c.key, units.c.contacts).where(
+                units.c.campaign_id == ctx.id, units.c.key.in_(set(targets.values()) - {None}))).tuples().all())
+            for item_id, target in targets.items():
+                if target in contacts:
+                    rows += [_row(ctx, None, escalation, target, ch, item_id) for ch in route(target, contacts[target])]
+        if slot and items:
+            # a reminder still waiting gives way to this newer one: one item is one line in a message
+            conn.execute(update(outbox).where(
+                outbox.c.ledger_item_id.in_([it.id for it in items]), outbox.c.kind != "escalation",
+                outbox.c.state.in_(("planned", "failed")), outbox.c.slot_day < slot.day)
+                .values(state="cancelled", next_attempt_at=None,
+                        last_error="由后一次提醒取代 (superseded by a later reminder)"))
+        if rows:
+            planned += len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all())
+        conn.execute(update(ledger_items).where(group).values(next_remind_at=following.at if following else None))
+    return planned
+
+
+def mark_items_overdue(conn: Connection, ctx: Any, act: Any) -> int:
+    """Items the unit still owes work on, past their deadline, get their overdue mark (once); one audit event.
+
+    Long-term items (长期坚持) are never overdue; rectified items wait on the supervisor, not the unit.
+    """
+    i = ledger_items.c
+    marked = conn.execute(update(ledger_items).where(
+        i.campaign_id == ctx.id, _item_owed(), i.overdue_at.is_(None), i.due_at < act.at)
+        .values(overdue_at=i.due_at).returning(i.id)).scalars().all()
+    if marked:
+        audit.append(conn, act, "ledger.overdue", ctx.key, f"campaign:{ctx.key}", None,
+                     {"count": len(marked), "items": sorted(marked)[:200]})
+    return len(marked)
 
 
 def _escalation_target(ctx: Any, escalate_to: str, unit: str, parent: str | None) -> str | None:
@@ -94,32 +168,56 @@ def _escalation_target(ctx: Any, escalate_to: str, unit: str, parent: str | None
     return escalate_to
 
 
-def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | None = None) -> int:
-    """Planned reminders of obligations filed or waived since: cancelled, never sent."""
+def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | None = None,
+                      item_id: int | None = None) -> int:
+    """Planned reminders of obligations filed or waived since, or of ledger items no longer owed
+    (rectified, closed, long-term, replaced by a newer issue list): cancelled, never sent."""
     closed = select(obligations.c.id).where(obligations.c.id == outbox.c.obligation_id,
                                             obligations.c.state.not_in(OPEN)).exists()
-    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state.in_(("planned", "failed")), closed)
+    item_done = select(ledger_items.c.id).where(ledger_items.c.id == outbox.c.ledger_item_id,
+                                                not_(_item_owed())).exists()
+    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state.in_(("planned", "failed")),
+                                or_(closed, item_done))
     if obligation_id is not None:
         stmt = stmt.where(outbox.c.obligation_id == obligation_id)
+    if item_id is not None:
+        stmt = stmt.where(outbox.c.ledger_item_id == item_id)
     return conn.execute(stmt.values(state="cancelled", next_attempt_at=None)).rowcount
+
+
+def _subject_columns() -> list[Any]:
+    """What an outbox row reminds of, for an obligation's row and a ledger item's alike (both LEFT JOINed)."""
+    return [
+        func.coalesce(obligations.c.artifact, literal("ledger:") + cast(ledger_items.c.id, String)).label("artifact"),
+        func.coalesce(obligations.c.due_at, ledger_items.c.due_at, type_=UTCDateTime).label("due_at"),
+        ledger_items.c.id.label("item_id"), ledger_items.c.problem,
+    ]
+
+
+def _subject_joins(q: Any) -> Any:
+    return (q.outerjoin(obligations, obligations.c.id == outbox.c.obligation_id)
+            .outerjoin(ledger_items, ledger_items.c.id == outbox.c.ledger_item_id)
+            .join(units, units.c.id == func.coalesce(obligations.c.unit_id, ledger_items.c.unit_id)))
 
 
 def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
     """Reminders to send now (planned and come, or failed and due for a retry), ordered by recipient."""
     recipient = units.alias("recipient_unit")
-    return list(conn.execute(
+    subject = _subject_columns()
+    q = _subject_joins(
         select(outbox.c.id, outbox.c.kind, outbox.c.recipient, outbox.c.channel, outbox.c.attempts,
                outbox.c.planned_for, recipient.c.name.label("recipient_name"), recipient.c.contacts,
-               units.c.key.label("unit"), units.c.name.label("unit_name"), obligations.c.artifact,
-               obligations.c.due_at, obligations.c.state, requirements.c.step_title)
-        .join(obligations, obligations.c.id == outbox.c.obligation_id)
-        .join(units, units.c.id == obligations.c.unit_id)
-        .join(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
-        .join(requirements, requirements.c.id == obligations.c.requirement_id)
+               units.c.key.label("unit"), units.c.name.label("unit_name"), *subject,
+               func.coalesce(obligations.c.state, ledger_items.c.state).label("state"),
+               func.coalesce(requirements.c.step_title, literal(ITEM_STEP)).label("step_title"))
+        .select_from(outbox))
+    return list(conn.execute(
+        q.join(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
+        .outerjoin(requirements, requirements.c.id == obligations.c.requirement_id)
         .where(outbox.c.campaign_id == campaign_id,
                ((outbox.c.state == "planned") & (outbox.c.planned_for <= at))
                | ((outbox.c.state == "failed") & (outbox.c.next_attempt_at <= at)))
-        .order_by(outbox.c.recipient, outbox.c.channel, obligations.c.due_at, outbox.c.id)).all())
+        .order_by(outbox.c.recipient, outbox.c.channel, subject[1], outbox.c.id)).all())
 
 
 def mark_sent(conn: Connection, ids: list[int], at: dt.datetime, message_id: str) -> None:
@@ -140,10 +238,9 @@ def mark_failed(conn: Connection, ids: list[int], at: dt.datetime, error: str, r
 
 
 def listing(conn: Connection, campaign_id: int, state: str | None = None, unit: str | None = None) -> list[Any]:
-    """The outbox, one row per reminder of one obligation and channel; `unit` is the obligation's unit."""
-    q = (select(outbox, obligations.c.artifact, obligations.c.due_at, units.c.key.label("unit"))
-         .join(obligations, obligations.c.id == outbox.c.obligation_id)
-         .join(units, units.c.id == obligations.c.unit_id)
+    """The outbox, one row per reminder of one obligation (or ledger item) and channel; `unit` is the
+    obligation's (or item's) unit; an item's row has `artifact` "ledger:<id>" and its `item_id`."""
+    q = (_subject_joins(select(outbox, *_subject_columns(), units.c.key.label("unit")).select_from(outbox))
          .where(outbox.c.campaign_id == campaign_id).order_by(outbox.c.planned_for, outbox.c.id))
     if state:
         q = q.where(outbox.c.state == state)

@@ -56,6 +56,10 @@ def gate_blocked(conn: Connection, ctx: CampaignCtx, phase: Any, at: dt.datetime
     evaluation conditions the phase's gate declares, if any (set-based counts over the campaign's ledger)."""
     if gate_open_exists(conn, phase.id):
         return True, None
+    from .lookback import pending
+
+    if pending(conn, phase.id):  # look-back re-checks not yet decided
+        return True, None
     met, detail = ledger_gate_met(conn, ctx, phase, at)
     return not met, detail.get("since")
 

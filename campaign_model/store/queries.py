@@ -30,6 +30,7 @@ def phase_state(row: Any, at: dt.datetime) -> str:
 
 def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
     from .ledger import ledger_gate_met
+    from .lookback import pending as pending_rechecks
 
     ctx = load_ctx(conn, key)
     out_phases = []
@@ -43,6 +44,9 @@ def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
         state = phase_state(row, at)
         conditions_met, conditions = ledger_gate_met(conn, ctx, row, at)  # ledger and evaluation conditions
         conditions.pop("since", None)
+        waiting = pending_rechecks(conn, row.id)
+        if waiting:
+            conditions_met, conditions = False, {**conditions, "rechecks_pending": waiting}
         if current is None and row.started_at is not None and row.state != "completed":
             current = row.key
         out_phases.append({
