@@ -90,6 +90,20 @@ def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> int:
             channel.close()
 
 
+def ledger_deadlines(url: str, campaign: str, act: Act) -> tuple[int, int]:
+    """Ledger items' deadlines: overdue marks, then reminders; once per tick, after the phase flows."""
+    from campaign_model.store import audit
+
+    with engine_for(url).begin() as conn:
+        ctx = load_ctx(conn, campaign)
+        marked = outbox.mark_items_overdue(conn, ctx, act)
+        planned = outbox.plan_item_reminders(conn, ctx, act.at, router_from_env())
+        if planned:
+            audit.append(conn, act, "reminders.planned", campaign, f"campaign:{campaign}", None,
+                         {"count": planned, "ledger_items": True})
+        return marked, planned
+
+
 def look_back(url: str, campaign: str, act: Act) -> int:
     """Sample closed ledger items into re-checks for the look-back steps whose time has come."""
     from campaign_model.store.lookback import sample_due

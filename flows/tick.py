@@ -1,4 +1,5 @@
-"""The campaign tick: a Prefect flow that runs one flow per active phase, then sends the reminders.
+"""The campaign tick: a Prefect flow that runs one flow per active phase, then the ledger's deadlines
+and look-backs, then sends the reminders.
 
 Each phase flow (one per phase kind) has the tasks check deadlines, plan reminders, evaluate gate and
 advance. Sending is done once per tick for the whole campaign, after the phase flows, so that each
@@ -40,6 +41,9 @@ async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
         marked += result["overdue_marked"]
         planned += result["reminders_planned"]
         advanced += result["advanced"]
+    items_marked, items_planned = await call(steps.ledger_deadlines, url, campaign, act)
+    marked += items_marked
+    planned += items_planned
     sent = await call(steps.send_reminders, url, campaign, act, outbox_file)
     at_local, states = await call(steps.finish_tick, url, campaign, act)
     return {"at": at_local, "advanced": advanced, "overdue_marked": marked,
@@ -59,7 +63,7 @@ def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: st
 
 _TASKS = {fn: task(fn, name=fn.__name__.replace("_", "-")) for fn in (
     steps.start_phases, steps.running_phases, steps.check_deadlines, steps.plan_reminders, steps.evaluate_gate,
-    steps.advance_phase, steps.send_reminders, steps.finish_tick, steps.look_back)}
+    steps.advance_phase, steps.send_reminders, steps.finish_tick, steps.look_back, steps.ledger_deadlines)}
 
 
 def _task_call(fn: Callable[..., Any], *args: Any) -> Any:
