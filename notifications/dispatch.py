@@ -50,12 +50,12 @@ def send_due(engine: Engine, campaign: str, act: Act, delivery: Delivery) -> Sen
     result = SendResult()
     with engine.begin() as conn:
         ctx = load_ctx(conn, campaign)
+        if not in_send_window(act.at, ctx.policy, ctx.calendar, ctx.tz):
+            result.held = True  # outside the window nothing is read: what is due waits for the next window
+            return result
         outbox.cancel_for_closed(conn, ctx.id)
         rows = outbox.due_rows(conn, ctx.id, act.at)
     if not rows:
-        return result
-    if not in_send_window(act.at, ctx.policy, ctx.calendar, ctx.tz):
-        result.held = True
         return result
     titles = {k: v["title"] for k, v in ctx.artifacts.items()}
     for (recipient, channel_name), group in group_rows(rows):
