@@ -14,6 +14,7 @@ the installation. Secrets stay out of the file too: `${VAR}` is replaced from th
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,7 @@ from .channels.webhook import WebhookChannel, redact_url
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ChannelConfig(BaseModel):
+class ChannelConfig(BaseModel, ABC):
     model_config = ConfigDict(extra="forbid", frozen=True)
     secret_fields: ClassVar[tuple[str, ...]] = ("password", "secret")
 
@@ -41,8 +42,9 @@ class ChannelConfig(BaseModel):
     type: str
     timeout: float = Field(10.0, gt=0)
 
+    @abstractmethod
     def build(self) -> Channel:
-        raise NotImplementedError
+        """The channel these settings describe (each channel type's config makes its own)."""
 
     def safe_dict(self) -> dict[str, Any]:
         """For display: secrets as "***", URLs without their query (tokens) or token-like path parts."""

@@ -110,9 +110,10 @@ def _actors(conn: Connection, ctx: CampaignCtx) -> dict[tuple[str, str], str]:
 
 
 def phase_audit(conn: Connection, campaign: str, phase: str | None = None, at: dt.datetime | None = None) -> PhaseAudit:
-    """Every required artifact of the phase(s) with its outcome at `at` (default: now), and the overrides."""
+    """Every required artifact of the phase(s) with its outcome at `at`, and the overrides."""
+    if at is None:  # the rules never read the clock: the command line passes it
+        raise TypeError("phase_audit needs the instant `at`")
     ctx = load_ctx(conn, campaign)
-    at = at or dt.datetime.now(dt.timezone.utc)
     phase_list = _phase_rows(conn, ctx, phase)
     by_id, actors = {p.id: p for p in phase_list}, _actors(conn, ctx)
     rows, overrides = [], []  # overrides: forced advances and waivers
