@@ -37,7 +37,7 @@ from campaign_model.store.tables import audit_events
 from flows.tick import tick_direct
 
 from .conftest import local
-from .loopback import LoopbackHTTP, LoopbackSMTP
+from .loopback import LoopbackHTTP, LoopbackSMTP, http_server, smtp_server  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "deliv-2023"
@@ -86,18 +86,6 @@ reminders:
 
 ROW_KEYS = {"id", "unit", "artifact", "kind", "due", "planned_for", "state", "sent_at", "recipient", "channel",
             "attempts", "message"}
-
-
-@pytest.fixture
-def smtp_server():
-    with LoopbackSMTP() as server:
-        yield server
-
-
-@pytest.fixture
-def http_server():
-    with LoopbackHTTP() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, format_datetime, formatdate, parseaddr
+from email.utils import formataddr, format_datetime, parseaddr
 
 from .base import DeliveryError, Message
 
@@ -90,12 +90,10 @@ class EmailChannel:
 
     @staticmethod
     def _date(at_iso: str) -> str:
-        # the tick's instant, so a replayed tick writes the same Date; the clock only as a fallback
-        try:
-            at = dt.datetime.fromisoformat(at_iso)
-            return format_datetime(at if at.tzinfo else at.replace(tzinfo=dt.UTC))
-        except ValueError:
-            return formatdate(localtime=False, usegmt=True)
+        # the tick's instant (never the clock), so a replayed tick writes the same Date; a message
+        # without one cannot be composed (ValueError: refused, not retried)
+        at = dt.datetime.fromisoformat(at_iso)
+        return format_datetime(at if at.tzinfo else at.replace(tzinfo=dt.UTC))
 
     @staticmethod
     def _msgid_local(message_id: str) -> str:

@@ -65,7 +65,10 @@ class HttpChannel:
         self._units = None if units is None else frozenset(units)
         self._own_client = client is None
         self._client = client or httpx.Client(timeout=timeout)
-        self._clock = clock  # injectable so signature tests need no sleeping or patching
+        # the one clock in notifications/, at the transport edge: a signature's timestamp must be the
+        # moment of sending (peers refuse stale ones, and a retry is sent hours after its tick);
+        # injectable so signature tests need no sleeping or patching
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} kind={self.kind!r}>"
