@@ -191,11 +191,12 @@ def _read_json(path: Path, file: str) -> list[Any]:
     return data
 
 
-def read_rows(path: Path, kind: ArtifactKind) -> list[dict]:
+def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[dict]:
     """The validated rows of a CSV, XLSX or JSON file; raises `RowsInvalid` for every kind of fault,
-    an unreadable file included, so a caller handles one error."""
+    an unreadable file included, so a caller handles one error. `name` is what messages call the file
+    (an upload's own name, when `path` is where it was spooled)."""
     path = Path(path)
-    file = str(path)
+    file = name or str(path)
     if path.suffix.lower() == ".json":
         return validate_rows(_read_json(path, file), kind, file)
     try:

@@ -20,8 +20,9 @@ import jinja2
 from .channels.base import Message
 
 KIND_LABEL = {
-    "zh": {"before": "即将到期", "on_due": "今日到期", "overdue": "已逾期", "escalation": "督办"},
-    "en": {"before": "due soon", "on_due": "due today", "overdue": "overdue", "escalation": "escalation"},
+    "zh": {"before": "即将到期", "on_due": "今日到期", "overdue": "已逾期", "escalation": "督办", "manual": "催报"},
+    "en": {"before": "due soon", "on_due": "due today", "overdue": "overdue", "escalation": "escalation",
+           "manual": "reminder from the organizer"},
 }
 TEMPLATES = Path(__file__).parent / "templates"
 

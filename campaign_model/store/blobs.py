@@ -41,10 +41,15 @@ class BlobStore:
         return self.path(sha256).read_bytes()
 
 
-def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path], at: dt.datetime) -> list[dict[str, Any]]:
-    """Store files by content hash (each content once) and record them; returns {name, sha256, size} each."""
+def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path | tuple[Path, str]],
+                at: dt.datetime) -> list[dict[str, Any]]:
+    """Store files by content hash (each content once) and record them; returns {name, sha256, size} each.
+
+    A file is a path, or (path, name) when the name to keep is not the path's (an upload spooled to a
+    temporary file keeps its sender's name, which is never used as a path)."""
     stored = []
-    for path in paths:
+    for entry in paths:
+        path, name = entry if isinstance(entry, tuple) else (entry, Path(entry).name)
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -52,5 +57,5 @@ def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path], at: d
         sha, size = store.put_bytes(data)
         if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
             conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=at))
-        stored.append({"name": Path(path).name, "sha256": sha, "size": size})
+        stored.append({"name": name, "sha256": sha, "size": size})
     return stored

@@ -56,8 +56,8 @@ def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str
 
 
 def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artifact: str, act: Act, *,
-                  files: Sequence[Path] = (), rows_file: Path | None = None, signed_by: str | None = None,
-                  step: str | None = None) -> dict[str, Any]:
+                  files: Sequence[Path | tuple[Path, str]] = (), rows_file: Path | None = None,
+                  signed_by: str | None = None, step: str | None = None, rows_name: str | None = None) -> dict[str, Any]:
     """File an artifact for a unit: a new version, its files stored by hash, its rows checked."""
     ctx = load_ctx(conn, key)
     kind = _kind(ctx, artifact)
@@ -72,7 +72,7 @@ def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artif
                                f"('{artifact}' is filed as rows: give --rows FILE)")
         from ..rows import read_rows
 
-        rows = read_rows(rows_file, kind)
+        rows = read_rows(rows_file, kind, rows_name)
     elif rows_file is not None:
         raise InvalidInput(f"'{kind.title}' 不按行填报，不能使用 --rows ('{artifact}' takes no rows)")
     stored = store_files(conn, store, files, act.at)

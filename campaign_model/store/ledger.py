@@ -83,7 +83,7 @@ def _changeable(conn: Connection, item_id: int, act: Act) -> tuple[Any, Campaign
 
 
 def update_item(conn: Connection, blobstore: BlobStore, item_id: int, state: str, note: str | None,
-                evidence_paths: Sequence[Path], act: Act) -> dict[str, Any]:
+                evidence_paths: Sequence[Path | tuple[Path, str]], act: Act) -> dict[str, Any]:
     """A unit reports progress (in_progress, with a note) or the fix (rectified, with evidence files)."""
     if state not in rules.UPDATE_STATES:
         raise InvalidInput(f"--state 应为 in_progress 或 rectified (use in_progress or rectified), got '{state}'")

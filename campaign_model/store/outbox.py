@@ -256,3 +256,29 @@ def counts(conn: Connection, campaign_id: int) -> dict[str, int]:
 
 
 
+
+
+# --- "remind now": an organizer's reminder for chosen obligations, outside the policy's slots ---
+
+def remind_now(conn: Connection, ctx: Any, obligation_ids: list[int], act: Any, route: Route = only_file) -> dict[str, Any]:
+    """Plan a `manual` reminder for each chosen open obligation, at `act.at`; sent by the next send (a tick).
+
+    The unique key (obligation, kind, local day, channel) keeps it to one per obligation per day, however
+    often the button is pressed. Obligations already done or not of this campaign are reported, not planned.
+    """
+    day = act.at.astimezone(ctx.tz).date()
+    obs = conn.execute(
+        select(obligations.c.id, obligations.c.state, units.c.key, units.c.contacts)
+        .join(units, units.c.id == obligations.c.unit_id)
+        .where(obligations.c.campaign_id == ctx.id, obligations.c.id.in_(obligation_ids))).all()
+    found = {ob.id for ob in obs}
+    open_obs = [ob for ob in obs if ob.state in OPEN]
+    slot = ReminderSlot(kind="manual", day=day, at=act.at)
+    rows = [_row(ctx, ob.id, slot, ob.key, ch) for ob in open_obs for ch in route(ob.key, ob.contacts)]
+    planned = len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all()) if rows else 0
+    if planned:
+        audit.append(conn, act, "reminders.manual", ctx.key, "obligations:" + ",".join(map(str, sorted(ob.id for ob in open_obs))),
+                     None, {"planned": planned, "units": sorted({ob.key for ob in open_obs})})
+    return {"planned": planned, "obligations": sorted(ob.id for ob in open_obs),
+            "not_open": sorted(ob.id for ob in obs if ob.state not in OPEN),
+            "unknown": sorted(set(obligation_ids) - found)}

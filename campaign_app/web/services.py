@@ -1,0 +1,73 @@
+"""What the HTTP layer is wired to, in one object: the database, the file store, the clock, the limits.
+
+`create_app` builds one `Services`; routes take it as a dependency. The clock is injected so that a test
+(or `make run`'s demo) decides what "now" is; a client never does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from campaign_model.store.audit import Act
+from campaign_model.store.blobs import BlobStore
+
+from ..settings import Settings
+
+Clock = Callable[[], dt.datetime]
+
+
+def wall_clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Uploads: each file at most `file_bytes`, a request at most `request_bytes`, `files` files, these types."""
+
+    file_bytes: int = 20 * 1024 * 1024
+    request_bytes: int = 64 * 1024 * 1024
+    files: int = 20
+    # scans, office documents, images and the row formats; the content must look like its type too
+    suffixes: frozenset[str] = frozenset({".pdf", ".ofd", ".jpg", ".jpeg", ".png", ".doc", ".docx", ".xls", ".xlsx",
+                                          ".wps", ".et", ".csv", ".txt", ".json", ".zip"})
+    rows_suffixes: frozenset[str] = frozenset({".csv", ".xlsx", ".json"})
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    clock: Clock = wall_clock
+    limits: UploadLimits = field(default_factory=UploadLimits)
+    # called after reminders were planned by "remind now" (in `serve`: run the campaign's tick job now)
+    on_remind: Callable[[str], None] | None = None
+    secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        self.blobs = BlobStore(self.settings.files_dir)
+        # SQLite has one writer: writers queue here instead of spinning on the busy timeout
+        self._write_lock: Any = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._write_lock or nullcontext():
+            with self.engine.begin() as conn:
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def now(self) -> dt.datetime:
+        return self.clock().astimezone(dt.timezone.utc)
+
+    def act(self, actor: str) -> Act:
+        return Act(self.now(), actor, wall_clock())  # recorded_at is always the real clock
