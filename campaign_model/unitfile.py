@@ -73,10 +73,11 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     return err["msg"]
 
 
-def read_units(path: Path) -> list[UnitSpec]:
-    """The units of a CSV/XLSX unit list; raises `SpecInvalid` with every problem of every row."""
+def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
+    """The units of a CSV/XLSX unit list; raises `SpecInvalid` with every problem of every row.
+    `name` is what messages call the file (an upload's own name)."""
     path = Path(path)
-    file = str(path)
+    file = name or str(path)
     header, rows = read_table(path)
     if not header:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])

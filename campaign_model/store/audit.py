@@ -54,3 +54,22 @@ def events(conn: Connection, campaign: str | None = None) -> list[AuditEvent]:
 def verify(conn: Connection) -> Verdict:
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     return verify_chain(events(conn), (head.seq, head.hash) if head else (0, GENESIS))
+
+
+def search(conn: Connection, campaign: str | None = None, text: str | None = None, limit: int = 100,
+           offset: int = 0) -> tuple[int, list[Any]]:
+    """Events newest first, optionally of one campaign and containing `text` in actor, action or subject;
+    returns (how many match, this page of them)."""
+    from sqlalchemy import func, or_
+
+    where = []
+    if campaign:
+        where.append(audit_events.c.campaign == campaign)
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        where.append(or_(audit_events.c.actor.like(like), audit_events.c.action.like(like),
+                         audit_events.c.subject.like(like)))
+    total = conn.execute(select(func.count()).select_from(audit_events).where(*where)).scalar_one()
+    rows = conn.execute(select(audit_events).where(*where).order_by(audit_events.c.seq.desc())
+                        .limit(limit).offset(offset)).all()
+    return int(total), list(rows)

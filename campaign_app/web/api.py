@@ -1,0 +1,495 @@
+"""The HTTP API under /api/v1: thin routes, each a right, a scope check and one service call.
+
+The instant of every action is the server's clock (`Services.now`); a client never sets it. The actor
+is the caller's account name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from campaign_model.errors import CampaignError, SpecInvalid
+from campaign_model.store.campaigns import CampaignCtx, load_ctx, unit_rows
+
+from .deps import Caller, Svc, check_units, require, scope_of
+from .errors import ApiError, from_domain
+from .uploads import as_pairs, spooled
+
+router = APIRouter(prefix="/api/v1")
+
+Key = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _ctx(conn: Any, key: str) -> CampaignCtx:
+    return load_ctx(conn, key)
+
+
+def _scoped(conn: Any, key: str, caller: Caller) -> tuple[CampaignCtx, frozenset[str] | None]:
+    ctx = load_ctx(conn, key)
+    return ctx, scope_of(conn, ctx, caller)
+
+
+# --- who am I, and the campaigns ---
+
+@router.get("/health", tags=["service"], summary="服务状态 (service health; no credentials needed)")
+def health(svc: Svc) -> dict[str, Any]:
+    with svc.read() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    return {"ok": True, "at": svc.now().isoformat()}
+
+
+@router.get("/me", tags=["accounts"], summary="当前用户 (the caller's account)")
+def me(caller: Caller = require("campaign.read")) -> dict[str, Any]:
+    p = caller.principal
+    return {"name": p.name, "role": p.role, "unit": p.unit, "display_name": p.display_name, "via": caller.via}
+
+
+@router.get("/campaigns", tags=["campaigns"], summary="活动列表 (campaigns the caller may see)")
+def campaigns(svc: Svc, caller: Caller = require("campaign.read")) -> list[dict[str, Any]]:
+    from campaign_model.store.queries import campaign_list
+
+    with svc.read() as conn:
+        docs = campaign_list(conn)
+        if caller.role != "unit":
+            return docs
+        visible = []
+        for d in docs:
+            try:
+                scope_of(conn, load_ctx(conn, d["key"]), caller)
+                visible.append(d)
+            except ApiError:
+                continue
+        return visible
+
+
+@router.post("/campaigns", status_code=201, tags=["campaigns"],
+             summary="创建活动：上传规格 YAML，可附单位名单 (create a campaign from a spec upload, optional unit list)")
+def create_campaign(svc: Svc, spec: Annotated[UploadFile, File(description="活动规格 YAML (the spec)")],
+                    units: Annotated[UploadFile | None, File(description="单位名单 CSV/XLSX (unit list)")] = None,
+                    caller: Caller = require("campaign.create")) -> dict[str, Any]:
+    from campaign_model.specfile import load_spec_text
+    from campaign_model.store.campaigns import create_campaign as create
+    from campaign_model.unitfile import read_units
+
+    text = _spec_text(spec)
+    with spooled([("units", units)] if units else [], svc.limits, frozenset({"units"})) as files:
+        unit_list = None
+        if files.get("units"):
+            f = files["units"][0]
+            try:
+                unit_list = read_units(f.path, f.name)
+            except CampaignError as exc:
+                raise from_domain(exc, "units") from None
+        try:
+            loaded = load_spec_text(text, spec.filename or "spec.yaml", units=unit_list, unit_loader=_no_units_file)
+        except CampaignError as exc:
+            raise from_domain(exc, "spec") from None
+        with svc.write() as conn:
+            summary = create(conn, loaded, svc.act(caller.name))
+    return {**summary, "warnings": [str(w) for w in loaded.warnings]}
+
+
+def _spec_text(spec: UploadFile) -> str:
+    data = spec.file.read(1024 * 1024 + 1)
+    if len(data) > 1024 * 1024:
+        raise ApiError(413, "too_large", "规格文件超过 1 MB (the spec is larger than 1 MB)", "spec")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid", "规格文件须为 UTF-8 编码 (the spec must be UTF-8 text)", "spec") from None
+
+
+def _no_units_file(path: Path) -> Any:
+    from campaign_model.errors import Problem
+
+    raise SpecInvalid([Problem("spec", None, "units_file", "通过接口创建时请随规格上传单位名单 units，而不是 units_file "
+                                                         "(over HTTP, upload the unit list as `units` instead of units_file)")])
+
+
+@router.get("/campaigns/{key}", tags=["campaigns"], summary="活动概况：阶段时间线 (a campaign's phases and timeline)")
+def campaign(key: str, svc: Svc, caller: Caller = require("campaign.read")) -> dict[str, Any]:
+    from campaign_model.store.queries import status
+
+    with svc.read() as conn:
+        ctx, scope = _scoped(conn, key, caller)
+        doc = status(conn, key, svc.now())
+    phases = [{k: p[k] for k in ("key", "title", "kind", "state", "start", "end", "started_at", "completed_at", "forced")}
+              for p in doc["phases"]]
+    return {"campaign": key, "title": ctx.title, "at": doc["at"], "current_phase": doc["current_phase"], "phases": phases,
+            "units": sorted(scope) if scope is not None else None}
+
+
+@router.get("/campaigns/{key}/status", tags=["campaigns"],
+            summary="活动进展，与 `campaign status --json` 相同 (status: the same document as `campaign status --json`)")
+def status(key: str, svc: Svc, caller: Caller = require("campaign.status")) -> dict[str, Any]:
+    from campaign_model.store.queries import status as get_status
+
+    with svc.read() as conn:
+        return get_status(conn, key, svc.now())
+
+
+# --- units ---
+
+@router.get("/campaigns/{key}/units", tags=["units"], summary="单位 (units; a unit user sees its own and those below)")
+def units(key: str, svc: Svc, caller: Caller = require("units.read")) -> list[dict[str, Any]]:
+    with svc.read() as conn:
+        ctx, scope = _scoped(conn, key, caller)
+        rows = unit_rows(conn, ctx)
+    return [{"key": u.key, "name": u.name, "parent": u.parent_key, "tags": u.tags, "active": bool(u.active),
+             **({"contacts": u.contacts} if scope is None else {})}
+            for u in rows if scope is None or u.key in scope]
+
+
+@router.post("/campaigns/{key}/units", tags=["units"],
+             summary="导入单位名单：新增单位生成应报材料，撤销单位免报 (import a unit list into a running campaign)")
+def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(description="CSV/XLSX")],
+                 reason: Annotated[str | None, Form(description="撤销单位的理由 (why removed units are excused)")] = None,
+                 caller: Caller = require("units.import")) -> dict[str, Any]:
+    from campaign_model.store.campaigns import import_units as do_import
+    from campaign_model.unitfile import read_units
+
+    with spooled([("file", file)], svc.limits, frozenset({"file"})) as files:
+        f = files["file"][0]
+        try:
+            new_units = read_units(f.path, f.name)
+        except CampaignError as exc:
+            raise from_domain(exc, "file") from None
+        with svc.write() as conn:
+            return do_import(conn, key, new_units, svc.act(caller.name), reason, f.name)
+
+
+# --- obligations and filings ---
+
+@router.get("/campaigns/{key}/obligations", tags=["obligations"], summary="应报材料 (obligations, scoped to the caller's units)")
+def obligations(key: str, svc: Svc, unit: str | None = None, state: str | None = None,
+                caller: Caller = require("obligations.read")) -> list[dict[str, Any]]:
+    from campaign_model.store.queries import obligation_list
+
+    with svc.read() as conn:
+        _, scope = _scoped(conn, key, caller)
+        if unit:
+            check_units(scope, [unit])
+        docs = obligation_list(conn, key, svc.now())
+    return [d for d in docs if (scope is None or d["unit"] in scope) and (unit is None or d["unit"] == unit)
+            and (state is None or d["state"] == state)]
+
+
+@router.post("/campaigns/{key}/filings", status_code=201, tags=["filings"],
+             summary="报送材料：附件、签字人、逐行材料 (file an artifact: files, signer, rows file)")
+def create_filing(key: str, svc: Svc,
+                  unit: Annotated[str, Form(description="单位代码 (unit key)")],
+                  artifact: Annotated[str, Form(description="材料类型 (artifact kind)")],
+                  files: Annotated[list[UploadFile] | None, File(description="附件 (files)")] = None,
+                  rows: Annotated[UploadFile | None, File(description="逐行材料 CSV/XLSX/JSON (rows file)")] = None,
+                  signed_by: Annotated[str | None, Form(description="签字负责人 (who signed)")] = None,
+                  step: Annotated[str | None, Form(description="步骤代码 (step key)")] = None,
+                  caller: Caller = require("filing.create")) -> dict[str, Any]:
+    return file_for(svc, caller, key, unit, artifact, files or [], rows, signed_by, step)
+
+
+def file_for(svc: Any, caller: Caller, key: str, unit: str, artifact: str, files: list[UploadFile],
+             rows: UploadFile | None, signed_by: str | None, step: str | None) -> dict[str, Any]:
+    """File an artifact for a unit in the caller's scope (shared by the API and the dashboard's form)."""
+    from campaign_model.store.filings import file_artifact
+
+    with svc.read() as conn:
+        _, scope = _scoped(conn, key, caller)
+    check_units(scope, [unit])
+    uploads = [("files", f) for f in files] + ([("rows", rows)] if rows is not None else [])
+    with spooled(uploads, svc.limits, frozenset({"rows"})) as spool:
+        rows_file = spool.get("rows", [None])[0]
+        try:
+            with svc.write() as conn:
+                return file_artifact(conn, svc.blobs, key, unit, artifact, svc.act(caller.name),
+                                     files=as_pairs(spool.get("files", [])), rows_file=rows_file.path if rows_file else None,
+                                     rows_name=rows_file.name if rows_file else None,
+                                     signed_by=(signed_by or "").strip() or None, step=step or None)
+        except CampaignError as exc:
+            raise from_domain(exc, _filing_field(str(exc))) from None
+
+
+def _filing_field(message: str) -> str | None:
+    """Which form field a filing error is about, from what it says (the domain raises plain messages)."""
+    for marker, field in (("--signed-by", "signed_by"), ("--rows", "rows"), ("单位 '", "unit"), ("材料类型", "artifact"),
+                          ("step", "step")):
+        if marker in message:
+            return field
+    return None
+
+
+@router.get("/campaigns/{key}/filings", tags=["filings"], summary="已报材料的各个版本 (filed versions, newest first)")
+def filings(key: str, svc: Svc, unit: str | None = None, artifact: str | None = None,
+            caller: Caller = require("filing.read")) -> list[dict[str, Any]]:
+    from campaign_model.store.filing_query import filing_list
+
+    with svc.read() as conn:
+        ctx, scope = _scoped(conn, key, caller)
+        if unit:
+            check_units(scope, [unit])
+        return filing_list(conn, ctx, scope, unit, artifact)
+
+
+@router.get("/campaigns/{key}/filings/{filing_id}", tags=["filings"], summary="一次报送及其逐行内容 (one filing, with its rows)")
+def filing(key: str, filing_id: int, svc: Svc, caller: Caller = require("filing.read")) -> dict[str, Any]:
+    from campaign_model.store.filing_query import filing as get_filing
+
+    with svc.read() as conn:
+        ctx, scope = _scoped(conn, key, caller)
+        doc = get_filing(conn, ctx, filing_id)
+    check_units(scope, [doc["unit"]])
+    return doc
+
+
+@router.get("/campaigns/{key}/filings/{filing_id}/files/{n}", tags=["filings"], summary="下载附件 (download a filed file)")
+def download(key: str, filing_id: int, n: int, svc: Svc, caller: Caller = require("filing.read")) -> Response:
+    doc = filing(key, filing_id, svc, caller)
+    if not 0 <= n < len(doc["files"]):
+        raise ApiError(404, "not_found", f"报送 #{filing_id} 没有第 {n} 个附件 (no file {n} in this filing)", "n")
+    f = doc["files"][n]
+    return _blob_response(svc, f["sha256"], f["name"])
+
+
+def _blob_response(svc: Any, sha256: str, name: str) -> Response:
+    path = svc.blobs.path(sha256)
+    if not path.exists():
+        raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
+    # served as an attachment with a neutral type: a filed file never runs in our origin
+    return FileResponse(path, filename=name, media_type="application/octet-stream",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+
+
+class ReviewIn(BaseModel):
+    unit: Key
+    artifact: Key
+    decision: Literal["accept", "reject"]
+    comment: str | None = Field(None, max_length=2000)
+    step: str | None = None
+
+
+@router.post("/campaigns/{key}/reviews", tags=["filings"], summary="审核：通过或退回 (accept or reject the latest filing)")
+def review(key: str, body: ReviewIn, svc: Svc, caller: Caller = require("filing.review")) -> dict[str, Any]:
+    from campaign_model.store.filings import review as do_review
+
+    with svc.write() as conn:
+        return do_review(conn, key, body.unit, body.artifact, body.decision == "accept", body.comment,
+                         svc.act(caller.name), body.step)
+
+
+class WaiverIn(BaseModel):
+    unit: Key
+    artifact: Key
+    reason: str = Field(min_length=1, max_length=2000)
+    step: str | None = None
+
+
+@router.post("/campaigns/{key}/waivers", tags=["obligations"], summary="免报（须写理由）(waive an obligation, with a reason)")
+def waive(key: str, body: WaiverIn, svc: Svc, caller: Caller = require("obligation.waive")) -> dict[str, Any]:
+    from campaign_model.store.filings import waive as do_waive
+
+    with svc.write() as conn:
+        return do_waive(conn, key, body.unit, body.artifact, body.reason, svc.act(caller.name), body.step)
+
+
+class AdvanceIn(BaseModel):
+    force: bool = False
+    reason: str | None = Field(None, max_length=2000)
+
+
+@router.post("/campaigns/{key}/advance", tags=["campaigns"],
+             summary="转段；force 须写理由（特批）(complete the current phase; force overrides the gate, with a reason)")
+def advance(key: str, body: AdvanceIn, svc: Svc, caller: Caller = require("phase.advance")) -> dict[str, Any]:
+    from campaign_model.store.phases import force_advance
+
+    with svc.write() as conn:
+        return force_advance(conn, load_ctx(conn, key), body.reason or "", svc.act(caller.name), body.force)
+
+
+# --- the rectification ledger ---
+
+@router.get("/campaigns/{key}/ledger", tags=["ledger"], summary="整改台账 (the rectification ledger, scoped)")
+def ledger(key: str, svc: Svc, unit: str | None = None, state: str | None = None,
+           caller: Caller = require("ledger.read")) -> list[dict[str, Any]]:
+    from campaign_model.store.queries import ledger as get_ledger
+
+    with svc.read() as conn:
+        _, scope = _scoped(conn, key, caller)
+        if unit:
+            check_units(scope, [unit])
+        docs = get_ledger(conn, key, unit, state, svc.now())
+    return [d for d in docs if scope is None or d["unit"] in scope]
+
+
+def _item_unit(svc: Any, item: int, caller: Caller) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from campaign_model.store.ledger import item_ctx
+    from campaign_model.store.tables import ledger_items
+    from campaign_model.store.tables import units as units_t
+
+    with svc.read() as conn:
+        ctx = item_ctx(conn, item)
+        unit = conn.execute(select(units_t.c.key).join(ledger_items, ledger_items.c.unit_id == units_t.c.id)
+                            .where(ledger_items.c.id == item)).scalar_one()
+        check_units(scope_of(conn, ctx, caller), [unit])
+    return ctx.key, unit
+
+
+@router.post("/ledger/{item}/progress", tags=["ledger"],
+             summary="报告整改进展或整改完成（附佐证）(report progress, or the fix with evidence files)")
+def ledger_progress(item: int, svc: Svc, state: Annotated[Literal["in_progress", "rectified"], Form()],
+                    note: Annotated[str | None, Form(max_length=4000)] = None,
+                    evidence: Annotated[list[UploadFile] | None, File(description="佐证材料 (evidence)")] = None,
+                    caller: Caller = require("ledger.update")) -> dict[str, Any]:
+    from campaign_model.store.ledger import update_item
+
+    _item_unit(svc, item, caller)
+    with spooled([("evidence", f) for f in evidence or []], svc.limits) as spool:
+        with svc.write() as conn:
+            return update_item(conn, svc.blobs, item, state, note, as_pairs(spool.get("evidence", [])), svc.act(caller.name))
+
+
+class VerifyIn(BaseModel):
+    decision: Literal["close", "reopen"]
+    comment: str = Field(min_length=1, max_length=4000)
+    deadline: dt.date | None = None
+
+
+@router.post("/ledger/{item}/verify", tags=["ledger"], summary="销号或退回整改 (close a rectified item, or reopen it)")
+def ledger_verify(item: int, body: VerifyIn, svc: Svc, caller: Caller = require("ledger.verify")) -> dict[str, Any]:
+    from campaign_model.store.ledger import verify_item
+
+    with svc.write() as conn:
+        return verify_item(conn, item, body.decision == "close", body.comment, svc.act(caller.name), body.deadline)
+
+
+class FindingIn(BaseModel):
+    unit: Key
+    problem: str = Field(min_length=1, max_length=4000)
+    deadline: dt.date | None = None
+    long_term: bool = False
+    category: str | None = None
+    measure: str | None = None
+
+
+@router.post("/campaigns/{key}/findings", status_code=201, tags=["ledger"],
+             summary="督查发现的问题，列入整改台账 (a supervision finding, as a ledger item)")
+def finding(key: str, body: FindingIn, svc: Svc, caller: Caller = require("finding.create")) -> dict[str, Any]:
+    from campaign_model.store.ledger import record_finding
+
+    with svc.write() as conn:
+        return record_finding(conn, key, body.unit, body.problem, body.deadline, svc.act(caller.name),
+                              category=body.category, measure=body.measure, long_term=body.long_term)
+
+
+# --- reminders ---
+
+@router.get("/campaigns/{key}/reminders", tags=["reminders"], summary="催办发件箱 (the reminder outbox)")
+def reminders(key: str, svc: Svc, state: str | None = None, unit: str | None = None,
+              caller: Caller = require("reminders.read")) -> list[dict[str, Any]]:
+    from campaign_model.store import outbox
+
+    with svc.read() as conn:
+        ctx = load_ctx(conn, key)
+        rows = outbox.listing(conn, ctx.id, state, unit)
+    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
+    return [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
+             "kind": r.kind, "due": iso(r.due_at), "planned_for": iso(r.planned_for), "state": r.state,
+             "sent_at": iso(r.sent_at), "recipient": r.recipient, "channel": r.channel, "attempts": r.attempts,
+             "message": r.message_id, "error": r.last_error, "next_attempt_at": iso(r.next_attempt_at)} for r in rows]
+
+
+class RemindIn(BaseModel):
+    obligations: list[int] = Field(min_length=1, max_length=10000)
+
+
+@router.post("/campaigns/{key}/reminders", status_code=202, tags=["reminders"],
+             summary="立即催办所选应报材料（每项每天一次）(remind now: one reminder per obligation per day)")
+def remind(key: str, body: RemindIn, svc: Svc, background: BackgroundTasks,
+           caller: Caller = require("reminders.send")) -> dict[str, Any]:
+    return remind_now(svc, caller, key, body.obligations, background)
+
+
+def remind_now(svc: Any, caller: Caller, key: str, ids: list[int], background: BackgroundTasks) -> dict[str, Any]:
+    from campaign_model.store.outbox import remind_now as plan
+    from notifications.setup import router_from_env
+
+    with svc.write() as conn:
+        result = plan(conn, load_ctx(conn, key), ids, svc.act(caller.name), router_from_env())
+    if result["planned"] and svc.on_remind is not None:
+        background.add_task(svc.on_remind, key)  # sent by a tick now, not inside this request
+    return result
+
+
+# --- audit and reports ---
+
+@router.get("/audit", tags=["audit"], summary="审计日志，可检索 (the audit log, newest first, searchable)")
+def audit_log(svc: Svc, campaign: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+              caller: Caller = require("audit.read")) -> dict[str, Any]:
+    from campaign_model.store.audit import search
+
+    with svc.read() as conn:
+        total, rows = search(conn, campaign, q, limit, offset)
+    return {"total": total, "events": [{"seq": r.seq, "at": r.at.isoformat(), "recorded_at": r.recorded_at.isoformat(),
+                                        "actor": r.actor, "action": r.action, "campaign": r.campaign,
+                                        "subject": r.subject, "before": r.before, "after": r.after, "hash": r.hash}
+                                       for r in rows]}
+
+
+@router.get("/audit/verify", tags=["audit"], summary="校验审计链 (verify the audit chain)")
+def audit_verify(svc: Svc, caller: Caller = require("audit.read")) -> dict[str, Any]:
+    from campaign_model.store import audit
+
+    with svc.read() as conn:
+        v = audit.verify(conn)
+    return {"ok": v.ok, "events": v.count, "first_bad": v.first_bad, "reason": v.reason}
+
+
+REPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
+                "json": "application/json", "html": "text/html", "pdf": "application/pdf", "svg": "image/svg+xml",
+                "png": "image/png"}
+
+
+@router.get("/campaigns/{key}/reports/{kind}", tags=["reports"],
+            summary="报表：phase-audit | ledger | notice | closure，格式 xlsx csv json html pdf (svg png)")
+def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | None = None, unit: str | None = None,
+           caller: Caller = require("reports.read")) -> Response:
+    from notifications.reports import write_report
+
+    from ..cli_report import FORMATS, KINDS, _build
+
+    if kind not in KINDS:
+        raise ApiError(404, "not_found", f"没有报表 '{kind}'，可选 {', '.join(KINDS)} (unknown report)", "kind")
+    if format not in FORMATS[kind]:
+        raise ApiError(422, "invalid", f"报表 {kind} 不支持格式 '{format}'，可选 {', '.join(FORMATS[kind])} "
+                                       f"(unsupported format)", "format")
+    with svc.read() as conn:
+        data = _build(conn, key, kind, svc.now(), phase if kind == "phase-audit" else None,
+                      unit if kind == "ledger" else None, False)
+    with tempfile.TemporaryDirectory(prefix="campaignflow-report-") as tmp:
+        out = Path(tmp) / f"{key}-{kind}.{format}"
+        write_report(data, format, out)
+        content = out.read_bytes()
+    return Response(content, media_type=REPORT_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="{key}-{kind}.{format}"'})
+
+
+# --- the public board ---
+
+@router.get("/public/{key}", tags=["public"], summary="公示：汇总进度与整改数字，无需登录 (the public board's figures; no login)")
+def public(key: str, svc: Svc) -> dict[str, Any]:
+    from campaign_model.store.board import public_board
+
+    with svc.read() as conn:
+        return public_board(conn, key, svc.now())
+
+
+def request_lang(request: Request) -> str:
+    return "en" if request.cookies.get("lang") == "en" else "zh"

@@ -1,0 +1,90 @@
+"""Logging in and out in the browser.
+
+The login form is protected by a double-submit token (a cookie and a form field that must match), since
+there is no session yet; a successful login always starts a new session (no fixation), whose cookie is
+HttpOnly and SameSite=Lax, and whose CSRF token every later form carries. Failed logins are throttled
+per account and per client address (campaign_model.accounts).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from campaign_model.errors import AuthFailed, Throttled
+from campaign_model.store.accounts import authenticate, create_session, end_session
+
+from .deps import SESSION_COOKIE, Svc, check_csrf, identify
+from .render import page
+
+router = APIRouter(include_in_schema=False)
+LOGIN_COOKIE = "cf_login"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another origin (//host, scheme:, backslashes)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or ":" in target.split("?")[0]:
+        return "/"
+    return target
+
+
+def _login_page(request: Request, status: int = 200, error: str | None = None, name: str = "",
+                next_url: str = "/") -> Response:
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", status=status, csrf=token, error=error, name=name, next_url=safe_next(next_url))
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=request.app.state.services.secure_cookies)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+    return _login_page(request, next_url=next)
+
+
+@router.post("/login")
+def login(request: Request, svc: Svc, name: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=1024)],
+          csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:  # noqa: A002
+    lang_en = request.cookies.get("lang") == "en"
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not expected or not hmac.compare_digest(expected, csrf):
+        msg = "Your login form expired; please try again." if lang_en else "登录表单已过期，请重试。"
+        return _login_page(request, 403, msg, name, next)
+    source = request.client.host if request.client else "unknown"
+    refused: AuthFailed | Throttled | None = None
+    with svc.engine.begin() as conn:  # a failed attempt is recorded (and committed) for the throttle
+        try:
+            principal = authenticate(conn, name.strip(), password, svc.now(), source)
+        except (AuthFailed, Throttled) as exc:
+            refused = exc
+    if isinstance(refused, Throttled):
+        msg = (f"Too many failed logins; try again in {refused.retry_after} seconds." if lang_en
+               else f"登录失败次数过多，请 {refused.retry_after} 秒后再试。")
+        response = _login_page(request, 429, msg, name, next)
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
+    if refused is not None:
+        msg = "Wrong name or password." if lang_en else "用户名或密码错误。"
+        return _login_page(request, 401, msg, name, next)
+    with svc.engine.begin() as conn:
+        token, _csrf = create_session(conn, principal.user_id, svc.now())
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=svc.secure_cookies)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Response:
+    caller = identify(request, svc)
+    if caller is not None and caller.via == "session":
+        check_csrf(request, caller, csrf)
+        with svc.engine.begin() as conn:
+            end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,125 @@
+"""Who is calling, what they may do, and which units they may see: the dependencies every route takes.
+
+A program sends `Authorization: Bearer TOKEN`; a browser carries the session cookie, and then every
+state-changing request must also carry the session's CSRF token (form field `csrf` or header
+`X-CSRF-Token`): a cookie alone never changes anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from campaign_model.access import allowed, outside, sees_everything, visible_units
+from campaign_model.store.accounts import Principal, principal_for_token, session_principal
+from campaign_model.store.campaigns import CampaignCtx, unit_rows
+
+from .errors import ApiError, forbidden, unauthenticated
+from .services import Services
+
+SESSION_COOKIE = "cf_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    via: str  # "token" | "session"
+    csrf: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def role(self) -> str:
+        return self.principal.role
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+Svc = Annotated[Services, Depends(get_services)]
+
+
+def identify(request: Request, svc: Services) -> Caller | None:
+    """The caller of this request, looked up once; None without credentials. A bad token is a 401."""
+    if hasattr(request.state, "caller"):
+        return request.state.caller  # type: ignore[no-any-return]
+    caller: Caller | None = None
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthenticated", "Authorization 头应为 'Bearer TOKEN' (use Authorization: Bearer TOKEN)",
+                           headers={"WWW-Authenticate": "Bearer"})
+        with svc.engine.begin() as conn:  # may note the token's last use
+            principal = principal_for_token(conn, token.strip(), svc.now())
+        if principal is None:
+            raise ApiError(401, "unauthenticated", "令牌无效、已过期或已撤销 (the token is unknown, expired or revoked)",
+                           headers={"WWW-Authenticate": "Bearer"})
+        caller = Caller(principal, "token")
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        with svc.engine.begin() as conn:
+            found = session_principal(conn, cookie, svc.now())
+        if found is not None:
+            caller = Caller(found[0], "session", found[1])
+    request.state.caller = caller
+    return caller
+
+
+def csrf_ok(caller: Caller, presented: str | None) -> bool:
+    return bool(presented) and caller.csrf is not None and hmac.compare_digest(caller.csrf, presented or "")
+
+
+def check_csrf(request: Request, caller: Caller, form_token: str | None = None) -> None:
+    """A session's state-changing request must carry its CSRF token; a bearer token needs none (no cookie)."""
+    if caller.via != "session" or request.method in SAFE_METHODS:
+        return
+    if not csrf_ok(caller, form_token or request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, "csrf", "缺少或错误的 CSRF 令牌，请刷新页面后重试 (missing or wrong CSRF token; reload the page)")
+
+
+def require(action: str) -> Any:
+    """A dependency: the caller, who must be allowed `action` (401 without credentials, 403 without the right)."""
+
+    def dependency(request: Request, svc: Svc) -> Caller:
+        caller = identify(request, svc)
+        if caller is None:
+            raise unauthenticated()
+        if not allowed(caller.role, action):
+            raise forbidden(f"{caller.role} → {action}")
+        check_csrf(request, caller)
+        return caller
+
+    return Depends(dependency)
+
+
+def scope_of(conn: Any, ctx: CampaignCtx, caller: Caller) -> frozenset[str] | None:
+    """The units the caller may see in this campaign; None means all of them."""
+    if sees_everything(caller.role):
+        return None
+    own = caller.principal.unit
+    parents = {u.key: u.parent_key for u in unit_rows(conn, ctx) if u.active}
+    scope = visible_units(own, parents) if own else frozenset()
+    if not scope:
+        raise forbidden(f"您的单位不在活动 {ctx.key} 中 (your unit takes no part in {ctx.key})")
+    return scope
+
+
+def check_units(scope: frozenset[str] | None, units: Collection[str], field: str = "unit") -> None:
+    if scope is None:
+        return
+    beyond = outside(scope, units)
+    if beyond:
+        raise ApiError(403, "forbidden", f"无权访问单位 {', '.join(beyond)} (not your unit: {', '.join(beyond)})", field)
+
+
+def in_scope(scope: frozenset[str] | None) -> Callable[[str], bool]:
+    return (lambda _unit: True) if scope is None else scope.__contains__
