@@ -321,3 +321,56 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# --- accounts for the HTTP service: users, API tokens, browser sessions, failed logins ---
+
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # admin | supervisor | unit | viewer
+    Column("unit", String(64)),  # the unit key of a `unit` account, null for the other roles
+    Column("display_name", Text),
+    Column("password_hash", Text),  # argon2id; null for a token-only account
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime),
+)
+
+# secrets are stored as sha256 hex only; a token or session cookie is shown once and never kept
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),  # the first characters, to tell tokens apart in listings
+    Column("label", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+    Index("ix_api_tokens_user", "user_id"),
+)
+
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Index("ix_web_sessions_user", "user_id"),
+)
+
+# failed logins of the last minutes: throttling counts them by name and by client address
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_login_failures_name_at", "name", "at"),
+    Index("ix_login_failures_source_at", "source", "at"),
+)
