@@ -4,7 +4,9 @@
     ├── SpecInvalid             a spec or unit list with problems; carries every `Problem`
     ├── NotFound                a campaign, unit, artifact or obligation that does not exist
     ├── InvalidInput            a command whose arguments break a rule (filing without sign-off, ...)
-    └── ConflictError           a state change that the current state forbids (review of nothing filed)
+    ├── ConflictError           a state change that the current state forbids (review of nothing filed)
+    ├── AuthFailed              a login refused: wrong name or password, or a disabled account (never says which)
+    └── Throttled               too many failed logins lately; carries `retry_after` (seconds)
 """
 
 from __future__ import annotations
@@ -49,3 +51,14 @@ class InvalidInput(CampaignError):
 
 class ConflictError(CampaignError):
     pass
+
+
+class AuthFailed(CampaignError):
+    pass
+
+
+class Throttled(CampaignError):
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"登录失败次数过多，请 {retry_after} 秒后再试 "
+                         f"(too many failed logins; try again in {retry_after} seconds)")
