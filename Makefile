@@ -1,6 +1,8 @@
 # The two set-up commands: `make run` (the product) and `make test` (every test).
 # Each creates its own virtual environment (.venv) from the pinned constraints on first use.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/campaign demo
+	$(BIN)/campaign serve --demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	scripts/ensure-debian-packages.sh

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import signal
 import sys
 import threading
 from typing import Annotated, Any
@@ -59,21 +58,30 @@ def _log_to_stderr() -> None:
 
 
 @schedule_app.command()
-def serve(host: Annotated[str, typer.Option("--host", help="保留给后续版本的 HTTP 接口 (reserved for the HTTP API)")] = "127.0.0.1",
-          port: Annotated[int, typer.Option("--port", help="保留给后续版本的 HTTP 接口 (reserved for the HTTP API)")] = 8000,
+def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (address to listen on)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", min=0, max=65535, help="HTTP 端口 (port)")] = 8000,
+          demo: Annotated[bool, typer.Option("--demo", help="数据库中没有活动时载入演示活动和演示账号 (load the demo "
+                                                            "campaign, played up to today, and demo accounts into an "
+                                                            "empty database)")] = False,
           misfire_grace: GraceOpt = 3600) -> None:
-    """运行定时检查，直到 Ctrl-C / SIGTERM (run the scheduler in the foreground: one tick job per active campaign)."""
+    """运行服务：HTTP 接口、管理页面、公示页，以及定时检查，直到 Ctrl-C / SIGTERM
+    (run the service: the HTTP API, the dashboard, the public board and the scheduled ticks)."""
     s = settings()
     s.prepare_prefect()
     from campaign_model.store.db import open_engine
 
     open_engine(s.db_url).dispose()  # schema up to date before the first tick
+    _log_to_stderr()
+    if demo:
+        from .demo import load_live_demo
+
+        loaded = load_live_demo(s, dt.datetime.now(dt.timezone.utc))
+        if loaded:
+            typer.echo(f"已载入演示活动 (demo loaded): {loaded['campaign']}；演示账号 (demo accounts): "
+                       f"{', '.join(loaded['users'])}，密码 (password): {loaded['password']}")
     from flows import schedule as sched
     from flows import tick as _tick  # noqa: F401 - import Prefect now, not in the first job
 
-    _log_to_stderr()
-    typer.echo(f"HTTP 接口不在本版本中，--host {host} --port {port} 暂不使用 "
-               f"(the HTTP API is not part of this version; --host/--port are reserved for it)")
     scheduler = sched.make_scheduler(s.db_url, misfire_grace)
     sched.log_events(scheduler)
     scheduler.start(paused=True)
@@ -85,17 +93,27 @@ def serve(host: Annotated[str, typer.Option("--host", help="保留给后续版�
     typer.echo(_jobs_text([sched.job_doc(j) for j in scheduler.get_jobs()]))
 
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    housekeeping = threading.Thread(target=_keep_jobs, args=(stop, scheduler, s, outbox_for, misfire_grace),
+                                    name="campaignflow-jobs", daemon=True)
     scheduler.resume()
+    housekeeping.start()
     started = dt.datetime.now(dt.timezone.utc)
-    typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}；Ctrl-C 停止 (Ctrl-C stops)")
-    sys.stdout.flush()
+    typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}")
+    try:
+        _serve_http(s, host, port, lambda key: sched.run_now(scheduler, key))  # returns on Ctrl-C / SIGTERM
+    finally:
+        stop.set()
+        typer.echo("正在停止，等待运行中的检查结束 (stopping; waiting for a running tick to finish)")
+        sys.stdout.flush()
+        scheduler.pause()
+        scheduler.shutdown(wait=True)
+        typer.echo("已停止 (stopped)")
+
+
+def _keep_jobs(stop: threading.Event, scheduler: Any, s: Settings, outbox_for: Any, misfire_grace: int) -> None:
+    """New campaigns get their job; `campaign schedule` changes and a wake from sleep are picked up."""
+    from flows import schedule as sched
+
     seconds = 0
     while not stop.wait(1.0):
         seconds += 1
@@ -107,11 +125,78 @@ def serve(host: Annotated[str, typer.Option("--host", help="保留给后续版�
         except Exception as exc:  # the database may be briefly unavailable; keep serving
             logging.getLogger("campaignflow.schedule").error("同步任务失败 (job sync failed): %s",
                                                              sched.redact(f"{type(exc).__name__}: {exc}", s.db_url))
-    typer.echo("正在停止，等待运行中的检查结束 (stopping; waiting for a running tick to finish)")
-    sys.stdout.flush()
-    scheduler.pause()
-    scheduler.shutdown(wait=True)
-    typer.echo("已停止 (stopped)")
+
+
+def _server_class() -> Any:
+    import signal
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises the signal that stopped it; we stop the scheduler after it instead."""
+
+        @contextmanager
+        def capture_signals(self) -> Any:
+            def on_signal(signum: int, _frame: Any) -> None:
+                if self.should_exit:
+                    signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+                    self.force_exit = True
+                self.should_exit = True
+
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
+def _serve_http(s: Settings, host: str, port: int, on_remind: Any) -> None:
+    import uvicorn
+
+    from campaign_model.store.db import open_engine
+
+    from .web.app import create_app
+
+    _Server = _server_class()
+    from .web.services import Services
+
+    services = Services(s, open_engine(s.db_url), on_remind=on_remind, secure_cookies=s.secure_cookies)
+    config = uvicorn.Config(create_app(services), host=host, port=port, log_level="warning", access_log=False,
+                            server_header=False, proxy_headers=False)
+    server = _Server(config)
+    shown = host if ":" not in host else f"[{host}]"
+
+    async def announce() -> None:  # the address once the socket listens (port 0: the one chosen)
+        import asyncio
+
+        while not server.started:
+            await asyncio.sleep(0.05)
+        bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else shown
+        typer.echo(f"请在浏览器中打开 (open in a browser): http://{shown_host}:{bound}/   "
+                   f"接口文档 (API document): http://{shown_host}:{bound}/openapi.json   "
+                   f"Ctrl-C 停止 (Ctrl-C stops)")
+        sys.stdout.flush()
+
+    async def run() -> None:
+        import asyncio
+
+        waiter = asyncio.ensure_future(announce())
+        try:
+            await server.serve()
+        finally:
+            waiter.cancel()
+
+    import asyncio
+
+    asyncio.run(run())
 
 
 @schedule_app.command()

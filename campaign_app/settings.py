@@ -11,6 +11,7 @@ from pathlib import Path
 class Settings:
     home: Path
     db_url: str
+    secure_cookies: bool = False  # behind HTTPS (a reverse proxy): cookies are sent over HTTPS only
 
     @property
     def files_dir(self) -> Path:
@@ -23,7 +24,8 @@ class Settings:
     def from_env(cls) -> "Settings":
         home = Path(os.environ.get("CAMPAIGN_HOME") or Path.home() / ".campaignflow").expanduser().resolve()
         url = os.environ.get("CAMPAIGN_DB_URL") or f"sqlite:///{home / 'campaign.db'}"
-        return cls(home, url)
+        secure = os.environ.get("CAMPAIGN_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
+        return cls(home, url, secure)
 
     def prepare_prefect(self) -> None:
         """Prefect keeps its home in our data directory, sends no analytics, and logs quietly."""

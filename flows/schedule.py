@@ -381,3 +381,11 @@ def log_events(scheduler: BackgroundScheduler) -> None:
             pass
 
     scheduler.add_listener(on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+
+def run_now(scheduler: BackgroundScheduler, campaign: str) -> None:
+    """Run a campaign's tick job as soon as possible (after "remind now"); a tick already running makes it wait."""
+    job = scheduler.get_job(job_id(campaign))
+    if job is not None:
+        job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+        scheduler.wakeup()
