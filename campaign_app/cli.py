@@ -492,3 +492,7 @@ register_ledger(app)
 from .cli_report import report_app  # noqa: E402
 
 app.registered_commands += report_app.registered_commands
+from .cli_users import token_app, user_app  # noqa: E402
+
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
