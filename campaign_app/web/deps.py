@@ -59,14 +59,14 @@ def identify(request: Request, svc: Services) -> Caller | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthenticated", "Authorization 头应为 'Bearer TOKEN' (use Authorization: Bearer TOKEN)",
                            headers={"WWW-Authenticate": "Bearer"})
-        with svc.engine.begin() as conn:  # may note the token's last use
+        with svc.write() as conn:  # may note the token's last use (once a minute)
             principal = principal_for_token(conn, token.strip(), svc.now())
         if principal is None:
             raise ApiError(401, "unauthenticated", "令牌无效、已过期或已撤销 (the token is unknown, expired or revoked)",
                            headers={"WWW-Authenticate": "Bearer"})
         caller = Caller(principal, "token")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        with svc.engine.begin() as conn:
+        with svc.write() as conn:  # may note the session's last use (once a minute)
             found = session_principal(conn, cookie, svc.now())
         if found is not None:
             caller = Caller(found[0], "session", found[1])

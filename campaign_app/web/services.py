@@ -57,9 +57,19 @@ class Services:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite it takes the writer lock at BEGIN (IMMEDIATE), where the busy
+        timeout applies: a deferred transaction that reads, then writes after another writer committed,
+        fails at once (SQLITE_BUSY_SNAPSHOT) instead of waiting."""
         with self._write_lock or nullcontext():
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                if self._write_lock is not None:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
