@@ -51,15 +51,13 @@ def create_app(services: Services) -> FastAPI:
 
     from .api import router as api_router
     from .auth_pages import router as auth_router
+    from .page_auth import LoginRequired, login_redirect
+    from .pages import router as pages_router
 
     app.include_router(api_router)
     app.include_router(auth_router)
-    try:
-        from .pages import router as pages_router
-    except ImportError:  # pragma: no cover - the dashboard module is optional while it is being built
-        pages_router = None
-    if pages_router is not None:
-        app.include_router(pages_router)
+    app.include_router(pages_router)
+    app.add_exception_handler(LoginRequired, login_redirect)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,0 +1,136 @@
+"""The rectification ledger (整改台账) in the dashboard: the items of the caller's scope, a unit's
+progress reports with evidence, and the supervisor's 销号 or sending back.
+
+The forms make the same calls as the API (`store.ledger.update_item`, `verify_item`) with the same
+checks: the item's unit in the caller's scope, uploads checked and spooled before anything is stored.
+A refused change comes back as the ledger page with the reason, and nothing stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from campaign_model.errors import CampaignError
+from campaign_model.ledger import STATES
+from campaign_model.store.campaigns import unit_rows
+from campaign_model.store.ledger import item_history, update_item, verify_item
+from campaign_model.store.queries import ledger
+
+from . import render
+from .api import _item_unit as item_unit  # the API's own scope check of an item
+from .deps import Caller, Svc, check_csrf, check_units
+from .errors import ApiError, from_domain
+from .page_auth import page_caller, rights, scoped
+from .uploads import as_pairs, form_files, spooled
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/c/{key}/ledger")
+def ledger_page(key: str, request: Request, svc: Svc, unit: str = "", state: str = "", done: str = "",
+                item: int | None = None, caller: Caller = page_caller("ledger.read")) -> Response:
+    return _page(request, svc, caller, key, unit, state, done=done, done_item=item)
+
+
+@router.post("/c/{key}/ledger/{item}/verify")
+def verify(key: str, item: int, request: Request, svc: Svc,
+           decision: Annotated[str, Form()] = "", comment: Annotated[str, Form(max_length=4000)] = "",
+           deadline: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
+           caller: Caller = page_caller("ledger.verify")) -> Response:
+    check_csrf(request, caller, csrf)
+    _in_campaign(svc, key, item, caller)
+    try:
+        if decision not in ("close", "reopen"):
+            raise ApiError(422, "invalid", "请选择销号或退回 (choose close or reopen)", "decision")
+        if not comment.strip():
+            raise ApiError(422, "invalid", "核验须写明意见 (a verification needs a comment)", "comment")
+        new_deadline = _date(deadline)
+        with svc.write() as conn:
+            verify_item(conn, item, decision == "close", comment, svc.act(caller.name), new_deadline)
+    except (ApiError, CampaignError) as exc:
+        return _refused(request, svc, caller, key, item, exc)
+    return _back(key, "closed" if decision == "close" else "reopened", item)
+
+
+@router.post("/c/{key}/ledger/{item}/progress")
+def progress(key: str, item: int, request: Request, svc: Svc,
+             state: Annotated[str, Form()] = "", note: Annotated[str, Form(max_length=4000)] = "",
+             evidence: Annotated[list[UploadFile] | None, File()] = None, csrf: Annotated[str, Form()] = "",
+             caller: Caller = page_caller("ledger.update")) -> Response:
+    check_csrf(request, caller, csrf)
+    _in_campaign(svc, key, item, caller)
+    try:
+        if state not in ("in_progress", "rectified"):
+            raise ApiError(422, "invalid", "请选择整改中或已整改 (choose in progress or rectified)", "state")
+        files = [("evidence", f) for f in form_files(evidence) if f.filename]
+        with spooled(files, svc.limits) as spool:
+            with svc.write() as conn:
+                update_item(conn, svc.blobs, item, state, note, as_pairs(spool.get("evidence", [])),
+                            svc.act(caller.name))
+    except (ApiError, CampaignError) as exc:
+        return _refused(request, svc, caller, key, item, exc)
+    return _back(key, state, item)
+
+
+@router.get("/c/{key}/ledger/{item}/evidence/{n}")
+def evidence(key: str, item: int, n: int, svc: Svc, caller: Caller = page_caller("ledger.read")) -> Response:
+    """An evidence file of an item, as an attachment (never shown in our origin)."""
+    _in_campaign(svc, key, item, caller)
+    with svc.read() as conn:
+        files = [f for event in item_history(conn, item) for f in event["evidence"]]
+    if not 0 <= n < len(files):
+        raise ApiError(404, "not_found", f"台账条目 #{item} 没有第 {n} 个佐证 (no evidence file {n})", "n")
+    path = svc.blobs.path(files[n]["sha256"])
+    if not path.exists():
+        raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
+    return FileResponse(path, filename=files[n]["name"], media_type="application/octet-stream",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+
+
+def _in_campaign(svc: Any, key: str, item: int, caller: Caller) -> str:
+    """The item's unit, after checking it is in the caller's scope and of this campaign."""
+    campaign, unit = item_unit(svc, item, caller)
+    if campaign != key:
+        raise ApiError(404, "not_found", f"活动 '{key}' 中没有台账条目 #{item} (no ledger item #{item} here)")
+    return unit
+
+
+def _date(text: str) -> dt.date | None:
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(422, "invalid", f"日期应写作 2023-06-30 (a date is written 2023-06-30), got '{text}'",
+                       "deadline") from None
+
+
+def _back(key: str, done: str, item: int) -> Response:
+    query = urlencode({"done": done, "item": item})
+    return RedirectResponse(f"/c/{quote(key)}/ledger?{query}#item-{item}", status_code=303)
+
+
+def _refused(request: Request, svc: Any, caller: Caller, key: str, item: int, exc: Exception) -> Response:
+    err = exc if isinstance(exc, ApiError) else from_domain(exc)  # type: ignore[arg-type]
+    return _page(request, svc, caller, key, "", "", status=err.status, error=err.message, error_item=item)
+
+
+def _page(request: Request, svc: Any, caller: Caller, key: str, unit: str, state: str, *, status: int = 200,
+          done: str = "", done_item: int | None = None, error: str | None = None,
+          error_item: int | None = None) -> Response:
+    now = svc.now()
+    with svc.read() as conn:
+        ctx, scope = scoped(conn, key, caller)
+        if unit:
+            check_units(scope, [unit])
+        names = {u.key: u.name for u in unit_rows(conn, ctx) if scope is None or u.key in scope}
+        items = [i for i in ledger(conn, key, unit or None, state if state in STATES else None, now)
+                 if scope is None or i["unit"] in scope]
+    return render.page(request, "ledger.html", status=status, can=rights(caller), key=key, title=ctx.title,
+                       items=items, names=names, unit=unit, state=state, states=STATES, done=done,
+                       done_item=done_item, error=error, error_item=error_item)

@@ -1,0 +1,173 @@
+"""The dashboard: campaigns, a campaign's overview, the traffic-light matrix, the overdue list with
+"remind now", the audit log, and the public board 作风整改进行时 (no login).
+
+Each route turns a request into calls of the read models (`store.queries`, `store.board`) and one
+template; a unit user sees only the units of its scope, as in the API. Filing and the ledger have
+their own modules, included here. The instant is always the server's clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+
+from campaign_model.errors import NotFound
+from campaign_model.store import audit, board
+from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.phases import phase_rows
+from campaign_model.store.queries import campaign_list, phase_state, status
+
+from . import render
+from .api import campaigns as visible_campaigns
+from .api import remind_now
+from .charts import progress_svg, timeline_svg
+from .deps import Caller, Svc, check_csrf
+from .filing_pages import router as filing_router
+from .ledger_pages import router as ledger_router
+from .page_auth import page_caller, rights, scoped
+
+router = APIRouter(include_in_schema=False)
+router.include_router(filing_router)
+router.include_router(ledger_router)
+
+AUDIT_PAGE = 50
+UTC = ZoneInfo("UTC")
+
+
+def _page(request: Request, template: str, caller: Caller | None, status_code: int = 200, **context: Any) -> Response:
+    can = rights(caller) if caller else (lambda _action: False)
+    return render.page(request, template, status=status_code, can=can, **context)
+
+
+# --- campaigns ---
+
+@router.get("/")
+def home(request: Request, svc: Svc, caller: Caller = page_caller("campaign.read")) -> Response:
+    docs = visible_campaigns(svc, caller)  # a unit user: only the campaigns its unit takes part in
+    with svc.read() as conn:
+        cards = [_card(conn, doc["key"], svc.now()) for doc in docs]
+    return _page(request, "home.html", caller, campaigns=cards)
+
+
+def _card(conn: Any, key: str, now: dt.datetime) -> dict[str, Any]:
+    """A campaign's title and where it stands: its running phase, else not started or completed."""
+    ctx = load_ctx(conn, key)
+    phases = phase_rows(conn, ctx.id)
+    current = next((p for p in phases if p.started_at is not None and p.state != "completed"), None)
+    if current is not None:
+        return {"key": key, "title": ctx.title, "phase": current.title, "state": phase_state(current, now)}
+    done = bool(phases) and all(p.state == "completed" for p in phases)
+    return {"key": key, "title": ctx.title, "phase": None, "state": "completed" if done else "pending"}
+
+
+@router.get("/c/{key}")
+def overview(key: str, request: Request, svc: Svc, caller: Caller = page_caller("campaign.read")) -> Response:
+    now, lang = svc.now(), render.lang_of(request)
+    with svc.read() as conn:
+        ctx, scope = scoped(conn, key, caller)
+        doc = status(conn, key, now)
+        series = board.progress_series(conn, key, now) if scope is None else []  # campaign-wide: read-all roles
+        charts = [{"phase": s["phase"], "svg": Markup(progress_svg(s, lang))} for s in series]
+        own = _own_obligations(board.matrix(conn, key, now, units=scope)) if scope is not None else []
+    return _page(request, "campaign.html", caller, key=key, title=ctx.title, doc=doc, scope=scope, charts=charts,
+                 own=own, timeline=Markup(timeline_svg(doc["phases"], now, lang)))
+
+
+def _own_obligations(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """A unit user's obligations, from the matrix of its scope: one entry per owed cell."""
+    return [{"unit": row["unit"], "name": row["name"], "artifact": col["artifact"], "title": col["title"],
+             "step": col["step"], **cell}
+            for row in m["rows"] for col, cell in zip(m["columns"], row["cells"], strict=True) if cell is not None]
+
+
+# --- the matrix and the overdue list ---
+
+@router.get("/c/{key}/matrix")
+def matrix(key: str, request: Request, svc: Svc, parent: str = "", tag: str = "",
+           caller: Caller = page_caller("obligations.read")) -> Response:
+    with svc.read() as conn:
+        ctx, scope = scoped(conn, key, caller)
+        mx = board.matrix(conn, key, svc.now(), parent=parent or None, tag=tag or None, units=scope)
+    parents = [p for p in mx["parents"] if scope is None or p["key"] in scope]
+    return _page(request, "matrix.html", caller, key=key, title=ctx.title, mx=mx, parents=parents, parent=parent,
+                 tag=tag)
+
+
+@router.get("/c/{key}/overdue")
+def overdue(key: str, request: Request, svc: Svc, done: int | None = None, items: int | None = None,
+            caller: Caller = page_caller("obligations.read")) -> Response:
+    with svc.read() as conn:
+        ctx, scope = scoped(conn, key, caller)
+        rows = board.overdue(conn, key, svc.now(), units=scope)
+    return _page(request, "overdue.html", caller, key=key, title=ctx.title, rows=rows, done=done, items=items)
+
+
+@router.post("/c/{key}/remind")
+def remind(key: str, request: Request, svc: Svc, background: BackgroundTasks,
+           obligation: Annotated[list[int] | None, Form()] = None, csrf: Annotated[str, Form()] = "",
+           caller: Caller = page_caller("reminders.send")) -> Response:
+    check_csrf(request, caller, csrf)
+    chosen = obligation or []
+    result = remind_now(svc, caller, key, chosen, background) if chosen else {"planned": 0, "obligations": []}
+    query = urlencode({"done": result["planned"], "items": len(result["obligations"])})
+    return RedirectResponse(f"/c/{quote(key)}/overdue?{query}", status_code=303)
+
+
+# --- the audit log ---
+
+@router.get("/audit")
+def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, Query(max_length=200)] = "",
+              page: Annotated[int, Query(ge=1)] = 1, caller: Caller = page_caller("audit.read")) -> Response:
+    with svc.read() as conn:
+        verdict = audit.verify(conn)
+        total, rows = audit.search(conn, campaign or None, q.strip() or None, AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
+        zones = _zones(conn, {r.campaign for r in rows if r.campaign})
+        campaigns = campaign_list(conn)
+    events = [{"seq": r.seq, "at": r.at.astimezone(zones.get(r.campaign, UTC)).isoformat(), "actor": r.actor,
+               "action": r.action, "campaign": r.campaign, "subject": r.subject, "before": _brief(r.before),
+               "after": _brief(r.after), "hash": r.hash[:12]} for r in rows]
+    pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
+
+    def link(n: int) -> str:
+        return "/audit?" + urlencode({"campaign": campaign, "q": q, "page": n})
+
+    return _page(request, "audit.html", caller, verdict=verdict, events=events, total=total, page=page, pages=pages,
+                 campaign=campaign, q=q, campaigns=campaigns, prev_url=link(page - 1) if page > 1 else None,
+                 next_url=link(page + 1) if page < pages else None)
+
+
+def _zones(conn: Any, keys: set[str]) -> dict[str, ZoneInfo]:
+    """Each campaign's time zone, to show its events' instants as its people read them."""
+    zones = {}
+    for key in keys:
+        try:
+            zones[key] = load_ctx(conn, key).tz
+        except NotFound:  # an event may name a campaign that was never stored (a refused command)
+            continue
+    return zones
+
+
+def _brief(value: Any, limit: int = 300) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the public board ---
+
+@router.get("/public/{key}")
+def public(key: str, request: Request, svc: Svc) -> Response:
+    """No login, and nobody is looked up: aggregated figures only, the same for every visitor."""
+    now = svc.now()
+    with svc.read() as conn:
+        doc = board.public_board(conn, key, now)
+    return _page(request, "public.html", None, doc=doc,
+                 timeline=Markup(timeline_svg(doc["phases"], now, render.lang_of(request))))

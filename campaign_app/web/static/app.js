@@ -1,0 +1,23 @@
+// campaignflow dashboard: small conveniences only; every page works without this file.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  // the filing form: choosing another unit reloads the form with that unit's artifacts
+  document.querySelectorAll("select[data-reload]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var params = new URLSearchParams();
+      params.set(select.dataset.reload, select.value);
+      window.location.search = params.toString();
+    });
+  });
+  // "select all" for the remind-now checkboxes
+  document.querySelectorAll("button.select-all").forEach(function (button) {
+    var form = document.getElementById(button.dataset.target);
+    if (!form) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var boxes = form.querySelectorAll("input[type=checkbox]");
+      var all = Array.prototype.every.call(boxes, function (b) { return b.checked; });
+      boxes.forEach(function (b) { b.checked = !all; });
+    });
+  });
+});
