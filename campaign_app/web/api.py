@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from campaign_model.errors import CampaignError, SpecInvalid
 from campaign_model.store.campaigns import CampaignCtx, load_ctx, unit_rows
 
-from .deps import Caller, Svc, check_units, require, scope_of
+from .deps import Caller, Svc, check_unit, check_units, require, scope_of
 from .errors import ApiError, from_domain
 from .uploads import as_pairs, spooled
 
@@ -200,8 +200,7 @@ def file_for(svc: Any, caller: Caller, key: str, unit: str, artifact: str, files
     from campaign_model.store.filings import file_artifact
 
     with svc.read() as conn:
-        _, scope = _scoped(conn, key, caller)
-    check_units(scope, [unit])
+        check_unit(conn, load_ctx(conn, key), caller, unit)
     uploads = [("files", f) for f in files] + ([("rows", rows)] if rows is not None else [])
     with spooled(uploads, svc.limits, frozenset({"rows"})) as spool:
         rows_file = spool.get("rows", [None])[0]

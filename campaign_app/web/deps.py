@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import select
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
 from campaign_model.store.accounts import Principal, principal_for_token, session_principal
-from campaign_model.store.campaigns import CampaignCtx, unit_rows
+from campaign_model.store.campaigns import CampaignCtx
+from campaign_model.store.tables import units as units_t
 
 from .errors import ApiError, forbidden, unauthenticated
 from .services import Services
@@ -106,11 +108,48 @@ def scope_of(conn: Any, ctx: CampaignCtx, caller: Caller) -> frozenset[str] | No
     if sees_everything(caller.role):
         return None
     own = caller.principal.unit
-    parents = {u.key: u.parent_key for u in unit_rows(conn, ctx) if u.active}
+    # two columns, not unit_rows(): decoding every unit's tags and contacts (JSON) was most of a request's time
+    parents = dict(conn.execute(select(units_t.c.key, units_t.c.parent_key)
+                                .where(units_t.c.campaign_id == ctx.id, units_t.c.active)).tuples().all())
     scope = visible_units(own, parents) if own else frozenset()
     if not scope:
-        raise forbidden(f"您的单位不在活动 {ctx.key} 中 (your unit takes no part in {ctx.key})")
+        raise _not_in_campaign(ctx)
     return scope
+
+
+def _not_in_campaign(ctx: CampaignCtx) -> ApiError:
+    return forbidden(f"您的单位不在活动 {ctx.key} 中 (your unit takes no part in {ctx.key})")
+
+
+def _active_parent(conn: Any, ctx: CampaignCtx, key: str) -> tuple[bool, str | None]:
+    """(whether `key` is an active unit of the campaign, its parent's key)."""
+    row = conn.execute(select(units_t.c.parent_key).where(units_t.c.campaign_id == ctx.id, units_t.c.key == key,
+                                                          units_t.c.active)).first()
+    return (row is not None, row.parent_key if row is not None else None)
+
+
+def check_unit(conn: Any, ctx: CampaignCtx, caller: Caller, unit: str, field: str = "unit") -> None:
+    """`check_units(scope_of(conn, ctx, caller), [unit], field)` for one unit, with the same answers and errors,
+    without reading every unit: walks up from `unit` through active units until the caller's own unit
+    (a few indexed lookups; scope_of costs milliseconds per request in a campaign of thousands of units)."""
+    if sees_everything(caller.role):
+        return
+    own = caller.principal.unit
+    if not own:
+        raise _not_in_campaign(ctx)
+    seen: set[str] = set()
+    at: str | None = unit
+    while at is not None and at not in seen:  # a cycle cannot be stored, but never loop on one
+        seen.add(at)
+        active, parent = _active_parent(conn, ctx, at)
+        if not active:
+            break
+        if at == own:
+            return
+        at = parent
+    if not _active_parent(conn, ctx, own)[0]:
+        raise _not_in_campaign(ctx)
+    check_units(frozenset(), [unit], field)
 
 
 def check_units(scope: frozenset[str] | None, units: Collection[str], field: str = "unit") -> None:

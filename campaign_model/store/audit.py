@@ -21,10 +21,17 @@ class Act:
     recorded_at: dt.datetime
 
 
+# append's statements, built once: building them anew took most of an append's time (it is in every action);
+# the values go as parameters
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(audit_events)
+_UPDATE_HEAD = update(audit_head).where(audit_head.c.id == 1)
+
+
 def append(conn: Connection, act: Act, action: str, campaign: str | None, subject: str,
            before: Any = None, after: Any = None) -> int:
     # updating the head first takes the write lock (PostgreSQL row lock, SQLite writer lock)
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()).first()
+    head = conn.execute(_HEAD).first()
     if head is None:
         conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
         seq, prev = 0, GENESIS
@@ -32,10 +39,10 @@ def append(conn: Connection, act: Act, action: str, campaign: str | None, subjec
         seq, prev = head.seq, head.hash
     event = AuditEvent(seq + 1, act.at, act.recorded_at, act.actor, action, campaign, subject, before, after, prev)
     digest = event_hash(event)
-    conn.execute(insert(audit_events).values(
-        seq=event.seq, at=act.at, recorded_at=act.recorded_at, actor=act.actor, action=action,
-        campaign=campaign, subject=subject, before=before, after=after, prev_hash=prev, hash=digest))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=event.seq, hash=digest))
+    conn.execute(_INSERT_EVENT, {
+        "seq": event.seq, "at": act.at, "recorded_at": act.recorded_at, "actor": act.actor, "action": action,
+        "campaign": campaign, "subject": subject, "before": before, "after": after, "prev_hash": prev, "hash": digest})
+    conn.execute(_UPDATE_HEAD, {"seq": event.seq, "hash": digest})
     return event.seq
 
 

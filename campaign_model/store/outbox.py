@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, cast, func, literal, not_, or_, select, update
+from sqlalchemy import Connection, String, and_, bindparam, cast, func, literal, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..ledger import OWED
@@ -172,17 +173,29 @@ def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | N
                       item_id: int | None = None) -> int:
     """Planned reminders of obligations filed or waived since, or of ledger items no longer owed
     (rectified, closed, long-term, replaced by a newer issue list): cancelled, never sent."""
+    params = {"cancel_campaign": campaign_id}
+    if obligation_id is not None:
+        params["cancel_obligation"] = obligation_id
+    if item_id is not None:
+        params["cancel_item"] = item_id
+    return conn.execute(_cancel_statement(obligation_id is not None, item_id is not None), params).rowcount
+
+
+@lru_cache(maxsize=None)
+def _cancel_statement(by_obligation: bool, by_item: bool) -> Any:
+    """cancel_for_closed's UPDATE, built once per shape: building it anew (and its cache key) took several
+    times longer than running it, on every filing and review. The ids come as bound parameters."""
     closed = select(obligations.c.id).where(obligations.c.id == outbox.c.obligation_id,
                                             obligations.c.state.not_in(OPEN)).exists()
     item_done = select(ledger_items.c.id).where(ledger_items.c.id == outbox.c.ledger_item_id,
                                                 not_(_item_owed())).exists()
-    stmt = update(outbox).where(outbox.c.campaign_id == campaign_id, outbox.c.state.in_(("planned", "failed")),
-                                or_(closed, item_done))
-    if obligation_id is not None:
-        stmt = stmt.where(outbox.c.obligation_id == obligation_id)
-    if item_id is not None:
-        stmt = stmt.where(outbox.c.ledger_item_id == item_id)
-    return conn.execute(stmt.values(state="cancelled", next_attempt_at=None)).rowcount
+    stmt = update(outbox).where(outbox.c.campaign_id == bindparam("cancel_campaign"),
+                                outbox.c.state.in_(("planned", "failed")), or_(closed, item_done))
+    if by_obligation:
+        stmt = stmt.where(outbox.c.obligation_id == bindparam("cancel_obligation"))
+    if by_item:
+        stmt = stmt.where(outbox.c.ledger_item_id == bindparam("cancel_item"))
+    return stmt.values(state="cancelled", next_attempt_at=None)
 
 
 def _subject_columns() -> list[Any]:
