@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
-from campaign_model.store.accounts import Principal, principal_for_token, session_principal
+from campaign_model.store.accounts import Principal, lookup_session, lookup_token, touch_session, touch_token
 from campaign_model.store.campaigns import CampaignCtx
 from campaign_model.store.tables import units as units_t
 
@@ -61,17 +61,26 @@ def identify(request: Request, svc: Services) -> Caller | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthenticated", "Authorization 头应为 'Bearer TOKEN' (use Authorization: Bearer TOKEN)",
                            headers={"WWW-Authenticate": "Bearer"})
-        with svc.write() as conn:  # may note the token's last use (once a minute)
-            principal = principal_for_token(conn, token.strip(), svc.now())
+        now = svc.now()
+        with svc.read() as conn:  # a lookup reads; noting the last use is a write of its own, once a minute
+            principal, stale = lookup_token(conn, token.strip(), now)
+        if stale is not None:
+            with svc.write() as conn:
+                touch_token(conn, stale, now)
         if principal is None:
             raise ApiError(401, "unauthenticated", "令牌无效、已过期或已撤销 (the token is unknown, expired or revoked)",
                            headers={"WWW-Authenticate": "Bearer"})
         caller = Caller(principal, "token")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        with svc.write() as conn:  # may note the session's last use (once a minute)
-            found = session_principal(conn, cookie, svc.now())
+        now = svc.now()
+        with svc.read() as conn:
+            found = lookup_session(conn, cookie, now)
         if found is not None:
-            caller = Caller(found[0], "session", found[1])
+            principal, csrf, stale = found
+            if stale is not None:
+                with svc.write() as conn:
+                    touch_session(conn, stale, now)
+            caller = Caller(principal, "session", csrf)
     request.state.caller = caller
     return caller
 

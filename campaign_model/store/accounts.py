@@ -186,17 +186,29 @@ def create_token(conn: Connection, user_name: str, act: Act, expires_days: int |
 
 def principal_for_token(conn: Connection, token: str, at: dt.datetime) -> Principal | None:
     """Whose token this is, or None when it is unknown, revoked, expired or its user disabled."""
+    principal, stale = lookup_token(conn, token, at)
+    if stale is not None:
+        touch_token(conn, stale, at)
+    return principal
+
+
+def lookup_token(conn: Connection, token: str, at: dt.datetime) -> tuple[Principal | None, int | None]:
+    """The token's principal (or None), and its id when its last use is due to be noted (a read only:
+    a server looks up in a read transaction and writes the touch apart, once a minute)."""
     row = conn.execute(
         select(api_tokens.c.id.label("token_id"), api_tokens.c.expires_at, api_tokens.c.revoked_at,
                api_tokens.c.last_used_at, users)
         .join(users, users.c.id == api_tokens.c.user_id).where(api_tokens.c.token_hash == _sha256(token))).first()
     if row is None or row.revoked_at is not None or row.disabled:
-        return None
+        return None, None
     if row.expires_at is not None and row.expires_at <= at:
-        return None
-    if row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY:
-        conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=at))
-    return _principal(row)
+        return None, None
+    stale = row.last_used_at is None or at - row.last_used_at >= TOUCH_EVERY
+    return _principal(row), row.token_id if stale else None
+
+
+def touch_token(conn: Connection, token_id: int, at: dt.datetime) -> None:
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=at))
 
 
 def list_tokens(conn: Connection, user_name: str | None = None) -> list[dict[str, Any]]:
@@ -236,15 +248,29 @@ def create_session(conn: Connection, user_id: int, at: dt.datetime) -> tuple[str
 
 def session_principal(conn: Connection, token: str, at: dt.datetime) -> tuple[Principal, str] | None:
     """(principal, CSRF token) of a live session; None when unknown, idle too long, too old, or the user disabled."""
+    found = lookup_session(conn, token, at)
+    if found is None:
+        return None
+    principal, csrf, stale = found
+    if stale is not None:
+        touch_session(conn, stale, at)
+    return principal, csrf
+
+
+def lookup_session(conn: Connection, token: str, at: dt.datetime) -> tuple[Principal, str, int | None] | None:
+    """(principal, CSRF token, the session's id when its last use is due to be noted) — a read only."""
     row = conn.execute(
         select(web_sessions.c.id.label("session_id"), web_sessions.c.csrf, web_sessions.c.expires_at,
                web_sessions.c.last_seen_at, users)
         .join(users, users.c.id == web_sessions.c.user_id).where(web_sessions.c.token_hash == _sha256(token))).first()
     if row is None or row.disabled or row.expires_at <= at or at - row.last_seen_at >= SESSION_IDLE:
         return None
-    if at - row.last_seen_at >= TOUCH_EVERY:
-        conn.execute(update(web_sessions).where(web_sessions.c.id == row.session_id).values(last_seen_at=at))
-    return _principal(row), row.csrf
+    stale = at - row.last_seen_at >= TOUCH_EVERY
+    return _principal(row), row.csrf, row.session_id if stale else None
+
+
+def touch_session(conn: Connection, session_id: int, at: dt.datetime) -> None:
+    conn.execute(update(web_sessions).where(web_sessions.c.id == session_id).values(last_seen_at=at))
 
 
 def end_session(conn: Connection, token: str) -> None:
