@@ -26,9 +26,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError
 from .services import UploadLimits
 
-CHUNK = 1024 * 1024
-
-
 class BodyTooLarge(Exception):
     pass
 
@@ -130,9 +127,12 @@ def _looks_like(suffix: str, head: bytes) -> bool:
 
 @dataclass(frozen=True)
 class Spooled:
-    path: Path
+    """A checked upload: in memory (`data`), or, for a rows file that a reader opens by path, in `path`."""
+
     name: str
     size: int
+    data: bytes | None = None
+    path: Path | None = None
 
 
 def _check(upload: UploadFile, field: str, allowed: frozenset[str], limits: UploadLimits) -> tuple[str, str]:
@@ -148,45 +148,47 @@ def _check(upload: UploadFile, field: str, allowed: frozenset[str], limits: Uplo
 @contextmanager
 def spooled(uploads: Sequence[tuple[str, UploadFile]], limits: UploadLimits,
             rows_fields: frozenset[str] = frozenset()) -> Iterator[dict[str, list[Spooled]]]:
-    """Check and spool a request's files: {field: [Spooled]}; the temporary files go when the block ends."""
+    """Check a request's files: {field: [Spooled]}. Rows files are written to a private temporary file (the
+    readers open a path) that goes when the block ends; the others stay in memory until stored by hash."""
     real = [(f, u) for f, u in uploads if u is not None and (u.filename or u.size)]
     if len(real) > limits.files:
         raise ApiError(422, "too_many_files", f"一次最多上传 {limits.files} 个文件 (at most {limits.files} files)", "files")
-    work = Path(tempfile.mkdtemp(prefix="campaignflow-upload-"))
+    work: Path | None = None
     try:
         out: dict[str, list[Spooled]] = {}
         for n, (field, upload) in enumerate(real):
             allowed = limits.rows_suffixes if field in rows_fields else limits.suffixes
             name, suffix = _check(upload, field, allowed, limits)
-            target = work / f"{n}{suffix}"  # our name, the sender's suffix from the allowed set
-            size = _copy(upload, target, name, field, limits)
-            if size == 0:
+            data = _read(upload, name, field, limits)
+            if not data:
                 raise ApiError(422, "empty_file", f"文件 '{name}' 是空的 (the file is empty)", field)
-            with target.open("rb") as fh:
-                if not _looks_like(suffix, fh.read(512)):
-                    raise ApiError(415, "content_mismatch", f"文件 '{name}' 的内容与扩展名 {suffix} 不符 "
-                                                            f"(the content is not a {suffix} file)", field)
-            out.setdefault(field, []).append(Spooled(target, name, size))
+            if not _looks_like(suffix, data[:512]):
+                raise ApiError(415, "content_mismatch", f"文件 '{name}' 的内容与扩展名 {suffix} 不符 "
+                                                        f"(the content is not a {suffix} file)", field)
+            if field in rows_fields:
+                work = work or Path(tempfile.mkdtemp(prefix="campaignflow-upload-"))
+                target = work / f"{n}{suffix}"  # our name, the sender's suffix from the allowed set
+                target.write_bytes(data)
+                out.setdefault(field, []).append(Spooled(name, len(data), path=target))
+            else:
+                out.setdefault(field, []).append(Spooled(name, len(data), data=data))
         yield out
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
-def _copy(upload: UploadFile, target: Path, name: str, field: str, limits: UploadLimits) -> int:
-    size = 0
+def _read(upload: UploadFile, name: str, field: str, limits: UploadLimits) -> bytes:
     upload.file.seek(0)
-    with target.open("wb") as out:
-        while chunk := upload.file.read(CHUNK):
-            size += len(chunk)
-            if size > limits.file_bytes:
-                mb = limits.file_bytes // (1024 * 1024)
-                raise ApiError(413, "file_too_large", f"文件 '{name}' 超过 {mb} MB (the file is larger than {mb} MB)", field)
-            out.write(chunk)
-    return size
+    data = upload.file.read(limits.file_bytes + 1)
+    if len(data) > limits.file_bytes:
+        mb = limits.file_bytes // (1024 * 1024)
+        raise ApiError(413, "file_too_large", f"文件 '{name}' 超过 {mb} MB (the file is larger than {mb} MB)", field)
+    return data
 
 
-def as_pairs(files: list[Spooled]) -> list[tuple[Path, str]]:
-    return [(f.path, f.name) for f in files]
+def as_pairs(files: list[Spooled]) -> list[tuple[Path | bytes, str]]:
+    return [(f.data if f.data is not None else f.path, f.name) for f in files]  # type: ignore[misc]
 
 
 def form_files(value: Any) -> list[UploadFile]:

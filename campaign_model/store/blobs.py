@@ -41,19 +41,19 @@ class BlobStore:
         return self.path(sha256).read_bytes()
 
 
-def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path | tuple[Path, str]],
+def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path | tuple[Path | bytes, str]],
                 at: dt.datetime) -> list[dict[str, Any]]:
     """Store files by content hash (each content once) and record them; returns {name, sha256, size} each.
 
-    A file is a path, or (path, name) when the name to keep is not the path's (an upload spooled to a
-    temporary file keeps its sender's name, which is never used as a path)."""
+    A file is a path, or (path or content, name) when the name to keep is not the path's (an upload keeps
+    its sender's name, which is never used as a path)."""
     stored = []
     for entry in paths:
-        path, name = entry if isinstance(entry, tuple) else (entry, Path(entry).name)
+        source, name = entry if isinstance(entry, tuple) else (entry, Path(entry).name)
         try:
-            data = Path(path).read_bytes()
+            data = source if isinstance(source, bytes) else Path(source).read_bytes()
         except OSError as exc:
-            raise InvalidInput(f"无法读取文件 '{path}' (cannot read file: {exc.strerror})") from None
+            raise InvalidInput(f"无法读取文件 '{source}' (cannot read file: {exc.strerror})") from None
         sha, size = store.put_bytes(data)
         if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
             conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=at))
