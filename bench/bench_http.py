@@ -116,12 +116,13 @@ def setup(home: Path, url: str, n_units: int, n_districts: int) -> dict[str, str
 class Server:
     """`campaign serve` as a subprocess; its output is drained by threads (and kept for the report)."""
 
-    def __init__(self, home: Path, url: str):
+    def __init__(self, home: Path, url: str, workers: int | None = None):
         env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": url, "PREFECT_HOME": str(home / "prefect"),
                "PYTHONUNBUFFERED": "1"}
         exe = Path(sys.executable).parent / "campaign"
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from campaign_app.cli import main; main()"]
-        self.proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", "0"], env=env, cwd=ROOT,
+        extra = ["--workers", str(workers)] if workers else []
+        self.proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", "0", *extra], env=env, cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
         self.out: list[str] = []
         self.err: list[str] = []
@@ -154,12 +155,21 @@ class Server:
         raise RuntimeError("the server did not answer /api/v1/health")
 
     def cpu_s(self) -> float | None:
-        """CPU seconds (user + system) the server process has used so far; None where /proc is missing."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        """CPU seconds (user + system) used so far by the server and its worker processes (`serve --workers`);
+        None where /proc is missing."""
+        stats: dict[int, list[str]] = {}
+        for entry in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                stats[int(entry.parent.name)] = entry.read_text().rsplit(")", 1)[1].split()
+            except (OSError, ValueError):
+                continue
+        if self.proc.pid not in stats:
             return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tree, grew = {self.proc.pid}, True
+        while grew:  # the server, its children, theirs ...
+            grown = {pid for pid, f in stats.items() if int(f[1]) in tree} | tree
+            grew, tree = grown != tree, grown
+        return sum(int(stats[p][11]) + int(stats[p][12]) for p in tree) / os.sysconf("SC_CLK_TCK")
 
     def stop(self, timeout: float = 60) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -540,6 +550,7 @@ def main() -> int:
     ap.add_argument("--breakdown", type=int, default=300,
                     help="serial requests (health, PDF; half as many issue lists) timed layer by layer in process; 0: none")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    ap.add_argument("--workers", type=int, default=None, help="`serve --workers N` (default: serve's own default)")
     args = ap.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
 
@@ -562,7 +573,8 @@ def main() -> int:
     direct_units = [f"s{u:05d}" for u in range(args.units - args.direct, args.units)]
     work = Work(tokens, args.units - args.direct, args.districts, args.distinct_every)
 
-    server = Server(home, url)
+    server = Server(home, url, args.workers)
+    fig["workers"] = args.workers or min(os.cpu_count() or 1, 4)
     try:
         t0 = time.perf_counter()
         base = server.wait_ready()
@@ -639,13 +651,13 @@ def report(fig: dict[str, Any], levels: list[int]) -> None:
         print(f"  {c} clients: HTTP PDF filing p50 = {r['p50_ms'] / d['p50_ms']:.1f} x the direct call; "
               f"throughput = {r['rps'] / d['serial_per_s']:.2f} x the serial direct rate")
     if fig["health"][levels[0]]["server_cpu_ms_per_req"] is not None:
-        print("\none server process runs its Python on one core at a time (the GIL): requests/s <= 1000 / its CPU ms "
-              "per request")
+        print(f"\neach server process runs its Python on one core at a time (the GIL); with {fig['workers']} worker "
+              f"process(es) on {fig['cpus']} CPUs: requests/s <= 1000 x min(workers, CPUs) / CPU ms per request")
         for c in levels:
             h = fig["health"][c]
             for name, label in (("pdf", "PDF filing"), ("rows", "issue list")):
                 r = fig[name][c]
-                r["cpu_ceiling_rps"] = 1000 / r["server_cpu_ms_per_req"]
+                r["cpu_ceiling_rps"] = 1000 * min(fig["workers"], fig["cpus"] or 1) / r["server_cpu_ms_per_req"]
                 print(f"  {label:<11}{c:>3} clients: {r['server_cpu_ms_per_req']:5.2f} ms CPU -> at most "
                       f"{r['cpu_ceiling_rps']:4.0f}/s (measured {r['rps']:.0f}/s); "
                       f"{r['server_cpu_ms_per_req'] - h['server_cpu_ms_per_req']:.2f} ms more than GET /health, "

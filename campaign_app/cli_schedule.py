@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import threading
 from typing import Annotated, Any
@@ -63,6 +64,9 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
           demo: Annotated[bool, typer.Option("--demo", help="数据库中没有活动时载入演示活动和演示账号 (load the demo "
                                                             "campaign, played up to today, and demo accounts into an "
                                                             "empty database)")] = False,
+          workers: Annotated[int | None, typer.Option("--workers", min=1, max=32,
+                                                       help="HTTP 工作进程数，默认为 CPU 核数（最多 4）(HTTP worker "
+                                                            "processes; default: the CPU count, at most 4)")] = None,
           misfire_grace: GraceOpt = 3600) -> None:
     """运行服务：HTTP 接口、管理页面、公示页，以及定时检查，直到 Ctrl-C / SIGTERM
     (run the service: the HTTP API, the dashboard, the public board and the scheduled ticks)."""
@@ -100,7 +104,11 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
     started = dt.datetime.now(dt.timezone.utc)
     typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}")
     try:
-        _serve_http(s, host, port, lambda key: sched.run_now(scheduler, key))  # returns on Ctrl-C / SIGTERM
+        count = workers or min(os.cpu_count() or 1, 4)
+        if count == 1:
+            _serve_http(s, host, port, lambda key: sched.run_now(scheduler, key))  # returns on Ctrl-C / SIGTERM
+        else:
+            _serve_http_workers(host, port, count)
     finally:
         stop.set()
         typer.echo("正在停止，等待运行中的检查结束 (stopping; waiting for a running tick to finish)")
@@ -125,6 +133,31 @@ def _keep_jobs(stop: threading.Event, scheduler: Any, s: Settings, outbox_for: A
         except Exception as exc:  # the database may be briefly unavailable; keep serving
             logging.getLogger("campaignflow.schedule").error("同步任务失败 (job sync failed): %s",
                                                              sched.redact(f"{type(exc).__name__}: {exc}", s.db_url))
+
+
+def _announce(host: str, port: int) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (host if ":" not in host else f"[{host}]")
+    typer.echo(f"请在浏览器中打开 (open in a browser): http://{shown}:{port}/   "
+               f"接口文档 (API document): http://{shown}:{port}/openapi.json   Ctrl-C 停止 (Ctrl-C stops)")
+    sys.stdout.flush()
+
+
+def _serve_http_workers(host: str, port: int, count: int) -> None:
+    """Several uvicorn worker processes on one socket (the scheduler stays in this process): each builds
+    the app from the environment (campaign_app.web.app:app_from_env). Returns on Ctrl-C / SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("campaign_app.web.app:app_from_env", factory=True, host=host, port=port, workers=count,
+                            log_level="warning", access_log=False, server_header=False, proxy_headers=False)
+    sock = config.bind_socket()
+    sock.listen(config.backlog)  # connections queue from now on, until the workers take them
+    try:
+        supervisor = Multiprocess(config, sockets=[sock])
+        _announce(host, sock.getsockname()[1])
+        supervisor.run()
+    finally:
+        sock.close()
 
 
 def _server_class() -> Any:
@@ -171,19 +204,13 @@ def _serve_http(s: Settings, host: str, port: int, on_remind: Any) -> None:
     config = uvicorn.Config(create_app(services), host=host, port=port, log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False)
     server = _Server(config)
-    shown = host if ":" not in host else f"[{host}]"
 
     async def announce() -> None:  # the address once the socket listens (port 0: the one chosen)
         import asyncio
 
         while not server.started:
             await asyncio.sleep(0.05)
-        bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else shown
-        typer.echo(f"请在浏览器中打开 (open in a browser): http://{shown_host}:{bound}/   "
-                   f"接口文档 (API document): http://{shown_host}:{bound}/openapi.json   "
-                   f"Ctrl-C 停止 (Ctrl-C stops)")
-        sys.stdout.flush()
+        _announce(host, server.servers[0].sockets[0].getsockname()[1] if server.servers else port)
 
     async def run() -> None:
         import asyncio

@@ -389,3 +389,12 @@ def run_now(scheduler: BackgroundScheduler, campaign: str) -> None:
     if job is not None:
         job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
         scheduler.wakeup()
+
+
+def request_run(db_url: str, campaign: str) -> None:
+    """From another process: the campaign's tick job is due now; the serving scheduler runs it at its next
+    look at the job store (within WAKEUP seconds of `serve`)."""
+    with paused_scheduler(db_url) as scheduler:
+        job = scheduler.get_job(job_id(campaign))
+        if job is not None:
+            job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))

@@ -78,3 +78,21 @@ def create_app(services: Services) -> FastAPI:
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `campaign serve --workers N` process: its settings from the environment; "remind now"
+    asks the scheduler (in the serving parent process) for a tick through the job store."""
+    from campaign_model.store.db import open_engine
+
+    from ..settings import Settings
+
+    settings = Settings.from_env()
+
+    def request_tick(key: str) -> None:
+        from flows.schedule import request_run
+
+        request_run(settings.db_url, key)
+
+    engine = open_engine(settings.db_url, migrate=False)  # the parent brought the schema up to date
+    return create_app(Services(settings, engine, on_remind=request_tick, secure_cookies=settings.secure_cookies))

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -52,15 +54,20 @@ class Services:
 
     def __post_init__(self) -> None:
         self.blobs = BlobStore(self.settings.files_dir)
-        # SQLite has one writer: writers queue here instead of spinning on the busy timeout
-        self._write_lock: Any = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        # SQLite has one writer: writers queue here instead of spinning on the busy timeout — threads on a
+        # lock, and the processes of `serve --workers N` on a file lock beside the database
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock: Any = threading.Lock() if sqlite else None
+        database = self.engine.url.database if sqlite else None
+        self._lock_file = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+        self._lock_fd: int | None = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the writer lock at BEGIN (IMMEDIATE), where the busy
         timeout applies: a deferred transaction that reads, then writes after another writer committed,
         fails at once (SQLITE_BUSY_SNAPSHOT) instead of waiting."""
-        with self._write_lock or nullcontext():
+        with self._write_lock or nullcontext(), self._process_lock():
             with self.engine.connect() as conn:
                 if self._write_lock is not None:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -70,6 +77,21 @@ class Services:
                     conn.rollback()
                     raise
                 conn.commit()
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        if self._lock_file is None:
+            yield
+            return
+        import fcntl
+
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # wakes as soon as the holder lets go (no polling)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
