@@ -75,6 +75,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
     from campaign_model.store.db import open_engine
 
     open_engine(s.db_url).dispose()  # schema up to date before the first tick
+    _check_address(host, port)
     _log_to_stderr()
     if demo:
         from .demo import load_live_demo
@@ -133,6 +134,20 @@ def _keep_jobs(stop: threading.Event, scheduler: Any, s: Settings, outbox_for: A
         except Exception as exc:  # the database may be briefly unavailable; keep serving
             logging.getLogger("campaignflow.schedule").error("同步任务失败 (job sync failed): %s",
                                                              sched.redact(f"{type(exc).__name__}: {exc}", s.db_url))
+
+
+def _check_address(host: str, port: int) -> None:
+    """A busy or foreign address is a message before anything starts, not a server error after."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(f"无法在 {host}:{port} 上监听：{exc.strerror}；请换一个端口 --port 或地址 --host "
+                               f"(cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host)") from None
 
 
 def _announce(host: str, port: int) -> None:
