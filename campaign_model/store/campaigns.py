@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,19 +48,36 @@ class CampaignCtx:
         return ArtifactKind.model_validate(self.artifacts[key]) if key in self.artifacts else None
 
 
+# load_ctx's parsed campaigns, per database: the calendar, the reminder policy and the artifact kinds are
+# decoded once per spec version, not on every request (a campaign's row changes only with its spec, which
+# bumps spec_version, and with each tick's last_tick_at, which is read fresh every time)
+_CTX_CACHE: dict[tuple[str, str], tuple[tuple[Any, ...], CampaignCtx]] = {}
+
+
 def load_ctx(conn: Connection, key: str) -> CampaignCtx:
-    row = conn.execute(select(campaigns).where(campaigns.c.key == key)).first()
-    if row is None:
+    head = conn.execute(select(campaigns.c.id, campaigns.c.spec_version, campaigns.c.created_at,
+                               campaigns.c.last_tick_at).where(campaigns.c.key == key)).first()
+    if head is None:
         known = conn.execute(select(campaigns.c.key).order_by(campaigns.c.key)).scalars().all()
         hint = f"；已有: {', '.join(known)} (known: {', '.join(known)})" if known else "；尚未创建任何活动 (no campaign created yet)"
         raise NotFound(f"活动 '{key}' 不存在{hint} (no campaign '{key}')")
+    where = (conn.engine.url.render_as_string(hide_password=True), key)
+    stamp = (head.id, head.spec_version, head.created_at)
+    cached = _CTX_CACHE.get(where)
+    if cached is not None and cached[0] == stamp:
+        return replace(cached[1], last_tick_at=head.last_tick_at)
+    row = conn.execute(select(campaigns).where(campaigns.c.id == head.id)).one()
     cal = row.calendar
-    return CampaignCtx(
+    ctx = CampaignCtx(
         row.id, row.key, row.title, ZoneInfo(row.timezone),
         WorkCalendar(cal["kind"], frozenset(map(dt.date.fromisoformat, cal["holidays"])),
                      frozenset(map(dt.date.fromisoformat, cal["workdays"]))),
         ReminderPolicy.model_validate(row.reminders), row.organizer, row.last_tick_at, row.artifacts,
         row.messages or {})
+    if len(_CTX_CACHE) > 256:  # many test databases in one process; a server has a handful
+        _CTX_CACHE.clear()
+    _CTX_CACHE[where] = (stamp, ctx)
+    return ctx
 
 
 def _unit_values(campaign_id: int, u: UnitSpec) -> dict[str, Any]:
