@@ -616,7 +616,7 @@ def main() -> int:
 
 
 def report(fig: dict[str, Any], levels: list[int]) -> None:
-    print(f"\ncampaignflow HTTP filing benchmark: `campaign serve` on {fig['server']} (uvicorn + scheduler, one process), "
+    print(f"\ncampaignflow HTTP filing benchmark: `campaign serve` on {fig['server']} (the scheduler and {fig['workers']} uvicorn worker process(es)), "
           f"SQLite, {fig['units']:,} schools in {fig['districts']} districts, one unit token per district; "
           f"{fig['cpus']} CPUs shared by server and clients; load average before {fig['loadavg_before'][0]:.2f}, "
           f"after {fig['loadavg_after'][0]:.2f}")

@@ -47,6 +47,13 @@ def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path | tuple
 
     A file is a path, or (path or content, name) when the name to keep is not the path's (an upload keeps
     its sender's name, which is never used as a path)."""
+    stored = put_files(store, paths)
+    record_blobs(conn, stored, at)
+    return stored
+
+
+def put_files(store: BlobStore, paths: Sequence[Path | tuple[Path | bytes, str]]) -> list[dict[str, Any]]:
+    """The files' contents on disk by hash (no database): {name, sha256, size} each."""
     stored = []
     for entry in paths:
         source, name = entry if isinstance(entry, tuple) else (entry, Path(entry).name)
@@ -55,7 +62,12 @@ def store_files(conn: Connection, store: BlobStore, paths: Sequence[Path | tuple
         except OSError as exc:
             raise InvalidInput(f"无法读取文件 '{source}' (cannot read file: {exc.strerror})") from None
         sha, size = store.put_bytes(data)
-        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first() is None:
-            conn.execute(insert(blobs).values(sha256=sha, size=size, created_at=at))
         stored.append({"name": name, "sha256": sha, "size": size})
     return stored
+
+
+def record_blobs(conn: Connection, stored: Sequence[dict[str, Any]], at: dt.datetime) -> None:
+    """A row for each content not yet recorded."""
+    for f in stored:
+        if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == f["sha256"])).first() is None:
+            conn.execute(insert(blobs).values(sha256=f["sha256"], size=f["size"], created_at=at))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from ..errors import ConflictError, InvalidInput, NotFound
 from ..spec import ArtifactKind
 from . import audit
 from .audit import Act
-from .blobs import BlobStore, store_files
+from .blobs import BlobStore, put_files
 from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
 from .outbox import cancel_for_closed
 from .tables import filings, ledger_items, obligations, phases, requirements, reviews
@@ -56,13 +57,35 @@ def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str
 
 
 def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artifact: str, act: Act, *,
-                  files: Sequence[Path | tuple[Path, str]] = (), rows_file: Path | None = None,
+                  files: Sequence[Path | tuple[Path | bytes, str]] = (), rows_file: Path | None = None,
                   signed_by: str | None = None, step: str | None = None, rows_name: str | None = None) -> dict[str, Any]:
     """File an artifact for a unit: a new version, its files stored by hash, its rows checked."""
+    prepared = prepare_filing(conn, key, unit, artifact, has_files=bool(files), rows_file=rows_file,
+                              signed_by=signed_by, step=step, rows_name=rows_name)
+    return record_filing(conn, prepared, put_files(store, files), act)
+
+
+@dataclass(frozen=True)
+class PreparedFiling:
+    """A filing read and checked, not yet written: which obligation, and the rows as validated."""
+
+    ctx: CampaignCtx
+    kind: ArtifactKind
+    unit: str
+    artifact: str
+    obligation_id: int
+    rows: list[dict[str, Any]] | None
+    signed_by: str | None
+
+
+def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_files: bool,
+                   rows_file: Path | None = None, signed_by: str | None = None, step: str | None = None,
+                   rows_name: str | None = None) -> PreparedFiling:
+    """Everything a filing checks, reading only: a server does this before it takes the writers' lock."""
     ctx = load_ctx(conn, key)
     kind = _kind(ctx, artifact)
     ob = find_obligation(conn, ctx, unit, artifact, step)
-    if ob.signoff and (not (signed_by or "").strip() or not files):
+    if ob.signoff and (not (signed_by or "").strip() or not has_files):
         raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请提供 --signed-by 和签字盖章的扫描件 --file "
                            f"('{artifact}' needs the unit head's signature: give --signed-by and the signed, stamped scan with --file)")
     rows: list[dict[str, Any]] | None = None
@@ -75,24 +98,37 @@ def file_artifact(conn: Connection, store: BlobStore, key: str, unit: str, artif
         rows = read_rows(rows_file, kind, rows_name)
     elif rows_file is not None:
         raise InvalidInput(f"'{kind.title}' 不按行填报，不能使用 --rows ('{artifact}' takes no rows)")
-    stored = store_files(conn, store, files, act.at)
+    return PreparedFiling(ctx, kind, unit, artifact, ob.id, rows, signed_by)
+
+
+def record_filing(conn: Connection, p: PreparedFiling, stored: list[dict[str, Any]], act: Act) -> dict[str, Any]:
+    """Write a prepared filing: the version, the obligation's new state, the ledger items, the audit event.
+    `stored` are its files already put by hash (blobs.put_files or store_files); their rows are recorded here."""
+    from .blobs import record_blobs
+
+    ctx, kind, rows = p.ctx, p.kind, p.rows
+    # the obligation as it is now, inside the writing transaction (it may have changed since it was chosen)
+    ob = conn.execute(select(obligations, requirements.c.step_key, requirements.c.policy)
+                      .join(requirements, requirements.c.id == obligations.c.requirement_id)
+                      .where(obligations.c.id == p.obligation_id)).one()
+    record_blobs(conn, stored, act.at)
     version = (conn.execute(select(func.max(filings.c.version)).where(filings.c.obligation_id == ob.id)).scalar() or 0) + 1
     late = act.at > ob.due_at
     fid = conn.execute(insert(filings).values(
-        obligation_id=ob.id, version=version, at=act.at, by=act.actor, signed_by=signed_by,
+        obligation_id=ob.id, version=version, at=act.at, by=act.actor, signed_by=p.signed_by,
         files=stored, rows=rows, late=late)).inserted_primary_key[0]
     done = rules.obligation_done("filed", ob.review)
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
         state="filed", done=done, done_at=act.at if done else None, filed_at=act.at, late=late, next_remind_at=None))
     cancel_for_closed(conn, ctx.id, ob.id)
     items = _ledger(conn, ctx, ob, fid, rows, act) if kind.is_ledger_source() and rows else 0
-    result = {"campaign": key, "unit": unit, "artifact": artifact, "step": ob.step_key, "version": version,
+    result = {"campaign": ctx.key, "unit": p.unit, "artifact": p.artifact, "step": ob.step_key, "version": version,
               "state": "filed", "late": late, "files": stored,
-              "rows": len(rows) if rows is not None else None, "ledger_items": items, "signed_by": signed_by,
+              "rows": len(rows) if rows is not None else None, "ledger_items": items, "signed_by": p.signed_by,
               "at": act.at.astimezone(ctx.tz).isoformat()}
-    audit.append(conn, act, "filing.created", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
+    audit.append(conn, act, "filing.created", ctx.key, f"obligation:{p.unit}/{p.artifact}/{ob.step_key}",
                  {"state": rules.display_state(ob.state, ob.overdue_at)},
-                 {"state": "filed", "version": version, "late": late, "signed_by": signed_by,
+                 {"state": "filed", "version": version, "late": late, "signed_by": p.signed_by,
                   "files": [f["sha256"] for f in stored], "rows": result["rows"]})
     return result
 
