@@ -370,15 +370,7 @@ def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state"
     from campaign_model.store.campaigns import load_ctx
 
     with transaction() as conn:
-        ctx = load_ctx(conn, campaign)
-        rows = outbox.listing(conn, ctx.id, state, unit)
-    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
-    # a ledger item's deadline: unit = the item's unit, artifact = "ledger:<item id>", plus "item"
-    docs = [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
-             "kind": r.kind, "due": iso(r.due_at),
-             "planned_for": iso(r.planned_for), "state": r.state, "sent_at": iso(r.sent_at), "recipient": r.recipient,
-             "channel": r.channel, "attempts": r.attempts, "message": r.message_id, "error": r.last_error,
-             "next_attempt_at": iso(r.next_attempt_at)} for r in rows]
+        docs = outbox.listing_docs(conn, load_ctx(conn, campaign), state, unit)
     emit(docs, as_json, lambda d: "\n".join(f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
 
 

@@ -422,13 +422,7 @@ def reminders(key: str, svc: Svc, state: str | None = None, unit: str | None = N
     from campaign_model.store import outbox
 
     with svc.read() as conn:
-        ctx = load_ctx(conn, key)
-        rows = outbox.listing(conn, ctx.id, state, unit)
-    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
-    return [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
-             "kind": r.kind, "due": iso(r.due_at), "planned_for": iso(r.planned_for), "state": r.state,
-             "sent_at": iso(r.sent_at), "recipient": r.recipient, "channel": r.channel, "attempts": r.attempts,
-             "message": r.message_id, "error": r.last_error, "next_attempt_at": iso(r.next_attempt_at)} for r in rows]
+        return outbox.listing_docs(conn, load_ctx(conn, key), state, unit)
 
 
 class RemindIn(BaseModel):

@@ -295,3 +295,14 @@ def remind_now(conn: Connection, ctx: Any, obligation_ids: list[int], act: Any, 
     return {"planned": planned, "obligations": sorted(ob.id for ob in open_obs),
             "not_open": sorted(ob.id for ob in obs if ob.state not in OPEN),
             "unknown": sorted(set(obligation_ids) - found)}
+
+
+def listing_docs(conn: Connection, ctx: Any, state: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
+    """The outbox as `campaign reminders --json` and the API show it; a ledger item's deadline has
+    unit = the item's unit, artifact = "ledger:<item id>", and "item"."""
+    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
+    return [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
+             "kind": r.kind, "due": iso(r.due_at), "planned_for": iso(r.planned_for), "state": r.state,
+             "sent_at": iso(r.sent_at), "recipient": r.recipient, "channel": r.channel, "attempts": r.attempts,
+             "message": r.message_id, "error": r.last_error, "next_attempt_at": iso(r.next_attempt_at)}
+            for r in listing(conn, ctx.id, state, unit)]
