@@ -193,6 +193,14 @@ def test_a_role_without_the_right_gets_the_403_page(site, user, path):
     assert "403" in answer.text
 
 
+def test_the_403_page_follows_the_language_chosen(site):
+    client = site.login("viewer")
+    assert "无权访问" in client.get("/audit").text
+    client.cookies.set("lang", "en")
+    answer = client.get("/audit")
+    assert answer.status_code == 403 and "Not allowed" in answer.text and 'lang="en"' in answer.text
+
+
 def test_the_campaign_list_shows_a_unit_user_only_campaigns_its_unit_takes_part_in(site):
     assert elements(site.login("s1user").get("/").text, tag="li", **{"data-campaign": C})
     stranger = site.login("stranger").get("/")

@@ -80,10 +80,16 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and request.url.path != "/openapi.json"
 
 
+TITLES = {401: ("请先登录", "Please log in"), 403: ("无权访问", "Not allowed"), 404: ("未找到", "Not found"),
+          413: ("文件过大", "Too large"), 415: ("文件类型不允许", "File type not allowed"),
+          429: ("尝试过于频繁", "Too many attempts")}
+
+
 def error_page(status: int, message: str, lang: str = "zh") -> HTMLResponse:
-    title = {401: "请先登录", 403: "无权访问", 404: "未找到", 413: "文件过大", 429: "尝试过于频繁"}.get(status, "出错了")
+    zh, en = TITLES.get(status, ("出错了", "Something went wrong"))
+    title = en if lang == "en" else zh
     back = "返回首页" if lang == "zh" else "Home"
-    page = (f"<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>"
+    page = (f"<!doctype html><html lang=\"{'en' if lang == 'en' else 'zh-CN'}\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>"
             f"<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"error-page\">"
             f"<h1>{status} {title}</h1><p class=\"error\">{html.escape(message)}</p><p><a href=\"/\">{back}</a></p>"
             f"</main></body></html>")
@@ -92,7 +98,7 @@ def error_page(status: int, message: str, lang: str = "zh") -> HTMLResponse:
 
 def respond(request: Request, err: ApiError) -> Response:
     if _wants_html(request):
-        response: Response = error_page(err.status, err.message)
+        response: Response = error_page(err.status, err.message, "en" if request.cookies.get("lang") == "en" else "zh")
         response.headers.update(err.headers)
         return response
     return JSONResponse(_body(err), status_code=err.status, headers=err.headers)
