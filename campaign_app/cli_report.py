@@ -12,13 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from .reporting import FORMATS, KIND_ZH, KINDS, build_report
+
 report_app = typer.Typer(add_completion=False, help="报表 (reports)")
-
-KINDS = ("phase-audit", "ledger", "notice", "closure")
-TABLE_FORMATS = ("xlsx", "csv", "json", "html", "pdf")
-FORMATS = {kind: TABLE_FORMATS for kind in KINDS} | {"closure": TABLE_FORMATS + ("svg", "png")}
-KIND_ZH = {"phase-audit": "阶段完成情况审计", "ledger": "整改台账", "notice": "通报", "closure": "销号进度"}
-
 
 def _check(kind: str, fmt: str | None, out: Path, phase: str | None, unit: str | None) -> str:
     from campaign_model.errors import InvalidInput
@@ -36,28 +32,6 @@ def _check(kind: str, fmt: str | None, out: Path, phase: str | None, unit: str |
     if not out.parent.is_dir():
         raise InvalidInput(f"--out: 目录 '{out.parent}' 不存在 (the output directory does not exist)")
     return fmt
-
-
-def _build(conn: Any, campaign: str, kind: str, at: Any, phase: str | None, unit: str | None,
-           explicit_at: bool) -> Any:
-    from campaign_model.store import reports as queries
-    from campaign_model.store.campaigns import load_ctx
-    from notifications.reports.audit import phase_audit_report
-    from notifications.reports.build import closure_report, ledger_report, notice_report
-
-    if kind == "phase-audit":
-        return phase_audit_report(queries.phase_audit(conn, campaign, phase, at))
-    if kind == "notice":
-        from campaign_model.store.notice_query import overdue_by_parent
-
-        return notice_report(overdue_by_parent(conn, campaign, at))
-    ctx = load_ctx(conn, campaign)
-    local = at.astimezone(ctx.tz)
-    if kind == "ledger":
-        return ledger_report(queries.ledger_rows(conn, campaign, unit), ctx.key, ctx.title, local, unit)
-    # without --at the series runs to its last change, not on to today
-    until = at if explicit_at else None
-    return closure_report(queries.closure_series(conn, campaign, until), ctx.key, ctx.title, local)
 
 
 @report_app.command("report")
@@ -87,7 +61,7 @@ def report(
 
             data: Any = overdue_by_parent(conn, campaign, instant)  # the notice's own sheet, as `notice` writes it
         else:
-            data = _build(conn, campaign, kind, instant, phase, unit, at is not None)
+            data = build_report(conn, campaign, kind, instant, phase, unit, at is not None)
     try:
         if kind == "notice" and chosen == "xlsx":
             write_notice_xlsx(data, out)

@@ -208,15 +208,10 @@ def _server_class() -> Any:
 def _serve_http(s: Settings, host: str, port: int, on_remind: Any) -> None:
     import uvicorn
 
-    from campaign_model.store.db import open_engine
-
-    from .web.app import create_app
+    from .web.app import served_app
 
     _Server = _server_class()
-    from .web.services import Services
-
-    services = Services(s, open_engine(s.db_url), on_remind=on_remind, secure_cookies=s.secure_cookies)
-    config = uvicorn.Config(create_app(services), host=host, port=port, log_level="warning", access_log=False,
+    config = uvicorn.Config(served_app(s, on_remind), host=host, port=port, log_level="warning", access_log=False,
                             server_header=False, proxy_headers=False)
     server = _Server(config)
 

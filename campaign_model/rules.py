@@ -72,3 +72,23 @@ def completion_instant(phase: PhaseView, started_at: dt.datetime, met_since: dt.
 def running_state(phase: PhaseView, at: dt.datetime) -> str:
     """active inside its window, overdue past its planned end."""
     return "overdue" if at > phase.end_at else "active"
+
+
+# --- the traffic light of an obligation (the dashboard's matrix) ---
+
+DUE_SOON = dt.timedelta(days=3)
+LIGHTS = ("green", "yellow", "red", "grey", "none")
+
+
+def light(state: str, due_at: dt.datetime, at: dt.datetime, waived: bool) -> str:
+    """The traffic light of one obligation at `at`; a rejected filing counts as open, and so does the
+    display state "overdue" (queries.obligation_list), so that the light reads either form."""
+    if waived or state == "waived":
+        return "grey"
+    if state in ("filed", "accepted"):
+        return "green"
+    if state not in (*OPEN_STATES, "overdue"):
+        raise ValueError(f"unknown obligation state {state!r}")
+    if at > due_at:  # open and past due: is_overdue
+        return "red"
+    return "yellow" if due_at - at <= DUE_SOON else "none"

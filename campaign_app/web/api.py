@@ -13,28 +13,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from campaign_model.errors import CampaignError, SpecInvalid
-from campaign_model.store.campaigns import CampaignCtx, load_ctx, unit_rows
+from campaign_model.store.campaigns import load_ctx, unit_rows
 
-from .deps import Caller, Svc, check_unit, check_units, require, scope_of
+from .deps import Caller, Svc, check_unit, check_units, require, scope_of, scoped
 from .errors import ApiError, from_domain
-from .uploads import as_pairs, spooled
+from .uploads import as_pairs, attachment, spooled
 
 router = APIRouter(prefix="/api/v1")
 
 Key = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-def _ctx(conn: Any, key: str) -> CampaignCtx:
-    return load_ctx(conn, key)
-
-
-def _scoped(conn: Any, key: str, caller: Caller) -> tuple[CampaignCtx, frozenset[str] | None]:
-    ctx = load_ctx(conn, key)
-    return ctx, scope_of(conn, ctx, caller)
 
 
 # --- who am I, and the campaigns ---
@@ -119,7 +110,7 @@ def campaign(key: str, svc: Svc, caller: Caller = require("campaign.read")) -> d
     from campaign_model.store.queries import status
 
     with svc.read() as conn:
-        ctx, scope = _scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         doc = status(conn, key, svc.now())
     phases = [{k: p[k] for k in ("key", "title", "kind", "state", "start", "end", "started_at", "completed_at", "forced")}
               for p in doc["phases"]]
@@ -141,7 +132,7 @@ def status(key: str, svc: Svc, caller: Caller = require("campaign.status")) -> d
 @router.get("/campaigns/{key}/units", tags=["units"], summary="单位 (units; a unit user sees its own and those below)")
 def units(key: str, svc: Svc, caller: Caller = require("units.read")) -> list[dict[str, Any]]:
     with svc.read() as conn:
-        ctx, scope = _scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         rows = unit_rows(conn, ctx)
     return [{"key": u.key, "name": u.name, "parent": u.parent_key, "tags": u.tags, "active": bool(u.active),
              **({"contacts": u.contacts} if scope is None else {})}
@@ -174,7 +165,7 @@ def obligations(key: str, svc: Svc, unit: str | None = None, state: str | None =
     from campaign_model.store.queries import obligation_list
 
     with svc.read() as conn:
-        _, scope = _scoped(conn, key, caller)
+        _, scope = scoped(conn, key, caller)
         if unit:
             check_units(scope, [unit])
         docs = obligation_list(conn, key, svc.now())
@@ -256,7 +247,7 @@ def filings(key: str, svc: Svc, unit: str | None = None, artifact: str | None = 
     from campaign_model.store.filing_query import filing_list
 
     with svc.read() as conn:
-        ctx, scope = _scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         if unit:
             check_units(scope, [unit])
         return filing_list(conn, ctx, scope, unit, artifact)
@@ -267,7 +258,7 @@ def filing(key: str, filing_id: int, svc: Svc, caller: Caller = require("filing.
     from campaign_model.store.filing_query import filing as get_filing
 
     with svc.read() as conn:
-        ctx, scope = _scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         doc = get_filing(conn, ctx, filing_id)
     check_units(scope, [doc["unit"]])
     return doc
@@ -279,16 +270,7 @@ def download(key: str, filing_id: int, n: int, svc: Svc, caller: Caller = requir
     if not 0 <= n < len(doc["files"]):
         raise ApiError(404, "not_found", f"报送 #{filing_id} 没有第 {n} 个附件 (no file {n} in this filing)", "n")
     f = doc["files"][n]
-    return _blob_response(svc, f["sha256"], f["name"])
-
-
-def _blob_response(svc: Any, sha256: str, name: str) -> Response:
-    path = svc.blobs.path(sha256)
-    if not path.exists():
-        raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
-    # served as an attachment with a neutral type: a filed file never runs in our origin
-    return FileResponse(path, filename=name, media_type="application/octet-stream",
-                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+    return attachment(svc.blobs, f["sha256"], f["name"])
 
 
 class ReviewIn(BaseModel):
@@ -345,14 +327,14 @@ def ledger(key: str, svc: Svc, unit: str | None = None, state: str | None = None
     from campaign_model.store.queries import ledger as get_ledger
 
     with svc.read() as conn:
-        _, scope = _scoped(conn, key, caller)
+        _, scope = scoped(conn, key, caller)
         if unit:
             check_units(scope, [unit])
         docs = get_ledger(conn, key, unit, state, svc.now())
     return [d for d in docs if scope is None or d["unit"] in scope]
 
 
-def _item_unit(svc: Any, item: int, caller: Caller) -> tuple[str, str]:
+def item_unit(svc: Any, item: int, caller: Caller) -> tuple[str, str]:
     from sqlalchemy import select
 
     from campaign_model.store.ledger import item_ctx
@@ -373,10 +355,16 @@ def ledger_progress(item: int, svc: Svc, state: Annotated[Literal["in_progress",
                     note: Annotated[str | None, Form(max_length=4000)] = None,
                     evidence: Annotated[list[UploadFile] | None, File(description="佐证材料 (evidence)")] = None,
                     caller: Caller = require("ledger.update")) -> dict[str, Any]:
+    return report_progress(svc, caller, item, state, note, evidence or [])
+
+
+def report_progress(svc: Any, caller: Caller, item: int, state: str, note: str | None,
+                    evidence: list[UploadFile]) -> dict[str, Any]:
+    """A unit's progress or fix on a ledger item in its scope (shared by the API and the ledger page)."""
     from campaign_model.store.ledger import update_item
 
-    _item_unit(svc, item, caller)
-    with spooled([("evidence", f) for f in evidence or []], svc.limits) as spool:
+    item_unit(svc, item, caller)
+    with spooled([("evidence", f) for f in evidence], svc.limits) as spool:
         with svc.write() as conn:
             return update_item(conn, svc.blobs, item, state, note, as_pairs(spool.get("evidence", [])), svc.act(caller.name))
 
@@ -483,7 +471,7 @@ def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | Non
            caller: Caller = require("reports.read")) -> Response:
     from notifications.reports import write_report
 
-    from ..cli_report import FORMATS, KINDS, _build
+    from ..reporting import FORMATS, KINDS, build_report
 
     if kind not in KINDS:
         raise ApiError(404, "not_found", f"没有报表 '{kind}'，可选 {', '.join(KINDS)} (unknown report)", "kind")
@@ -491,7 +479,7 @@ def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | Non
         raise ApiError(422, "invalid", f"报表 {kind} 不支持格式 '{format}'，可选 {', '.join(FORMATS[kind])} "
                                        f"(unsupported format)", "format")
     with svc.read() as conn:
-        data = _build(conn, key, kind, svc.now(), phase if kind == "phase-audit" else None,
+        data = build_report(conn, key, kind, svc.now(), phase if kind == "phase-audit" else None,
                       unit if kind == "ledger" else None, False)
     with tempfile.TemporaryDirectory(prefix="campaignflow-report-") as tmp:
         out = Path(tmp) / f"{key}-{kind}.{format}"
@@ -510,6 +498,3 @@ def public(key: str, svc: Svc) -> dict[str, Any]:
     with svc.read() as conn:
         return public_board(conn, key, svc.now())
 
-
-def request_lang(request: Request) -> str:
-    return "en" if request.cookies.get("lang") == "en" else "zh"

@@ -80,11 +80,17 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
+def served_app(settings: Any, on_remind: Any) -> FastAPI:
+    """The app `campaign serve` runs on the settings' database (the serving process brought its schema up
+    to date before it started)."""
+    from campaign_model.store.db import open_engine
+
+    return create_app(Services(settings, open_engine(settings.db_url, migrate=False), on_remind=on_remind))
+
+
 def app_from_env() -> FastAPI:
     """The app of one `campaign serve --workers N` process: its settings from the environment; "remind now"
     asks the scheduler (in the serving parent process) for a tick through the job store."""
-    from campaign_model.store.db import open_engine
-
     from ..settings import Settings
 
     settings = Settings.from_env()
@@ -94,5 +100,4 @@ def app_from_env() -> FastAPI:
 
         request_run(settings.db_url, key)
 
-    engine = open_engine(settings.db_url, migrate=False)  # the parent brought the schema up to date
-    return create_app(Services(settings, engine, on_remind=request_tick, secure_cookies=settings.secure_cookies))
+    return served_app(settings, request_tick)

@@ -70,7 +70,7 @@ def login(request: Request, svc: Svc, name: Annotated[str, Form(max_length=64)],
     if refused is not None:
         msg = "Wrong name or password." if lang_en else "用户名或密码错误。"
         return _login_page(request, 401, msg, name, next)
-    with svc.engine.begin() as conn:
+    with svc.write() as conn:
         token, _csrf = create_session(conn, principal.user_id, svc.now())
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=svc.secure_cookies)
@@ -83,7 +83,7 @@ def logout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Res
     caller = identify(request, svc)
     if caller is not None and caller.via == "session":
         check_csrf(request, caller, csrf)
-        with svc.engine.begin() as conn:
+        with svc.write() as conn:
             end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -8,7 +8,7 @@ state-changing request must also carry the session's CSRF token (form field `csr
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
 from campaign_model.store.accounts import Principal, lookup_session, lookup_token, touch_session, touch_token
-from campaign_model.store.campaigns import CampaignCtx
+from campaign_model.store.campaigns import CampaignCtx, load_ctx
 from campaign_model.store.tables import units as units_t
 
 from .errors import ApiError, forbidden, unauthenticated
@@ -161,13 +161,15 @@ def check_unit(conn: Any, ctx: CampaignCtx, caller: Caller, unit: str, field: st
     check_units(frozenset(), [unit], field)
 
 
+def scoped(conn: Any, key: str, caller: Caller) -> tuple[CampaignCtx, frozenset[str] | None]:
+    """The campaign and the caller's units in it (None: all); 403 when the caller's unit takes no part."""
+    ctx = load_ctx(conn, key)
+    return ctx, scope_of(conn, ctx, caller)
+
+
 def check_units(scope: frozenset[str] | None, units: Collection[str], field: str = "unit") -> None:
     if scope is None:
         return
     beyond = outside(scope, units)
     if beyond:
         raise ApiError(403, "forbidden", f"无权访问单位 {', '.join(beyond)} (not your unit: {', '.join(beyond)})", field)
-
-
-def in_scope(scope: frozenset[str] | None) -> Callable[[str], bool]:
-    return (lambda _unit: True) if scope is None else scope.__contains__

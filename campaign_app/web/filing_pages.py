@@ -21,9 +21,9 @@ from campaign_model.store.filing_query import filing_list
 
 from . import render
 from .api import file_for
-from .deps import Caller, Svc, check_csrf, check_units
+from .deps import Caller, Svc, check_csrf, check_units, scoped
 from .errors import ApiError, from_domain
-from .page_auth import page_caller, rights, scoped
+from .page_auth import page_caller, rights
 from .uploads import form_files
 
 router = APIRouter(include_in_schema=False)

@@ -13,20 +13,20 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.errors import CampaignError
 from campaign_model.ledger import STATES
 from campaign_model.store.campaigns import unit_rows
-from campaign_model.store.ledger import item_history, update_item, verify_item
+from campaign_model.store.ledger import item_history, verify_item
 from campaign_model.store.queries import ledger
 
 from . import render
-from .api import _item_unit as item_unit  # the API's own scope check of an item
-from .deps import Caller, Svc, check_csrf, check_units
+from .api import item_unit, report_progress
+from .deps import Caller, Svc, check_csrf, check_units, scoped
 from .errors import ApiError, from_domain
-from .page_auth import page_caller, rights, scoped
-from .uploads import as_pairs, form_files, spooled
+from .page_auth import page_caller, rights
+from .uploads import attachment, form_files
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,11 +67,7 @@ def progress(key: str, item: int, request: Request, svc: Svc,
     try:
         if state not in ("in_progress", "rectified"):
             raise ApiError(422, "invalid", "请选择整改中或已整改 (choose in progress or rectified)", "state")
-        files = [("evidence", f) for f in form_files(evidence) if f.filename]
-        with spooled(files, svc.limits) as spool:
-            with svc.write() as conn:
-                update_item(conn, svc.blobs, item, state, note, as_pairs(spool.get("evidence", [])),
-                            svc.act(caller.name))
+        report_progress(svc, caller, item, state, note, [f for f in form_files(evidence) if f.filename])
     except (ApiError, CampaignError) as exc:
         return _refused(request, svc, caller, key, item, exc)
     return _back(key, state, item)
@@ -85,11 +81,7 @@ def evidence(key: str, item: int, n: int, svc: Svc, caller: Caller = page_caller
         files = [f for event in item_history(conn, item) for f in event["evidence"]]
     if not 0 <= n < len(files):
         raise ApiError(404, "not_found", f"台账条目 #{item} 没有第 {n} 个佐证 (no evidence file {n})", "n")
-    path = svc.blobs.path(files[n]["sha256"])
-    if not path.exists():
-        raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
-    return FileResponse(path, filename=files[n]["name"], media_type="application/octet-stream",
-                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+    return attachment(svc.blobs, files[n]["sha256"], files[n]["name"])
 
 
 def _in_campaign(svc: Any, key: str, item: int, caller: Caller) -> str:

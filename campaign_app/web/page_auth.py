@@ -14,9 +14,8 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.access import allowed
-from campaign_model.store.campaigns import CampaignCtx, load_ctx
 
-from .deps import Caller, Svc, identify, scope_of
+from .deps import Caller, Svc, identify
 from .errors import forbidden
 
 
@@ -48,12 +47,6 @@ def page_caller(action: str) -> Any:
         return caller
 
     return Depends(dependency)
-
-
-def scoped(conn: Any, key: str, caller: Caller) -> tuple[CampaignCtx, frozenset[str] | None]:
-    """The campaign and the caller's units in it (None: all); 403 when the caller's unit takes no part."""
-    ctx = load_ctx(conn, key)
-    return ctx, scope_of(conn, ctx, caller)
 
 
 def rights(caller: Caller) -> Any:

@@ -28,10 +28,10 @@ from . import render
 from .api import campaigns as visible_campaigns
 from .api import remind_now
 from .charts import progress_svg, timeline_svg
-from .deps import Caller, Svc, check_csrf
+from .deps import Caller, Svc, check_csrf, scoped
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
-from .page_auth import page_caller, rights, scoped
+from .page_auth import page_caller, rights
 
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)

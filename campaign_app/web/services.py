@@ -50,7 +50,6 @@ class Services:
     limits: UploadLimits = field(default_factory=UploadLimits)
     # called after reminders were planned by "remind now" (in `serve`: run the campaign's tick job now)
     on_remind: Callable[[str], None] | None = None
-    secure_cookies: bool = False
 
     def __post_init__(self) -> None:
         self.blobs = BlobStore(self.settings.files_dir)
@@ -61,6 +60,10 @@ class Services:
         database = self.engine.url.database if sqlite else None
         self._lock_file = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
         self._lock_fd: int | None = None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.settings.secure_cookies
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import UploadFile
+from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
@@ -196,3 +197,12 @@ def form_files(value: Any) -> list[UploadFile]:
     if value is None or isinstance(value, str):
         return []
     return [v for v in (value if isinstance(value, list) else [value]) if not isinstance(v, str)]
+
+
+def attachment(blobs: Any, sha256: str, name: str) -> FileResponse:
+    """A stored file, served as an attachment with a neutral type: a filed file never runs in our origin."""
+    path = blobs.path(sha256)
+    if not path.exists():
+        raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
+    return FileResponse(path, filename=name, media_type="application/octet-stream",
+                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})

@@ -19,6 +19,7 @@ from sqlalchemy.sql import Select
 
 from .. import rules
 from ..ledger import OWED
+from ..rules import DUE_SOON, LIGHTS, light  # noqa: F401 - the matrix's lights are a rule (rules.light)
 from ..timeexpr import local_end_of_day
 from .campaigns import CampaignCtx, load_ctx
 from .phases import phase_rows
@@ -27,25 +28,7 @@ from .queries import iso, phase_state
 from .tables import campaigns, filings, ledger_items, obligations, outbox, phases, requirements
 from .tables import units as unit_table
 
-DUE_SOON = dt.timedelta(days=3)
-LIGHTS = ("green", "yellow", "red", "grey", "none")
 FILED = ("filed", "accepted")
-# "overdue" is how queries.obligation_list shows an open obligation past due: still open
-_OPEN = (*rules.OPEN_STATES, "overdue")
-
-
-def light(state: str, due_at: dt.datetime, at: dt.datetime, waived: bool) -> str:
-    """The traffic light of one obligation at `at`; a rejected filing counts as open, and so does the
-    display state "overdue" (queries.obligation_list), so that the light reads either form."""
-    if waived or state == "waived":
-        return "grey"
-    if state in FILED:
-        return "green"
-    if state not in _OPEN:
-        raise ValueError(f"unknown obligation state {state!r}")
-    if at > due_at:  # rules.is_overdue
-        return "red"
-    return "yellow" if due_at - at <= DUE_SOON else "none"
 
 
 def _rate(n: int, d: int) -> float | None:
