@@ -12,11 +12,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: run test bench lint clean
 
+# pip's own output goes to $(VENV)/install.log; the terminal gets one line per step (and the log's
+# tail if a step fails), not a wall of resolver messages
 $(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,postgresql]'
-	touch $(STAMP)
+	@scripts/install-venv.sh $(PYTHON) $(VENV)
+	@touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/campaign serve --demo --host $(HOST) --port $(PORT)
