@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign_model.catalog import redate, template_text
+from campaign_model.catalog import shift_years, template_text
 from campaign_model.spec import Contact, UnitSpec
 from campaign_model.specfile import load_spec_text
 from campaign_model.store import audit, db
@@ -95,7 +95,8 @@ class Demo:
             print(f"{self.moved(when)[:16].replace('T', ' ')}  {text}", flush=True)
 
     def create(self) -> list[str]:
-        text = template_text(KEY) if self.shift == 0 else redate(template_text(KEY), 2023 + self.shift)
+        # the script's instants keep their month and day, so the template's dates must keep theirs too
+        text = template_text(KEY) if self.shift == 0 else shift_years(template_text(KEY), 2023 + self.shift)
         loaded = load_spec_text(text, f"template:{KEY}", units=demo_units(self.schools))
         with self.engine.begin() as conn:
             summary = create_campaign(conn, loaded, self.act("2023-02-10T09:00", "局办公室"))
@@ -142,8 +143,10 @@ class Demo:
             bits.append(f"转段 (completed): {', '.join(result['advanced'])}")
         if result["overdue_marked"]:
             bits.append(f"新增逾期 (newly overdue) {result['overdue_marked']}")
-        if result["reminders_sent"]:
-            bits.append(f"催办 (reminders) {result['reminders_sent']}")
+        if result["reminders_sent"] or result["reminders_written"]:
+            from .cli import reminder_words
+
+            bits.append(f"催办 (reminders): {reminder_words(result)}")
         running = [k for k, v in result["phases"].items() if v in ("active", "overdue")]
         bits.append("当前 (running): " + (", ".join(f"{k}={result['phases'][k]}" for k in running) or "—"))
         self.say(when, "⏱ 检查 (tick)  " + "；".join(bits))
@@ -183,7 +186,8 @@ def play(d: Demo) -> None:
     rng = d.rng
     late_plan = set(rng.sample(schools, 4))
     never_study = set(rng.sample(sorted(set(schools) - late_plan), 2))
-    merged = sorted(set(schools) - late_plan - never_study)[0]
+    # the school merged away is never the demo's school account (README: `u001`, a school)
+    merged = sorted(set(schools) - late_plan - never_study - {DEMO_SCHOOL})[0]
 
     d.tick("2023-02-14T09:00")
     d.file_many(["bureau"], "kickoff_record", "2023-02-16T15:00")
@@ -252,8 +256,9 @@ def play(d: Demo) -> None:
 
 
 DEMO_PASSWORD = "campaignflow-demo"  # printed by `serve --demo`; a demo database only
+DEMO_SCHOOL = "u001"  # the demo's school account and its unit, which the script keeps in every phase
 DEMO_USERS = (("admin", "admin", None, "局办公室（管理员）"), ("duchazu", "supervisor", None, "督导组"),
-              ("u001", "unit", "u001", "第1小学"), ("district-1", "unit", "district-1", "城关学区"),
+              (DEMO_SCHOOL, "unit", DEMO_SCHOOL, "城关第1小学"), ("district-1", "unit", "district-1", "城关学区"),
               ("viewer", "viewer", None, "只读用户"))
 
 

