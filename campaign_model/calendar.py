@@ -86,3 +86,45 @@ class WorkCalendar:
         while not self.is_workday(day):
             day += dt.timedelta(days=1)
         return day
+
+    def is_ordinary_workday(self, day: dt.date) -> bool:
+        """A working day that is not a make-up weekend day (调休上班): where a start or a deadline belongs."""
+        return self.is_workday(day) and (self.kind == "all-days" or day.weekday() < 5)
+
+    def why_not_ordinary(self, day: dt.date) -> tuple[str, str]:
+        """(Chinese, English) words for what `day` is, when it is no ordinary working day."""
+        weekday_zh, weekday_en = _WEEKDAYS[day.weekday()]
+        name = self.holiday_name(day)
+        if not self.is_workday(day):
+            if name:
+                return f"落在{name[0]}假期", f"falls in the {name[1]} holiday"
+            if day in self.holidays:
+                return "是节假日", "is a holiday"
+            return f"是{weekday_zh}", f"is a {weekday_en}"
+        if name:
+            return f"是{name[0]}调休上班日（{weekday_zh}）", f"is a make-up working {weekday_en} of the {name[1]} holiday"
+        return f"是调休上班日（{weekday_zh}）", f"is a make-up working {weekday_en}"
+
+    def holiday_name(self, day: dt.date) -> tuple[str, str] | None:
+        """(Chinese, English) name of the public holiday `day` is off for or made up for (cn data only)."""
+        if self.kind != "cn":
+            return None
+        import chinese_calendar.constants as c
+
+        if day in c.holidays:
+            english = c.holidays[day]
+        elif day in c.workdays and day.weekday() >= 5:
+            english = c.workdays[day]
+        else:
+            return None
+        return _HOLIDAY_ZH.get(english, english), english
+
+
+_WEEKDAYS = [("周一", "Monday"), ("周二", "Tuesday"), ("周三", "Wednesday"), ("周四", "Thursday"),
+             ("周五", "Friday"), ("周六", "Saturday"), ("周日", "Sunday")]
+# the names chinese-calendar gives its holidays, as an official notice writes them
+_HOLIDAY_ZH = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节", "Mid-autumn Festival": "中秋节", "National Day": "国庆节",
+    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+}

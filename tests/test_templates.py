@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from campaign_model.catalog import list_templates, redate, template_names, template_text
+from campaign_model.catalog import list_templates, redate, shift_years, template_names, template_text
 from campaign_model.errors import InvalidInput, NotFound
-from campaign_model.specfile import campaign_calendar, load_spec_text
-from campaign_model.timeexpr import resolve_due
+from campaign_model.specfile import campaign_calendar, load_spec_file, load_spec_text
+from campaign_model.timeexpr import parse_datetime_text, resolve_due
 
 SHIPPED = {"zuofeng-2023": 2023, "qunzhongluxian-2014": 2014, "baxiangguiding-pinggu": 2025, "xuexishijian": 2023}
 
@@ -121,33 +121,40 @@ def test_unknown_template_raises_not_found_listing_names() -> None:
 
 def test_redate_zuofeng_to_2027() -> None:
     original = template_text("zuofeng-2023")
-    text = redate(original, 2027)
+    text = redate(original, 2027, name="zuofeng-2023")
     assert "2023-" not in text
     assert "key: zuofeng-2027" in text
     assert "title: 2027年教文广新体系统干部作风整顿" in text
     assert "title_en: 2027 cadre" in text
-    # comments survive untouched, even the one naming the 2023 source document
+    # comments survive untouched, even the one naming the 2023 source document; the re-dating adds its
+    # header (what from what) and, 2027 having no official data yet, a line saying weekdays stood in
     comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
     assert comments and all(line in text.splitlines() for line in comments)
-    assert len(text.splitlines()) == len(original.splitlines())
+    assert len(text.splitlines()) == len(original.splitlines()) + 2
+    assert "2027 年尚无官方节假日数据" in text.splitlines()[1]
 
     loaded = load_spec_text(text)
     spec = loaded.spec
     assert spec.key == "zuofeng-2027"
-    assert (spec.phases[0].start, spec.phases[0].end) == (dt.date(2027, 2, 14), dt.date(2027, 3, 5))
+    # 2023-02-14 was a Tuesday; 2027-02-14 is a Sunday, so the kick-off moves to the Monday
+    # (this test asserted 2027-02-14 before: the defect of issue 10, item 6)
+    assert (spec.phases[0].start, spec.phases[0].end) == (dt.date(2027, 2, 15), dt.date(2027, 3, 5))
+    assert "start: 2027-02-15  # 改期：2027-02-14 是周日，顺延至 2027-02-15" in text
     assert spec.phase("summary").end == dt.date(2027, 12, 31)
+    # 2023-04-05 was the Qingming holiday: a date that was no working day keeps its month and day
     assert spec.phase("self_check").steps[0].due == dt.date(2027, 4, 5)
     assert any("2027" in w.message and "no official holiday data" in w.message for w in loaded.warnings)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_redate_every_template_loads_and_round_trips(name: str) -> None:
+def test_redate_every_template_loads_and_shift_years_round_trips(name: str) -> None:
     original = template_text(name)
     moved = redate(original, 2027)
     spec = load_spec_text(moved).spec
     assert spec.phases[0].start.year == 2027
     assert "2027" in spec.key and spec.title.startswith("2027年")
-    assert redate(moved, SHIPPED[name]) == original
+    # the plain move (month and day kept, as the demo's script needs) still goes there and back
+    assert shift_years(shift_years(original, 2027), SHIPPED[name]) == original
 
 
 MINI = """\
@@ -174,7 +181,7 @@ phases:
 
 
 def test_redate_leap_day_to_a_common_year() -> None:
-    text = redate(MINI, 2026)
+    text = shift_years(MINI, 2026)
     assert "start: 2026-02-28" in text
     assert 'due: "2026-02-28T10:00:00+08:00"' in text
     assert "# a leap-day campaign; 2026-02-28 in a comment moves too" in text
@@ -183,6 +190,18 @@ def test_redate_leap_day_to_a_common_year() -> None:
     assert "key: leap-2026" in text and "title: 2026年闰日活动" in text
     spec = load_spec_text(text).spec
     assert spec.phases[0].start == dt.date(2026, 2, 28)
+
+
+def test_redate_moves_a_leap_day_off_a_make_up_saturday() -> None:
+    # 2024-02-29 was a Thursday; 2026-02-28 is the Saturday worked for the Spring Festival (调休):
+    # redate moves the start, the due of the same day and the comment naming that day alike
+    # (test_redate_leap_day_to_a_common_year asserted 2026-02-28 of redate before; it now tests shift_years)
+    text = redate(MINI, 2026)
+    assert "start: 2026-03-02  # 改期：2026-02-28 是春节调休上班日（周六），顺延至 2026-03-02" in text
+    assert 'due: "2026-03-02T10:00:00+08:00"' in text
+    assert "# a leap-day campaign; 2026-03-02 in a comment moves too" in text
+    assert "end: 2027-03-31" in text and "title: 2027 second-year phase" in text
+    assert load_spec_text(text).spec.phases[0].start == dt.date(2026, 3, 2)
 
 
 def test_redate_leap_day_to_a_leap_year_keeps_it() -> None:
@@ -211,3 +230,92 @@ def test_the_mass_line_template_closes_its_last_link_on_two_thirds_of_the_ledger
     gate = load("qunzhongluxian-2014").spec.phases[-1].gate
     assert gate is not None and gate.ledger is not None
     assert (gate.ledger.closed_at_least, gate.ledger.rest_in_progress) == ("2/3", True)
+
+
+# --- re-dating keeps each date's role (issue 10, item 6) ---
+
+def _structural_dates(spec) -> list[dt.date]:
+    """Phase starts and ends and the dues written as dates, in the spec's order."""
+    out = []
+    for p in spec.phases:
+        out += [p.start, p.end]
+        for s in p.steps:
+            due = s.due if not isinstance(s.due, str) else parse_datetime_text(s.due)
+            if due is not None:
+                out.append(due.date() if isinstance(due, dt.datetime) else due)
+    return out
+
+
+def test_redate_to_2026_starts_the_kickoff_on_a_working_day_after_the_spring_festival() -> None:
+    text = redate(template_text("zuofeng-2023"), 2026, name="zuofeng-2023")
+    spec = load_spec_text(text).spec
+    cal = campaign_calendar(spec)
+    start = spec.phase("mobilization").start
+    # 2026's Spring Festival: off 02-15..02-23, with 02-14 and 02-28 worked (调休)
+    festival = {d for d in (dt.date(2026, 2, 14) + dt.timedelta(days=n) for n in range(15))
+                if cal.holiday_name(d) is not None}
+    assert dt.date(2026, 2, 14) in festival and dt.date(2026, 2, 23) in festival
+    assert cal.is_workday(start) and start.weekday() < 5 and start not in festival
+    assert start == dt.date(2026, 2, 24)
+    assert "start: 2026-02-24  # 改期：2026-02-14 是春节调休上班日（周六），顺延至 2026-02-24" in text
+    # the plan due 10 working days after the start stays inside the window, which is lengthened for it
+    plan = next(s for s in spec.phase("mobilization").steps if s.key == "plan")
+    due = resolve_due(plan.due, phase_start=start, phase_end=spec.phase("mobilization").end, calendar=cal, tz=spec.tz)
+    assert due.astimezone(spec.tz).date() <= spec.phase("mobilization").end
+    assert spec.phase("self_check").start > spec.phase("mobilization").end
+
+
+def test_redate_header_names_the_source_template_year_and_seed() -> None:
+    text = redate(template_text("zuofeng-2023"), 2026, name="zuofeng-2023")
+    assert text.startswith("# 由模板 zuofeng-2023（2023 年，种子 002）改期至 2026 年")
+    assert "(re-dated from template zuofeng-2023 (2023, seed 002) to 2026" in text.splitlines()[0]
+    assert "尚无官方节假日数据" not in text  # 2026 has the official data
+    # re-dating the copy again replaces the header and the notes instead of piling them up
+    again = redate(text, 2027)
+    assert again.count("改期至") == 1 and again.startswith("# 由 zuofeng-2026（2026 年）改期至 2027 年")
+    assert "2026-02-14" not in again and "2026-02-24" not in again
+    assert all(line.count("# 改期：") <= 1 for line in again.splitlines())
+
+
+@pytest.mark.parametrize("year", [2024, 2025, 2026, 2027])
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_redate_keeps_working_days_windows_and_steps_and_validates(name: str, year: int, tmp_path) -> None:
+    source = load(name).spec
+    cal = campaign_calendar(source)
+    path = tmp_path / "spec.yaml"
+    path.write_text(redate(template_text(name), year, name=name), encoding="utf-8")
+    loaded = load_spec_file(path)  # raises on any error
+    spec = loaded.spec
+    for w in loaded.warnings:
+        assert "due after its phase ends" in w.message or "no official holiday data" in w.message, str(w)
+    assert [p.key for p in spec.phases] == [p.key for p in source.phases]
+    for was, now in zip(_structural_dates(source), _structural_dates(spec), strict=True):
+        if cal.is_workday(was):
+            assert cal.is_workday(now), (was, now)
+        if cal.is_ordinary_workday(was):
+            assert now.weekday() < 5 and cal.holiday_name(now) is None, (was, now)
+    for i, (old, new) in enumerate(zip(source.phases, spec.phases)):
+        assert new.start <= new.end
+        if i:
+            assert new.start > spec.phases[i - 1].end
+        for s_old, s_new in zip(old.steps, new.steps, strict=True):
+            was = resolve_due(s_old.due, phase_start=old.start, phase_end=old.end, calendar=cal, tz=source.tz)
+            now = resolve_due(s_new.due, phase_start=new.start, phase_end=new.end, calendar=cal, tz=spec.tz)
+            if old.start <= was.astimezone(source.tz).date() <= old.end:
+                assert new.start <= now.astimezone(spec.tz).date() <= new.end, (s_new.key, now)
+    if year >= 2027:
+        assert f"# {year} 年尚无官方节假日数据" in path.read_text(encoding="utf-8")
+
+
+def test_init_writes_the_redated_template_with_its_header(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CAMPAIGN_HOME": str(tmp_path / "home")}
+    code = "import sys; sys.argv[0] = 'campaign'; from campaign_app.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", code, "init", "zuofeng-2023", "--year", "2026"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# 由模板 zuofeng-2023（2023 年，种子 002）改期至 2026 年")
+    assert "start: 2026-02-24" in result.stdout

@@ -187,7 +187,8 @@ def test_template_is_valid_and_warns_about_the_seed_due_after_its_phase(run: Run
 def test_a_2027_spec_from_init_is_valid_with_a_calendar_warning_naming_2027(run: Run, tmp_path: Path) -> None:
     init = run("init", "zuofeng-2023", "--year", "2027")
     assert init.returncode == 0, init.stderr
-    assert "start: 2027-02-14" in init.stdout and "2023-" not in init.stdout
+    # 2027-02-14 is a Sunday: the kick-off (a Tuesday in 2023) moves to the Monday, with a note
+    assert "start: 2027-02-15  # 改期：2027-02-14 是周日" in init.stdout and "2023-" not in init.stdout
     path = tmp_path / "zuofeng-2027.yaml"
     path.write_text(init.stdout, encoding="utf-8")
     result = run("validate", path)
