@@ -13,6 +13,7 @@ from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -61,32 +62,88 @@ def _title(r: Any, titles: dict[str, str]) -> str:
     return titles.get(r.artifact, r.artifact)
 
 
-def _item(r: Any, at: dt.datetime, tz: ZoneInfo, lang: str, titles: dict[str, str]) -> dict[str, Any]:
+# the "step" of a ledger item's deadline: the store gives none (an item belongs to no step), so the
+# digest names the ledger in the campaign's language
+ITEM_STEP = {"zh": "整改台账", "en": "rectification ledger"}
+LINK_LABEL = {"zh": {"file": "报送地址", "ledger": "台账地址", "escalation": "查看地址"},
+              "en": {"file": "File at", "ledger": "Ledger", "escalation": "See"}}
+
+
+def _item(r: Any, at: dt.datetime, tz: ZoneInfo, lang: str, titles: dict[str, str], base_url: str | None,
+          campaign: str) -> dict[str, Any]:
     days = (r.due_at.astimezone(tz).date() - at.astimezone(tz).date()).days
+    is_item = getattr(r, "item_id", None) is not None
+    target = "escalation" if r.kind == "escalation" else "ledger" if is_item else "file"
     return {"unit": r.unit, "unit_name": r.unit_name, "artifact": r.artifact, "artifact_title": _title(r, titles),
-            "step": r.step_title, "kind": r.kind, "kind_label": KIND_LABEL[lang][r.kind],
+            "step": ITEM_STEP[lang] if is_item else r.step_title, "kind": r.kind, "kind_label": KIND_LABEL[lang][r.kind],
             "due": f"{r.due_at.astimezone(tz):%Y-%m-%d %H:%M}", "due_iso": r.due_at.astimezone(tz).isoformat(),
-            "days_left": days, "days_overdue": max(-days, 0), "when": _when(days, lang)}
+            "days_left": days, "days_overdue": max(-days, 0), "when": _when(days, lang),
+            "link": item_link(base_url, campaign, r.unit, r.artifact, r.item_id if is_item else None),
+            "link_label": LINK_LABEL[lang][target], "ledger": is_item}
 
 
-def file_hint(campaign: str, recipient: str, base_url: str | None) -> str:
-    if base_url:
-        return f"{base_url.rstrip('/')}/campaigns/{campaign}/units/{recipient}"
-    return f"campaign file {campaign} --unit {recipient} --artifact <材料类型/artifact>"
+def item_link(base_url: str | None, campaign: str, unit: str, artifact: str, item_id: int | None = None) -> str | None:
+    """The dashboard page where `unit` deals with one reminded item (after login), or None without an address.
+
+    An artifact: the filing form with that unit and artifact chosen (an escalation links the supervisor to
+    the late unit's form: what it owes and has filed, and the way to file for it). A ledger item's
+    deadline: the ledger filtered to the unit, at the item. These are the dashboard's routes
+    (campaign_app/web: /c/{key}/file, /c/{key}/ledger); every part is URL-quoted.
+    """
+    if not base_url:
+        return None
+    root = f"{base_url.rstrip('/')}/c/{quote(campaign, safe='')}"
+    if item_id is not None:
+        return f"{root}/ledger?{urlencode({'unit': unit})}#item-{item_id}"
+    return f"{root}/file?{urlencode({'unit': unit, 'artifact': artifact})}"
+
+
+def _quoted(titles: list[str], lang: str) -> str:
+    return "、".join(f"“{t}”" for t in titles) if lang == "zh" else ", ".join(f"“{t}”" for t in titles)
+
+
+def file_hint(own: list[dict[str, Any]], escalations: list[dict[str, Any]], lang: str, linked: bool,
+              organizer_name: str | None = None) -> str:
+    """How and where to file, in words and in the campaign's language only (an official message).
+
+    With an address configured each item carries its link; without one the message says where to go on
+    the campaign's filing site: never a command line, which a school clerk does not have.
+    """
+    if linked:
+        return ("点击各项下方的链接，登录本活动的报送网站即可办理。" if lang == "zh"
+                else "Follow the link under each item and log in to the campaign's filing site.")
+    artifacts = list(dict.fromkeys(i["artifact_title"] for i in own if not i["ledger"]))
+    ledger = any(i["ledger"] for i in own)
+    if lang == "zh":
+        parts = ([f"在“报送材料”页选择本单位和{_quoted(artifacts, lang)}报送"] if artifacts else []) + \
+            (["在“整改台账”页报告整改进展并上传佐证材料"] if ledger else [])
+        text = f"请登录本活动的报送网站，{'；'.join(parts)}。" if parts else ""
+        text += "请督促所列下属单位登录本活动的报送网站报送。" if escalations else ""
+        return text + (f"如有疑问请联系{organizer_name}。" if organizer_name else "")
+    parts = ([f"on the “File” page choose your unit and {_quoted(artifacts, lang)}"] if artifacts else []) + \
+        (["on the “Ledger” page report your progress with its evidence"] if ledger else [])
+    text = f"Log in to the campaign's filing site; {'; '.join(parts)}." if parts else ""
+    text += (" " if text else "") + "Please ask the units listed to file on the campaign's filing site." if escalations else ""
+    return text + (f" Questions: please contact {organizer_name}." if organizer_name else "")
 
 
 def render(campaign: str, campaign_title: str, recipient: str, recipient_name: str, contacts: Sequence[dict[str, Any]],
            rows: Sequence[Any], at: dt.datetime, tz: ZoneInfo, *, titles: dict[str, str],
-           messages: dict[str, Any] | None = None, base_url: str | None = None, salt: str = "") -> Message:
-    """One recipient's digest: their own items and, for a supervisor, the escalated items of their units."""
+           messages: dict[str, Any] | None = None, base_url: str | None = None, salt: str = "",
+           organizer_name: str | None = None) -> Message:
+    """One recipient's digest: their own items and, for a supervisor, the escalated items of their units.
+
+    `titles` are the artifacts' titles in the campaign's language (see `artifact_titles`).
+    """
     custom = messages or {}
     lang = custom.get("language", "zh")
-    items = [_item(r, at, tz, lang, titles) for r in rows]
+    items = [_item(r, at, tz, lang, titles, base_url, campaign) for r in rows]
     own = [i for i in items if i["kind"] != "escalation"]
     escalations = [i for i in items if i["kind"] == "escalation"]
     context = {"campaign": campaign, "campaign_title": campaign_title, "recipient": recipient,
                "recipient_name": recipient_name, "own": own, "escalations": escalations,
-               "overdue": sum(1 for i in own if i["kind"] == "overdue"), "file_hint": file_hint(campaign, recipient, base_url),
+               "overdue": sum(1 for i in own if i["kind"] == "overdue"),
+               "file_hint": file_hint(own, escalations, lang, bool(base_url), organizer_name),
                "at": at.astimezone(tz).isoformat()}
     subject = " ".join(_template("subject", lang, custom).render(context).split())
     text = _template("text", lang, custom).render(context).strip() + "\n"
@@ -101,6 +158,11 @@ def render(campaign: str, campaign_title: str, recipient: str, recipient_name: s
         subject=subject, text=text, markdown=f"### {subject}\n\n{text}", html=html,
         at_iso=at.astimezone(tz).isoformat(),
         items=[{k: i[k] for k in ("unit", "artifact", "artifact_title", "step", "kind", "due_iso", "days_left")} for i in items])
+
+
+def artifact_titles(artifacts: dict[str, Any], lang: str) -> dict[str, str]:
+    """Each artifact kind's title in the campaign's language: `title_en` in English where the spec gives one."""
+    return {k: str((v.get("title_en") if lang == "en" else None) or v.get("title") or k) for k, v in artifacts.items()}
 
 
 def group_rows(rows: Iterable[Any]) -> list[tuple[tuple[str, str], list[Any]]]:

@@ -221,7 +221,9 @@ def test_an_email_digest_reaches_the_unit(run, channels, smtp_server):
         assert "2023-04-20 23:59" in part  # due: the end of 04-20, local time
         assert "还剩 1 天" in part  # days left
         assert "即将到期" in part  # a `before` reminder
-        assert "报送方式" in part and f"campaign file {KEY} --unit s1 --artifact" in part  # how to file
+        # how to file: in words (no address configured), never a command line
+        assert "报送方式" in part and "在“报送材料”页选择本单位和“实施方案”、“自查表”报送" in part
+        assert "campaign file" not in part
     assert "- [即将到期] 制定实施方案：实施方案，截止 2023-04-20 23:59，还剩 1 天" in plain
     assert "<td>实施方案</td><td>2023-04-20 23:59</td><td>还剩 1 天</td>" in html
 

@@ -21,6 +21,8 @@ def test_one_digest_per_unit_with_every_item(engine, db_url, small, tmp_path):
     assert s1["emails"] == ["s1@example.cn"] and s1["recipient_name"] == "第一小学"
     assert s1["subject"] == "【2023年作风整顿（测试）】第一小学：1 项材料待报送，其中 1 项已逾期"
     assert "制定实施方案：实施方案，截止 2023-02-28 23:59，已逾期 2 天" in s1["text"]  # 03-02 is 2 days after 02-28
-    assert "campaign file small-2023 --unit s1" in s1["text"] and "<td>实施方案</td>" in s1["html"]
+    # no address configured: where and how to file in words, never a command line
+    assert "报送方式：请登录本活动的报送网站，在“报送材料”页选择本单位和“实施方案”报送。如有疑问请联系教育局。" in s1["text"]
+    assert "campaign file" not in s1["text"] and "<td>实施方案</td>" in s1["html"]
     assert s1["items"] == [{"unit": "s1", "artifact": "plan", "artifact_title": "实施方案", "step": "制定实施方案",
                             "kind": "overdue", "due_iso": "2023-02-28T23:59:59+08:00", "days_left": -2}]

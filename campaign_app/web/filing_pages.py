@@ -31,9 +31,12 @@ RECENT = 20
 
 
 @router.get("/c/{key}/file")
-def filing_form(key: str, request: Request, svc: Svc, unit: str = "", filed: str = "",
-                caller: Caller = page_caller("filing.create")) -> Response:
-    return _form(request, svc, caller, key, unit or filed.partition("/")[0], strict=bool(unit), filed=filed)
+def filing_form(key: str, request: Request, svc: Svc, unit: str = "", filed: str = "", artifact: str = "",
+                step: str = "", caller: Caller = page_caller("filing.create")) -> Response:
+    # `artifact` and `step` preselect the form (a reminder links here for one unit and artifact); one the
+    # unit does not owe is simply not preselected
+    return _form(request, svc, caller, key, unit or filed.partition("/")[0], strict=bool(unit), filed=filed,
+                 values={"artifact": artifact[:64], "step": step[:64]})
 
 
 @router.post("/c/{key}/file")
