@@ -298,9 +298,23 @@ def _tick_line(r: dict[str, Any], tz: ZoneInfo) -> str:
     if r["advanced"]:
         parts.append(f"转段 (advanced): {', '.join(r['advanced'])}")
     parts.append(f"逾期 (overdue) +{r['overdue_marked']}, 催办计划 (planned) {r['reminders_planned']}, "
-                 f"已发送 (sent) {r['reminders_sent']}")
+                 + reminder_words(r))
     parts.append(" ".join(f"{k}={v}" for k, v in r["phases"].items()))
     return "  ".join(parts)
+
+
+def reminder_words(r: dict[str, Any]) -> str:
+    """What a tick did with the reminders: sent by real channels, or only written to the outbox file."""
+    from notifications.dispatch import CHANNEL_LABEL, FILE_KIND
+
+    deliveries = r.get("deliveries") or {}
+    real = [f"{CHANNEL_LABEL['zh'].get(c['kind'], c['kind'])} {name} {c['reminders']}"
+            for name, c in deliveries.items() if c["kind"] != FILE_KIND]
+    words = f"已发送 (sent) {r['reminders_sent']}" + (f" ({', '.join(real)})" if real else "")
+    for c in deliveries.values():
+        if c["kind"] == FILE_KIND:
+            words += f", 未发出，已写入发件箱文件 (not sent, written to the outbox file {c.get('path', '')}) {c['reminders']}"
+    return words
 
 
 STATE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期", "completed": "已完成"}

@@ -20,7 +20,15 @@ def build_report(conn: Any, campaign: str, kind: str, at: Any, phase: str | None
     from notifications.reports.build import closure_report, ledger_report, notice_report
 
     if kind == "phase-audit":
-        return phase_audit_report(queries.phase_audit(conn, campaign, phase, at))
+        from campaign_model.store.outbox import delivered_by_channel
+        from notifications.setup import router_from_env
+
+        audit = queries.phase_audit(conn, campaign, phase, at)
+        ctx = load_ctx(conn, campaign)
+        # by channel, so that reminders written to the outbox file are not reported as sent
+        deliveries = delivered_by_channel(conn, ctx.id, [p["phase"] for p in audit.phases], at)
+        kinds = {e.name: e.kind for e in router_from_env().entries}
+        return phase_audit_report(audit, deliveries, kinds)
     if kind == "notice":
         from campaign_model.store.notice_query import overdue_by_parent
 

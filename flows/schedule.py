@@ -106,9 +106,9 @@ def run_tick_job(db_url: str, campaign: str, outbox_file: str) -> None:
 
         now = dt.datetime.now(dt.timezone.utc)
         r = tick(db_url, campaign, Act(now, SCHEDULER_ACTOR, now), outbox_file)
-        log.info("检查完成 (tick done) %s at %s: advanced=%s overdue+%s planned=%s sent=%s", campaign, r.get("at"),
-                 ",".join(r.get("advanced") or []) or "-", r.get("overdue_marked"), r.get("reminders_planned"),
-                 r.get("reminders_sent"))
+        log.info("检查完成 (tick done) %s at %s: advanced=%s overdue+%s planned=%s sent=%s written-to-file=%s",
+                 campaign, r.get("at"), ",".join(r.get("advanced") or []) or "-", r.get("overdue_marked"),
+                 r.get("reminders_planned"), r.get("reminders_sent"), r.get("reminders_written"))
     except BaseException as exc:  # noqa: BLE001 - the scheduler must keep going whatever a tick does
         log.error("检查失败 (tick failed) %s: %s", campaign, redact(f"{type(exc).__name__}: {exc}", db_url))
 

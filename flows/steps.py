@@ -78,13 +78,22 @@ def advance_phase(url: str, campaign: str, phase_key: str, act: Act) -> list[str
         return phases.advance(conn, ctx, act, only=phase_key)
 
 
-def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> int:
-    """Send the due reminders (one digest per recipient and channel) and this week's notice (通报)."""
+def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
+    """Send the due reminders (one digest per recipient and channel) and this week's notice (通报).
+
+    Returns what really happened: reminders handed to a real channel (`sent`), reminders only written to
+    the outbox file (`written`), and the reminders by channel name with its kind.
+    """
     delivery = delivery_from_env(Path(outbox_file))
     try:
-        sent = send_due(engine_for(url), campaign, act, delivery).sent
+        result = send_due(engine_for(url), campaign, act, delivery)
         send_weekly_notice(engine_for(url), campaign, act, delivery)
-        return sent
+        channels = result.channels()
+        for name, c in channels.items():  # where the file channel wrote, for the tick's report
+            path = getattr(delivery.channels.get(name), "path", None)
+            if c["kind"] == "file" and path is not None:
+                c["path"] = str(path)
+        return {"sent": result.sent, "written": result.written, "channels": channels}
     finally:
         for channel in delivery.channels.values():
             channel.close()

@@ -46,8 +46,11 @@ async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
     planned += items_planned
     sent = await call(steps.send_reminders, url, campaign, act, outbox_file)
     at_local, states = await call(steps.finish_tick, url, campaign, act)
-    return {"at": at_local, "advanced": advanced, "overdue_marked": marked,
-            "reminders_planned": planned, "reminders_sent": sent, "phases": states}
+    # reminders_sent: handed to a real channel; reminders_written: only written to the outbox file, sent to
+    # nobody; deliveries: the reminders by channel name (with the channel's kind)
+    return {"at": at_local, "advanced": advanced, "overdue_marked": marked, "reminders_planned": planned,
+            "reminders_sent": sent["sent"], "reminders_written": sent["written"], "deliveries": sent["channels"],
+            "phases": states}
 
 
 def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: str, act: Act) -> dict[str, Any]:

@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from campaign_model.reminders import in_send_window
 from campaign_model.store import audit, outbox
 from campaign_model.store.audit import Act
-from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.campaigns import load_ctx, unit_rows
 
 from .channels.base import Channel, DeliveryError
-from .render import group_rows, render
+from .render import artifact_titles, group_rows, render
 
 Route = Callable[[str, list[dict[str, Any]]], list[str]]
 
@@ -36,14 +36,40 @@ class Delivery:
     base_url: str | None = None
 
 
+FILE_KIND = "file"  # the JSON-lines outbox file: written on this machine, sent to nobody
+# a channel's kind as the campaign's documents and the CLI name it
+CHANNEL_LABEL = {
+    "zh": {"email": "邮件", "dingtalk": "钉钉", "wecom": "企业微信", "feishu": "飞书", "webhook": "接口推送",
+           "http": "接口推送", "file": "发件箱文件"},
+    "en": {"email": "email", "dingtalk": "DingTalk", "wecom": "WeCom", "feishu": "Feishu", "webhook": "webhook",
+           "http": "webhook", "file": "outbox file"},
+}
+
+
 @dataclass
 class SendResult:
-    sent: int = 0  # reminders (outbox rows) delivered
+    """What one send did, per channel: a reminder written to the outbox file has not left the machine."""
+
+    delivered: dict[str, int] = field(default_factory=dict)  # reminders (outbox rows) by channel name
+    kinds: dict[str, str] = field(default_factory=dict)  # channel name -> kind (email, dingtalk, ..., file)
     messages: int = 0
     failed: int = 0
     dead: int = 0
     held: bool = False  # outside the send window: nothing sent, all kept for the next window
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        """Reminders handed to a real channel (email, a robot, a webhook)."""
+        return sum(n for name, n in self.delivered.items() if self.kinds.get(name) != FILE_KIND)
+
+    @property
+    def written(self) -> int:
+        """Reminders only written to the outbox file (no channel took their recipient)."""
+        return sum(n for name, n in self.delivered.items() if self.kinds.get(name) == FILE_KIND)
+
+    def channels(self) -> dict[str, dict[str, Any]]:
+        return {name: {"kind": self.kinds.get(name, ""), "reminders": n} for name, n in sorted(self.delivered.items())}
 
 
 def send_due(engine: Engine, campaign: str, act: Act, delivery: Delivery) -> SendResult:
@@ -55,12 +81,16 @@ def send_due(engine: Engine, campaign: str, act: Act, delivery: Delivery) -> Sen
             return result
         outbox.cancel_for_closed(conn, ctx.id)
         rows = outbox.due_rows(conn, ctx.id, act.at)
+        # without an address to link to, the message names whom to ask: read only then (one query a send)
+        organizer = None if delivery.base_url or not rows else next(
+            (u.name for u in unit_rows(conn, ctx) if u.key == ctx.organizer), None)
     if not rows:
         return result
-    titles = {k: v["title"] for k, v in ctx.artifacts.items()}
+    titles = artifact_titles(ctx.artifacts, ctx.messages.get("language", "zh"))
     for (recipient, channel_name), group in group_rows(rows):
         message = render(campaign, ctx.title, recipient, group[0].recipient_name, group[0].contacts, group, act.at, ctx.tz,
-                         titles=titles, messages=ctx.messages, base_url=delivery.base_url, salt=channel_name)
+                         titles=titles, messages=ctx.messages, base_url=delivery.base_url, salt=channel_name,
+                         organizer_name=organizer)
         ids = [r.id for r in group]
         channel = delivery.channels.get(channel_name)
         try:
@@ -77,10 +107,13 @@ def send_due(engine: Engine, campaign: str, act: Act, delivery: Delivery) -> Sen
             continue
         with engine.begin() as conn:
             outbox.mark_sent(conn, ids, act.at, message.message_id)
-        result.sent += len(ids)
+        result.delivered[channel_name] = result.delivered.get(channel_name, 0) + len(ids)
+        result.kinds[channel_name] = channel.kind
         result.messages += 1
     with engine.begin() as conn:
+        # "sent" counts what left the machine; "written" what only reached the outbox file
         audit.append(conn, act, "reminders.sent", campaign, f"campaign:{campaign}", None,
-                     {"reminders": result.sent, "messages": result.messages, "failed": result.failed,
-                      "dead": result.dead, "errors": result.errors[:20]})
+                     {"sent": result.sent, "written_to_file": result.written, "channels": result.channels(),
+                      "messages": result.messages, "failed": result.failed, "dead": result.dead,
+                      "errors": result.errors[:20]})
     return result

@@ -188,23 +188,23 @@ def test_an_items_deadline_is_reminded_turns_red_and_stops_when_rectified(run):
 
     # before: the item and the plan due the same day are one message to s1
     r = run.tick("2023-04-19T09:30")
-    assert (r["items_planned"], r["reminders_planned"], r["reminders_sent"]) == (1, 1, 2)
+    assert (r["items_planned"], r["reminders_planned"], r["reminders_written"]) == (1, 1, 2)
     [m] = run.new_digests()
     assert m["recipient"] == "s1" and kinds(m) == [("ledger:1", "before"), ("plan", "before")]
     item = next(i for i in m["items"] if i["artifact"] == "ledger:1")
-    assert item["artifact_title"] == PROBLEM[:29] + "…" and item["step"] == "整改台账 (rectification ledger)"
+    assert item["artifact_title"] == PROBLEM[:29] + "…" and item["step"] == "整改台账"
     assert (item["due_iso"], item["days_left"]) == ("2023-04-20T23:59:59+08:00", 1)
-    assert f"- [即将到期] 整改台账 (rectification ledger)：{PROBLEM[:29]}…，截止 2023-04-20 23:59，还剩 1 天" in m["text"]
+    assert f"- [即将到期] 整改台账：{PROBLEM[:29]}…，截止 2023-04-20 23:59，还剩 1 天" in m["text"]
     assert m["subject"] == f"【{TITLE}】第一小学：2 项材料待报送"
 
     r = run.tick("2023-04-20T09:30")  # on the due day
-    assert (r["items_planned"], r["reminders_sent"]) == (1, 2)
+    assert (r["items_planned"], r["reminders_written"]) == (1, 2)
     [m] = run.new_digests()
     assert kinds(m) == [("ledger:1", "on_due"), ("plan", "on_due")]
 
     # past the deadline: marked overdue (once, audited) and reminded as overdue, with the plan
     r = run.tick("2023-04-21T09:30")
-    assert (r["items_marked"], r["items_planned"], r["overdue_marked"], r["reminders_sent"]) == (1, 1, 1, 2)
+    assert (r["items_marked"], r["items_planned"], r["overdue_marked"], r["reminders_written"]) == (1, 1, 1, 2)
     [m] = run.new_digests()
     assert kinds(m) == [("ledger:1", "overdue"), ("plan", "overdue")] and "其中 2 项已逾期" in m["subject"]
     assert run.item(1).overdue_at == local("2023-04-20T23:59:59") and run.item(2).overdue_at is None
@@ -232,13 +232,13 @@ def test_an_items_deadline_is_reminded_turns_red_and_stops_when_rectified(run):
 
     # 04-26 after the send window: planned and held; rectifying it cancels it; none after that
     r = run.tick("2023-04-26T19:00")
-    assert (r["items_planned"], r["reminders_sent"]) == (1, 0)
+    assert (r["items_planned"], r["reminders_written"]) == (1, 0)
     run.rectify(1, "2023-04-26T20:00")
     assert run.rows(state="planned") == [] and run.item(1).next_remind_at is None
     assert run.rows(state="cancelled") == [(1, "overdue", "04-26 09:00", "cancelled", "s1")]
     run.file_plan("2023-04-27T08:00")
     r = run.tick("2023-04-27T09:30")
-    assert (r["items_marked"], r["items_planned"], r["reminders_sent"]) == (0, 0, 0) and run.new_digests() == []
+    assert (r["items_marked"], r["items_planned"], r["reminders_written"]) == (0, 0, 0) and run.new_digests() == []
     assert run.tick("2023-04-28T09:30")["items_planned"] == 0
     assert run.cli("ledger", "list", KEY, "--json", "--at", "2023-04-28T10:00")[0]["overdue"] is False
 
@@ -247,7 +247,7 @@ def test_an_items_deadline_is_reminded_turns_red_and_stops_when_rectified(run):
     assert (run.item(1).next_remind_at, run.item(1).overdue_at) == (local("2023-05-11T09:00"), None)
     assert run.tick("2023-05-10T09:30")["items_planned"] == 0
     r = run.tick("2023-05-11T09:30")
-    assert (r["items_planned"], r["reminders_sent"]) == (1, 1)
+    assert (r["items_planned"], r["reminders_written"]) == (1, 1)
     [m] = run.new_digests()
     assert kinds(m) == [("ledger:1", "before")] and m["items"][0]["due_iso"] == "2023-05-12T23:59:59+08:00"
     r = run.tick("2023-05-15T09:30")
@@ -271,18 +271,18 @@ def test_a_supervision_finding_is_reminded_and_escalated(run):
     assert run.item(lasting["id"]).next_remind_at is None
 
     r = run.tick("2023-04-13T09:30")
-    assert (r["items_planned"], r["reminders_sent"]) == (1, 1)
+    assert (r["items_planned"], r["reminders_written"]) == (1, 1)
     [m] = run.new_digests()
     assert m["recipient"] == "s1" and kinds(m) == [(f"ledger:{found['id']}", "before")]
     assert m["items"][0]["artifact_title"] == "明查暗访发现上班时间玩手机"
     # after downtime over the due day only the latest slot is sent: overdue on 04-17 (Monday)
     r = run.tick("2023-04-17T09:30")
-    assert (r["items_marked"], r["items_planned"], r["reminders_sent"]) == (1, 1, 1)
+    assert (r["items_marked"], r["items_planned"], r["reminders_written"]) == (1, 1, 1)
     [m] = run.new_digests()
     assert kinds(m) == [(f"ledger:{found['id']}", "overdue")] and m["items"][0]["days_left"] == -3
     # escalate_after 2 workdays past 04-14: 04-18, to s1's parent d1
     r = run.tick("2023-04-18T09:30")
-    assert (r["items_planned"], r["reminders_sent"]) == (1, 1)
+    assert (r["items_planned"], r["reminders_written"]) == (1, 1)
     [m] = run.new_digests()
     assert m["recipient"] == "d1" and kinds(m) == [(f"ledger:{found['id']}", "escalation")]
     assert "督办" in m["subject"]
@@ -301,5 +301,5 @@ def test_a_refiled_issue_list_drops_the_replaced_items_reminders(run):
     run.file_issues("2023-04-19T20:00", "会议多落实少,2023-04-28,")  # a new version: item 2 replaces item 1
     assert (run.item(1).next_remind_at, run.item(2).next_remind_at) == (None, local("2023-04-27T09:00"))
     r = run.tick("2023-04-20T09:30")
-    assert (r["items_planned"], r["reminders_sent"]) == (0, 1)  # the plan's on-due reminder only
+    assert (r["items_planned"], r["reminders_written"]) == (0, 1)  # the plan's on-due reminder only
     assert run.rows() == [(1, "before", "04-19 09:00", "cancelled", "s1")]

@@ -71,10 +71,10 @@ def test_a_whole_campaign_by_ticks(engine, db_url, small, tmp_path):
 
     # plan due start + 10 workdays = 02-28; "3 days" before is Saturday 02-25, so Friday 02-24
     r = d.tick("2023-02-24T10:00")
-    assert (r["reminders_planned"], r["reminders_sent"], r["overdue_marked"]) == (1, 1, 0)
+    assert (r["reminders_planned"], r["reminders_written"], r["reminders_sent"], r["overdue_marked"]) == (1, 1, 0, 0)
     # no tick on 02-27: the catch-up sends the latest slot only (on the due day), not the missed one too
     r = d.tick("2023-02-28T09:30")
-    assert (r["reminders_planned"], r["reminders_sent"]) == (1, 1)
+    assert (r["reminders_planned"], r["reminders_written"]) == (1, 1)
     r = d.tick("2023-03-01T10:00")
     assert (r["overdue_marked"], r["reminders_planned"]) == (1, 1)
     assert d.status("2023-03-01T10:00")["phases"][0]["gate"]["missing"][0]["state"] == "overdue"
@@ -116,7 +116,7 @@ def test_a_whole_campaign_by_ticks(engine, db_url, small, tmp_path):
     st = d.status("2023-04-20T12:00")
     assert st["phases"][2]["completed_at"] == "2023-04-20T10:00:00+08:00" and st["current_phase"] is None
     assert st["obligations"] == {"total": 5, "pending": 0, "filed": 3, "accepted": 2, "rejected": 0,
-                                 "waived": 0, "overdue": 0}
+                                 "waived": 0, "overdue": 0, "not_open": 0}
 
     assert d.reminders() == [
         ("s2", "plan", "before", "02-24 09:00", "sent"),
@@ -142,7 +142,8 @@ def test_the_same_tick_twice_changes_nothing(engine, db_url, small, tmp_path):
     assert first["overdue_marked"] == 2 and first["reminders_planned"] == 2
     events, reminders = d.audit_count(), d.reminders()
     again = d.tick("2023-03-01T10:00")
-    assert (again["overdue_marked"], again["reminders_planned"], again["reminders_sent"], again["advanced"]) == (0, 0, 0, [])
+    assert (again["overdue_marked"], again["reminders_planned"], again["reminders_sent"], again["reminders_written"],
+            again["advanced"]) == (0, 0, 0, 0, [])
     assert again["phases"] == first["phases"]
     assert d.audit_count() == events and d.reminders() == reminders
 

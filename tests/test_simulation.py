@@ -247,8 +247,8 @@ def simulated(tmp_path_factory) -> dict:
                 lines = len(sim.lines())
                 again = sim.tick(at)
                 repeats += 1
-                if (again["reminders_planned"], again["reminders_sent"], again["overdue_marked"], again["advanced"]) \
-                        != (0, 0, 0, []) or len(sim.lines()) != lines or sim.outbox_rows() != rows:
+                if (again["reminders_planned"], again["reminders_sent"], again["reminders_written"], again["overdue_marked"],
+                        again["advanced"]) != (0, 0, 0, 0, []) or len(sim.lines()) != lines or sim.outbox_rows() != rows:
                     repeat_problems.append(f"{at.isoformat()}: {again}")
             at += dt.timedelta(hours=1)
         assert not events

@@ -20,7 +20,9 @@ from . import audit
 from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, units
 
 OPEN = ("pending", "rejected")
-ITEM_STEP = "整改台账 (rectification ledger)"  # the "step" of a ledger item's deadline in a digest
+# the "step" of a ledger item's deadline in a digest row; the digest names it in the campaign's
+# language (notifications.render.ITEM_STEP), so no English gloss here
+ITEM_STEP = "整改台账"
 
 
 def _insert(conn: Connection) -> Any:
@@ -260,6 +262,21 @@ def listing(conn: Connection, campaign_id: int, state: str | None = None, unit: 
     if unit:
         q = q.where(units.c.key == unit)
     return list(conn.execute(q).all())
+
+
+def delivered_by_channel(conn: Connection, campaign_id: int, phase_keys: list[str] | None = None,
+                         until: dt.datetime | None = None) -> dict[str, int]:
+    """Reminders of obligations delivered (state sent) by `until`, counted by channel name, for the phases
+    given (default all): a report tells those that left the machine from those written to the outbox file."""
+    from .tables import phases
+
+    q = (select(outbox.c.channel, func.count()).join(obligations, obligations.c.id == outbox.c.obligation_id)
+         .where(outbox.c.campaign_id == campaign_id, outbox.c.state == "sent"))
+    if phase_keys is not None:
+        q = q.join(phases, phases.c.id == obligations.c.phase_id).where(phases.c.key.in_(phase_keys))
+    if until is not None:
+        q = q.where(outbox.c.sent_at <= until)
+    return {channel: n for channel, n in conn.execute(q.group_by(outbox.c.channel)).all()}
 
 
 def counts(conn: Connection, campaign_id: int) -> dict[str, int]:

@@ -54,30 +54,50 @@ def review_label(row: dict[str, Any]) -> str | None:
     return "待审核" if row["state"] == "filed" else None
 
 
-def _summary(audit: PhaseAudit) -> list[str]:
+def deliveries_line(deliveries: dict[str, int], kinds: dict[str, str]) -> str:
+    """How the reminders went out, by channel: only what a real channel took has left the machine."""
+    from notifications.dispatch import CHANNEL_LABEL, FILE_KIND
+
+    kind = lambda name: kinds.get(name, FILE_KIND if name == FILE_KIND else name)  # noqa: E731
+    real = {name: n for name, n in deliveries.items() if kind(name) != FILE_KIND}
+    written = sum(n for name, n in deliveries.items() if kind(name) == FILE_KIND)
+    by_channel = "、".join(f"{CHANNEL_LABEL['zh'].get(kind(name), name)} {n}" for name, n in sorted(real.items()))
+    line = f"经渠道发出 {sum(real.values())} 条（{by_channel}）" if real else "未经任何渠道发出"
+    return line + (f"，写入发件箱文件 {written} 条（未发出）" if written else "")
+
+
+def _summary(audit: PhaseAudit, deliveries: dict[str, int], kinds: dict[str, str]) -> list[str]:
     rows = audit.rows
     count = lambda o: sum(1 for r in rows if r["outcome"] == o)  # noqa: E731
     forced = [p["title"] for p in audit.phases if p["forced"]]
     line = (f"共应报材料 {len(rows)} 项：按时报送 {count('on_time')} 项，逾期报送 {count('late')} 项，"
             f"逾期未报 {count('missing')} 项，免报 {count('waived')} 项，未到期 {count('pending')} 项。")
-    sent = sum(r["reminders"] for r in rows)
+    reminded = sum(r["reminders"] for r in rows)
     escalated = sum(r["escalations"] for r in rows)
-    lines = [line, f"已发出催办 {sent} 次，督办 {escalated} 次；审核退回 {sum(r['rejections'] for r in rows)} 次。"]
+    # a reminder written to the outbox file was never sent: the line says where each one went
+    lines = [line, f"催办 {reminded} 次，督办 {escalated} 次：{deliveries_line(deliveries, kinds)}；"
+                   f"审核退回 {sum(r['rejections'] for r in rows)} 次。"]
     lines.append(f"特批转段：{'、'.join(forced)}。" if forced else "无特批转段。")
     return lines
 
 
-def phase_audit_report(audit: PhaseAudit) -> Report:
+def phase_audit_report(audit: PhaseAudit, deliveries: dict[str, int] | None = None,
+                       kinds: dict[str, str] | None = None) -> Report:
+    """`deliveries`: the reminders delivered by channel name (store.outbox.delivered_by_channel); `kinds`:
+    each configured channel's kind (the file channel is "file")."""
     # the planned window is whole days (00:00 to 23:59:59): shown as the dates the plan names
     phases = [{**p, "start": p["start"].date(), "end": p["end"].date(), "completion": completion(p)}
               for p in audit.phases]
     rows = [{**r, "no": n, "outcome_zh": OUTCOME_ZH[r["outcome"]], "review_zh": review_label(r)}
             for n, r in enumerate(audit.rows, start=1)]
     overrides = [{**o, "no": n, "kind_zh": OVERRIDE_ZH[o["kind"]]} for n, o in enumerate(audit.overrides, start=1)]
+    deliveries = deliveries or {}
     document = {"kind": "phase-audit", "campaign": audit.campaign, "title": audit.title, "at": audit.at,
-                "phases": audit.phases, "rows": audit.rows, "overrides": audit.overrides}
+                "phases": audit.phases, "rows": audit.rows, "overrides": audit.overrides,
+                "deliveries": {name: {"kind": (kinds or {}).get(name, "file" if name == "file" else ""), "reminders": n}
+                               for name, n in sorted(deliveries.items())}}
     tables = [Table("阶段概况", "一、各阶段完成情况", PHASE_COLUMNS, phases),
               Table("材料明细", "二、应报材料明细", ROW_COLUMNS, rows),
               Table("特批记录", "三、特批（强制转段、免报）记录", OVERRIDE_COLUMNS, overrides)]
     return Report("phase-audit", audit.campaign, f"{audit.title}阶段完成情况审计表", audit.at, tables, document,
-                  _summary(audit))
+                  _summary(audit, deliveries, kinds or {}))
