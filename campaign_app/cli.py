@@ -126,13 +126,44 @@ def template_show(name: str) -> None:
     typer.echo(template_text(name), nl=False)
 
 
+@template_app.command("workbook")
+def template_workbook(name: str, kind: str,
+                      out: Annotated[Path | None, typer.Option("--out", help="写到哪个文件 (where to write it)")] = None) -> None:
+    """空白表格：units 为单位名单，或按行报送的材料（如 issue_list）；NAME 为模板名或活动代码
+    (a blank workbook to fill in: `units`, or an artifact kind filed as rows; NAME is a template or a campaign)."""
+    from campaign_model.catalog import template_names, template_text
+    from campaign_model.errors import NotFound
+    from campaign_model.spec import ArtifactKind
+    from campaign_model.specfile import load_spec_text
+    from campaign_model.store.campaigns import load_ctx
+    from notifications.reports.workbook import blank_workbook
+
+    if name in template_names():
+        kinds = load_spec_text(template_text(name), f"{name}.yaml").spec.artifacts
+    else:
+        try:
+            with transaction() as conn:
+                artifacts = load_ctx(conn, name).artifacts
+        except NotFound:
+            raise NotFound(f"没有名为 '{name}' 的模板或活动；模板：{'、'.join(template_names())} "
+                           f"(no template or campaign named '{name}'; see `campaign template list` and `campaign list`)")
+        kinds = {k: ArtifactKind.model_validate(v) for k, v in artifacts.items()}
+    filename, data = blank_workbook(kinds, kind)
+    path = out or Path(filename)
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"无法写入 {path} (cannot write {path}: {exc.strerror or exc})")
+    typer.echo(f"已写入空白表格 {path} (blank workbook written)")
+
+
 @app.command()
 def init(name: str, year: Annotated[int | None, typer.Option(help="改到哪一年 (re-date to this year)")] = None) -> None:
     """从模板生成活动规格 (write a spec from a template, re-dated to --year)."""
     from campaign_model.catalog import redate, template_text
 
     text = template_text(name)
-    typer.echo(redate(text, year) if year else text, nl=False)
+    typer.echo(redate(text, year, name=name) if year else text, nl=False)
 
 
 # --- campaigns and units ---
@@ -143,16 +174,24 @@ def create(file: Path, units: Annotated[Path | None, typer.Option("--units", hel
     """创建活动：保存规格并生成每个单位的应报材料 (create a campaign and materialize its obligations)."""
     from campaign_model.specfile import load_spec_file
     from campaign_model.store.campaigns import create_campaign
-    from campaign_model.unitfile import read_units
 
-    unit_list = read_units(units) if units else None
-    loaded = load_spec_file(file, units=unit_list)
+    # the list's units join the spec's own (a unit in both must be listed the same): specfile.merge_units
+    loaded = load_spec_file(file, unit_list=units)
     for w in loaded.warnings:
         typer.echo(str(w), err=True)
     with transaction() as conn:
         summary = create_campaign(conn, loaded, act(at, by, loaded.spec.tz))
-    emit(summary, as_json, lambda s: f"已创建活动 {s['campaign']} (created): {s['units']} 个单位 (units), "
-                                     f"{s['obligations']} 项应报材料 (obligations)")
+    emit(summary, as_json, _created_text)
+
+
+def _created_text(s: dict[str, Any]) -> str:
+    src = s["units_from"]
+    where = f"规格中 {src['spec']} 个 (from the spec)"
+    if src["file"] or src["both"]:
+        where += f"，名单中另有 {src['file']} 个 (from the list)"
+        where += f"，{src['both']} 个两处都有 (in both)" if src["both"] else ""
+    return (f"已创建活动 {s['campaign']} (created): {s['units']} 个单位 (units: {where}), "
+            f"{s['obligations']} 项应报材料 (obligations)")
 
 
 @units_app.command("import")
@@ -172,6 +211,32 @@ def units_import(campaign: str, file: Path,
                                       f"{s['obligations_added']}, 免报 (waived) {s['obligations_waived']}"))
 
 
+@units_app.command("list")
+def units_list(campaign: str, as_json: JsonOpt = False) -> None:
+    """列出活动的单位，按层级排列 (a campaign's units in hierarchy order; contacts are counted, not shown)."""
+    from campaign_model.store.campaigns import load_ctx, unit_listing
+
+    with transaction() as conn:
+        docs = unit_listing(conn, load_ctx(conn, campaign))
+    emit(docs, as_json, lambda d: _units_text(campaign, d))
+
+
+def _units_text(campaign: str, docs: list[dict[str, Any]]) -> str:
+    removed = sum(not u["active"] for u in docs)
+    lines = [f"{campaign}: {len(docs) - removed} 个单位 (units)" + (f"，{removed} 个已撤销 (removed)" if removed else "")]
+    for u in docs:
+        parts = ["  " * (u["depth"] + 1) + f"{u['key']}  {u['name']}"]
+        if u["parent"]:
+            parts.append(f"上级 (parent): {u['parent']} {u['parent_name'] or ''}".rstrip())
+        if u["tags"]:
+            parts.append(f"标签 (tags): {', '.join(u['tags'])}")
+        parts.append(f"联系人 (contacts): {u['contacts']}")
+        if not u["active"]:
+            parts.append("已撤销 (removed)")
+        lines.append("  ".join(parts))
+    return "\n".join(lines)
+
+
 @app.command("list")
 def list_campaigns(as_json: JsonOpt = False) -> None:
     """列出活动 (list campaigns)."""
@@ -185,8 +250,8 @@ def list_campaigns(as_json: JsonOpt = False) -> None:
 # --- filings, reviews, waivers, advance ---
 
 @app.command("file")
-def file_cmd(campaign: str, unit: Annotated[str, typer.Option("--unit", help="单位代码 (unit key)")],
-             artifact: Annotated[str, typer.Option("--artifact", help="材料类型 (artifact kind)")],
+def file_cmd(campaign: str, unit: Annotated[str, typer.Option("--unit", help="单位代码或名称 (unit key or name)")],
+             artifact: Annotated[str, typer.Option("--artifact", help="材料类型代码或名称 (artifact kind, key or title)")],
              files: Annotated[list[Path] | None, typer.Option("--file", help="附件，可多次 (a file; repeatable)")] = None,
              rows: Annotated[Path | None, typer.Option("--rows", help="逐行材料 CSV/XLSX/JSON (rows file)")] = None,
              signed_by: Annotated[str | None, typer.Option("--signed-by", help="签字负责人 (who signed)")] = None,
@@ -338,8 +403,15 @@ def _status_text(d: dict[str, Any]) -> str:
         lines.append(f"  {p['key']:<16} {STATE_ZH[p['state']]} ({p['state']})  {p['start'][:10]} → {p['end'][:10]}  {gate}"
                      + ("  [特批 forced]" if p["forced"] else ""))
     o = d["obligations"]
-    lines.append("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in o.items()))
+    # the states partition the total; overdue and not yet open are subsets of the open ones (pending + rejected)
+    states = " + ".join(f"{OBLIGATION_ZH[k]} ({k}) {o[k]}" for k in d["obligations_legend"]["partition"])
+    lines.append(f"  应报材料 (obligations): 合计 (total) {o['total']} = {states}")
+    lines.append(f"    待报与退回中 (of the open ones): 逾期 (overdue) {o['overdue']}，"
+                 f"阶段未开始 (not yet open) {o['not_open']}")
     return "\n".join(lines)
+
+
+OBLIGATION_ZH = {"pending": "待报送", "filed": "已报送", "accepted": "已通过", "rejected": "已退回", "waived": "免报"}
 
 
 @app.command()

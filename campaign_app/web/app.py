@@ -70,10 +70,12 @@ def create_app(services: Services) -> FastAPI:
     from .auth_pages import router as auth_router
     from .page_auth import LoginRequired, login_redirect
     from .pages import router as pages_router
+    from .workbook_pages import router as workbook_router
 
     app.include_router(api_router)
     app.include_router(auth_router)
     app.include_router(pages_router)
+    app.include_router(workbook_router)
     app.add_exception_handler(LoginRequired, login_redirect)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -87,6 +87,7 @@ def _form(request: Request, svc: Any, caller: Caller, key: str, unit: str, *, st
                        steps=[(k["title"], s) for k in kinds if len(k["steps"]) > 1 for s in k["steps"]],
                        problems=problems or [], columns=_column_titles(ctx), values=values or {},
                        titles={k: str(v.get("title", k)) for k, v in ctx.artifacts.items()},
+                       workbooks=[(k, str(v.get("title", k))) for k, v in ctx.artifacts.items() if v.get("rows")],
                        filed=_filed(filed, units, ctx))
 
 
