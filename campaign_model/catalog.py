@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InvalidInput, NotFound
 from .calendar import WorkCalendar
+from .errors import InvalidInput, NotFound
 from .spec import CampaignSpec
 from .specfile import campaign_calendar, load_spec_text
 from .timeexpr import parse_datetime_text, resolve_due
@@ -205,18 +205,19 @@ class _Plan:
 
     def land(self, day: dt.date) -> dt.date:
         """`day` in the new year: a working day stays one of its sort, anything else keeps month and day."""
-        cal = self.calendar
-        target = _same_day(day, self.shift)
-        fits = cal.is_ordinary_workday if cal.is_ordinary_workday(day) else cal.is_workday if cal.is_workday(day) else None
-        while fits is not None and not fits(target):
-            target += dt.timedelta(days=1)
-        return target
+        return self.fit(_same_day(day, self.shift), day)
 
     def fit(self, day: dt.date, source: dt.date) -> dt.date:
-        """`day` or the next day that is a working day, if `source` was one (see `land`)."""
+        """`day`, or the first day after it of the sort `source` was: an ordinary working day, or (for a
+        make-up weekend day) any working day; a day that was not a working day takes any day."""
         cal = self.calendar
-        fits = cal.is_ordinary_workday if cal.is_ordinary_workday(source) else cal.is_workday if cal.is_workday(source) else None
-        while fits is not None and not fits(day):
+        if cal.is_ordinary_workday(source):
+            fits = cal.is_ordinary_workday
+        elif cal.is_workday(source):
+            fits = cal.is_workday
+        else:
+            return day
+        while not fits(day):
             day += dt.timedelta(days=1)
         return day
 
