@@ -17,9 +17,20 @@ def obligation_done(state: str, review: bool) -> bool:
     return state in ("accepted", "waived") or (state == "filed" and not review)
 
 
-def is_overdue(state: str, due_at: dt.datetime, at: dt.datetime) -> bool:
-    """An open obligation whose due instant has passed."""
-    return state in OPEN_STATES and at > due_at
+def phase_open(started_at: dt.datetime | None, at: dt.datetime) -> bool:
+    """An obligation is open for work once its phase has started (by `at`); before that it is "not yet
+    open" (未开始): never overdue, reminded, escalated or named in a notice, whatever its due date."""
+    return started_at is not None and started_at <= at
+
+
+def is_overdue(state: str, due_at: dt.datetime, at: dt.datetime, started_at: dt.datetime | None) -> bool:
+    """An open (pending/rejected) obligation of a started phase whose due instant has passed.
+
+    A phase that starts late (held by the gate before it) keeps its obligations' due instants: one
+    already past is overdue from the phase's start, its days overdue still counted from the due day.
+    The SQL form is `store.predicates.obligation_overdue`; tests/test_rules_vs_sql.py holds them together.
+    """
+    return state in OPEN_STATES and at > due_at and phase_open(started_at, at)
 
 
 def display_state(state: str, overdue_at: dt.datetime | None) -> str:
@@ -80,15 +91,18 @@ DUE_SOON = dt.timedelta(days=3)
 LIGHTS = ("green", "yellow", "red", "grey", "none")
 
 
-def light(state: str, due_at: dt.datetime, at: dt.datetime, waived: bool) -> str:
+def light(state: str, due_at: dt.datetime, at: dt.datetime, waived: bool, started_at: dt.datetime | None) -> str:
     """The traffic light of one obligation at `at`; a rejected filing counts as open, and so does the
-    display state "overdue" (queries.obligation_list), so that the light reads either form."""
+    display state "overdue" (queries.obligation_list), so that the light reads either form. An obligation
+    of a phase not yet started is "none" (nothing to do yet), whatever its due date."""
     if waived or state == "waived":
         return "grey"
     if state in ("filed", "accepted"):
         return "green"
     if state not in (*OPEN_STATES, "overdue"):
         raise ValueError(f"unknown obligation state {state!r}")
-    if at > due_at:  # open and past due: is_overdue
+    if not phase_open(started_at, at):
+        return "none"
+    if at > due_at:  # open and past due in a started phase: is_overdue
         return "red"
     return "yellow" if due_at - at <= DUE_SOON else "none"

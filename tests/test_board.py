@@ -25,16 +25,18 @@ from campaign_model.store.audit import Act
 from campaign_model.store.blobs import BlobStore
 from campaign_model.store.board import light, matrix, overdue, progress_series, public_board
 from campaign_model.spec import UnitSpec
-from campaign_model.store.campaigns import import_units
+from campaign_model.store.campaigns import import_units, load_ctx
 from campaign_model.store.filings import file_artifact, review, waive
 from campaign_model.store.ledger import record_finding, update_item, verify_item
-from campaign_model.store.queries import ledger, obligation_list
+from campaign_model.store.phases import force_advance
+from campaign_model.store.queries import ledger, obligation_list, status
 from flows.tick import tick_direct
 
 from .conftest import SMALL_SPEC, local
 
 CAMPAIGN = "small-2023"
 PLAN_DUE = local("2023-02-28T23:59:59")
+STARTED = local("2023-02-13T00:00")  # the plan's phase (mobilization) started before every instant below
 
 
 class Campaign:
@@ -100,31 +102,39 @@ def lights(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
 # --- the light of one obligation (pure) ---
 
 def test_a_waived_obligation_is_grey_whatever_its_due():
-    assert light("waived", PLAN_DUE, local("2023-03-10T00:00"), True) == "grey"
-    assert light("pending", PLAN_DUE, local("2023-03-10T00:00"), True) == "grey"
+    assert light("waived", PLAN_DUE, local("2023-03-10T00:00"), True, STARTED) == "grey"
+    assert light("pending", PLAN_DUE, local("2023-03-10T00:00"), True, STARTED) == "grey"
 
 
 @pytest.mark.parametrize("state", ["filed", "accepted"])
 def test_a_filed_or_accepted_obligation_is_green_even_past_due(state):
-    assert light(state, PLAN_DUE, local("2023-02-01T00:00"), False) == "green"
-    assert light(state, PLAN_DUE, local("2023-03-10T00:00"), False) == "green"
+    assert light(state, PLAN_DUE, local("2023-02-01T00:00"), False, None) == "green"
+    assert light(state, PLAN_DUE, local("2023-03-10T00:00"), False, STARTED) == "green"
 
 
 @pytest.mark.parametrize("state", ["pending", "rejected", "overdue"])
 def test_an_open_obligation_past_due_is_red(state):
-    assert light(state, PLAN_DUE, PLAN_DUE + dt.timedelta(seconds=1), False) == "red"
+    assert light(state, PLAN_DUE, PLAN_DUE + dt.timedelta(seconds=1), False, STARTED) == "red"
+
+
+@pytest.mark.parametrize("state", ["pending", "rejected"])
+def test_an_open_obligation_of_a_phase_not_yet_started_has_no_light_even_past_due(state):
+    late = PLAN_DUE + dt.timedelta(days=30)
+    assert light(state, PLAN_DUE, late, False, None) == "none"  # the phase has not started
+    assert light(state, PLAN_DUE, late, False, late + dt.timedelta(seconds=1)) == "none"  # starts after `at`
+    assert light(state, PLAN_DUE, late, False, late) == "red"  # started late: overdue from its start
 
 
 @pytest.mark.parametrize("state", ["pending", "rejected"])
 def test_an_open_obligation_due_within_three_days_is_yellow_and_earlier_none(state):
-    assert light(state, PLAN_DUE, PLAN_DUE, False) == "yellow"  # at the due instant it is not yet late
-    assert light(state, PLAN_DUE, PLAN_DUE - board.DUE_SOON, False) == "yellow"
-    assert light(state, PLAN_DUE, PLAN_DUE - board.DUE_SOON - dt.timedelta(seconds=1), False) == "none"
+    assert light(state, PLAN_DUE, PLAN_DUE, False, STARTED) == "yellow"  # at the due instant it is not yet late
+    assert light(state, PLAN_DUE, PLAN_DUE - board.DUE_SOON, False, STARTED) == "yellow"
+    assert light(state, PLAN_DUE, PLAN_DUE - board.DUE_SOON - dt.timedelta(seconds=1), False, STARTED) == "none"
 
 
 def test_an_unknown_state_has_no_light():
     with pytest.raises(ValueError, match="lost"):
-        light("lost", PLAN_DUE, PLAN_DUE, False)
+        light("lost", PLAN_DUE, PLAN_DUE, False, STARTED)
 
 
 # --- the matrix ---
@@ -150,6 +160,7 @@ def test_the_matrix_has_a_column_per_requirement_and_a_row_per_unit(camp):
 
 
 def test_the_matrix_lights_each_obligation_at_the_instant(camp):
+    camp.tick("2023-02-14T08:00")  # mobilization starts: its obligations are open (a phase not started has no light)
     assert set(camp.read(matrix, "2023-02-25T12:00")["counts"].items()) == {
         ("green", 0), ("yellow", 0), ("red", 0), ("grey", 0), ("none", 5)}
     assert lights(camp.read(matrix, "2023-02-26T00:00"))[("s1", "plan")] == "yellow"  # due within three days
@@ -172,6 +183,10 @@ def test_the_matrix_lights_each_obligation_at_the_instant(camp):
 
 
 def test_a_rejected_issue_list_is_open_again(camp):
+    camp.tick("2023-02-14T08:00")
+    camp.file_plan("s1", "2023-02-20T10:00")
+    camp.file_plan("s2", "2023-02-20T11:00")
+    camp.tick("2023-03-06T08:00")  # mobilization completes at its end, self_check starts
     camp.file_issues("s1", "2023-04-03T10:00", "会议多落实少,慢,2023-06-30")
     camp.review("s1", False, "2023-04-04T09:00")
     assert lights(camp.read(matrix, "2023-04-04T12:00"))[("s1", "issue_list")] == "yellow"
@@ -232,8 +247,12 @@ def test_matrix_lights_agree_with_light_over_the_obligation_list(camp, minutes):
     at = local("2023-02-10T00:00") + dt.timedelta(minutes=minutes)
     doc = camp.read(matrix, at)
     listed = camp.read(obligation_list, at)
+    started = {p["key"]: p["started_at"] and dt.datetime.fromisoformat(p["started_at"])
+               for p in camp.read(status, at)["phases"]}
+    phase_of = {(c["artifact"], c["step"]): c["phase"] for c in doc["columns"]}
     expected = {(o["unit"], o["artifact"]): light(o["state"], dt.datetime.fromisoformat(o["due"]), at,
-                                                  o["state"] == "waived") for o in listed}
+                                                  o["state"] == "waived", started[phase_of[(o["artifact"], o["step"])]])
+                for o in listed}
     assert lights(doc) == expected
     assert set(expected.values()) >= ({"green", "grey"})
 
@@ -262,6 +281,11 @@ def test_the_overdue_list_counts_days_and_the_reminders_sent(camp):
 
 
 def test_an_issue_list_rejected_after_its_due_is_overdue_unreminded(camp):
+    # its phase must have started for anything to be overdue: mobilization starts, then is forced past its gate
+    camp.tick("2023-02-14T08:00")
+    with camp.engine.begin() as conn:
+        force_advance(conn, load_ctx(conn, CAMPAIGN), "督导组同意转段", Act(local("2023-03-06T08:00"), "钱局长",
+                                                                     local("2023-03-06T08:00")), True)
     camp.file_issues("s1", "2023-04-05T10:00", "会议多落实少,慢,2023-06-30")
     camp.review("s1", False, "2023-04-06T09:00")
     late = camp.read(overdue, "2023-04-06T12:00")

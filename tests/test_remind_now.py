@@ -76,7 +76,7 @@ def test_remind_now_mails_the_unit_at_once_and_only_once_a_day(run, channels, sm
     answer = client.post(f"/api/v1/campaigns/{KEY}/reminders", json={"obligations": wanted},
                          headers={"Authorization": f"Bearer {tokens['duchazu']}"})
     assert answer.status_code == 202, answer.text
-    assert answer.json() == {"planned": 2, "obligations": wanted, "not_open": [], "unknown": []}
+    assert answer.json() == {"planned": 2, "obligations": wanted, "not_open": [], "not_started": [], "unknown": []}
     assert ticks == [local("2023-04-25T10:00")]  # the service ran the campaign's tick at once
 
     [mail] = smtp_server.messages[before:]
@@ -108,6 +108,7 @@ def test_remind_now_is_for_the_office_and_the_supervisors_only(run, service):
 
 def test_a_filed_obligation_is_reported_not_reminded(run, service):
     client, tokens, ticks = service
+    run.tick("2023-04-24T10:00")  # the phase starts: nothing is reminded before its phase opens
     run.file("s1", "plan", "2023-04-24T11:00")
     wanted = ids_of(run, "s1")
     answer = client.post(f"/api/v1/campaigns/{KEY}/reminders", json={"obligations": wanted + [999999]},

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql import Select
 
-from .. import rules
 from ..ledger import OWED
 from ..rules import DUE_SOON, LIGHTS, light  # noqa: F401 - the matrix's lights are a rule (rules.light)
 from ..timeexpr import local_end_of_day
 from .campaigns import CampaignCtx, load_ctx
 from .phases import phase_rows
+from .predicates import obligation_overdue
 from .queries import iso, phase_state
 # the table under another name: `units` is the keyword of a scope of unit keys in matrix() and overdue()
 from .tables import campaigns, filings, ledger_items, obligations, outbox, phases, requirements
@@ -75,8 +75,9 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     versions = (select(filings.c.obligation_id, func.max(filings.c.version).label("version"))
                 .where(filings.c.obligation_id.in_(mine)).group_by(filings.c.obligation_id).subquery())
     q = (select(obligations.c.requirement_id, obligations.c.unit_id, obligations.c.state, obligations.c.due_at,
-                obligations.c.filed_at, obligations.c.late, versions.c.version)
+                obligations.c.filed_at, obligations.c.late, versions.c.version, phases.c.started_at)
          .join(u, u.c.id == obligations.c.unit_id)
+         .join(phases, phases.c.id == obligations.c.phase_id)
          .outerjoin(versions, versions.c.obligation_id == obligations.c.id)
          .where(obligations.c.campaign_id == ctx.id, u.c.active.is_(True)))
     if parent is not None:  # narrowed in SQL too; the tag (a JSON list) is matched above
@@ -84,7 +85,7 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     for r in conn.execute(_scoped(q, units)).all():
         cells[(r.unit_id, r.requirement_id)] = {
-            "state": r.state, "light": light(r.state, r.due_at, at, r.state == "waived"), "due": iso(r.due_at, ctx),
+            "state": r.state, "light": light(r.state, r.due_at, at, r.state == "waived", r.started_at), "due": iso(r.due_at, ctx),
             "filed_at": iso(r.filed_at, ctx), "late": r.late, "version": r.version}
     rows = [{"unit": r.key, "name": r.name, "parent": r.parent_key, "tags": list(r.tags or []),
              "cells": [cells.get((r.id, c.id)) for c in columns]} for r in shown]
@@ -103,7 +104,8 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
 
 def overdue(conn: Connection, key: str, at: dt.datetime, *,
             units: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """Open obligations past due at `at`, with the reminders sent for each by then. Two queries."""
+    """Open obligations past due at `at` in started phases (predicates.obligation_overdue), with the
+    reminders sent for each by then. Two queries."""
     u, units = unit_table, _keys(units)
     ctx = load_ctx(conn, key)
     # a reminder goes out on several channels: count the distinct slots (kind, day), not the copies
@@ -119,8 +121,7 @@ def overdue(conn: Connection, key: str, at: dt.datetime, *,
          .join(u, u.c.id == obligations.c.unit_id)
          .join(requirements, requirements.c.id == obligations.c.requirement_id)
          .outerjoin(sent, sent.c.obligation_id == obligations.c.id)
-         .where(obligations.c.campaign_id == ctx.id, obligations.c.state.in_(rules.OPEN_STATES),
-                obligations.c.due_at < at, u.c.active.is_(True))
+         .where(obligations.c.campaign_id == ctx.id, obligation_overdue(at), u.c.active.is_(True))
          .order_by(obligations.c.due_at, u.c.key, obligations.c.id))
     today = at.astimezone(ctx.tz).date()
     return [{"obligation": r.id, "unit": r.key, "name": r.name, "parent": r.parent_key, "artifact": r.artifact,

@@ -10,25 +10,37 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, literal, select, update
 
-from .. import rules
+from .. import names, rules
 from ..errors import ConflictError, InvalidInput, NotFound
 from ..spec import ArtifactKind
 from . import audit
 from .audit import Act
 from .blobs import BlobStore, put_files
-from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
+from .campaigns import CampaignCtx, first_reminder, load_ctx, resolve_unit, unit_id
 from .outbox import cancel_for_closed
 from .tables import filings, ledger_items, obligations, phases, requirements, reviews
 
 OPEN = rules.OPEN_STATES
 
 
+def resolve_artifact(ctx: CampaignCtx, text: str) -> str:
+    """The key of the artifact kind a person means: its key or its unique title (问题整改清单); an unknown one
+    names the closest kinds and lists them all, by key and title."""
+    candidates = [(k, str(v.get("title", k))) for k, v in ctx.artifacts.items()]
+    match = names.lookup(text, candidates)
+    if match.key is not None:
+        return match.key
+    if match.ambiguous:
+        raise InvalidInput(f"材料类型 '{text}' 对应多个材料：{names.describe(match.ambiguous)}；请改用代码 "
+                           f"(the title '{text}' fits several artifact kinds; give one of their keys)")
+    known = names.describe(candidates)
+    raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{text}' (no such artifact kind)" + names.did_you_mean(match.suggestions)
+                   + f"；可选 (known): {known}")
+
+
 def _kind(ctx: CampaignCtx, artifact: str) -> ArtifactKind:
-    kind = ctx.artifact(artifact)
-    if kind is None:
-        known = ", ".join(ctx.artifacts)
-        raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{artifact}'；可选: {known} "
-                       f"(no artifact kind '{artifact}'; known: {known})")
+    kind = ctx.artifact(resolve_artifact(ctx, artifact))
+    assert kind is not None  # resolve_artifact returns a key of ctx.artifacts
     return kind
 
 
@@ -83,7 +95,9 @@ def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_
                    rows_name: str | None = None) -> PreparedFiling:
     """Everything a filing checks, reading only: a server does this before it takes the writers' lock."""
     ctx = load_ctx(conn, key)
+    artifact = resolve_artifact(ctx, artifact)
     kind = _kind(ctx, artifact)
+    unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step)
     if ob.signoff and (not (signed_by or "").strip() or not has_files):
         raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请提供 --signed-by 和签字盖章的扫描件 --file "
@@ -180,9 +194,10 @@ def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, c
            step: str | None = None) -> dict[str, Any]:
     """Accept or reject the latest filing; a rejection reopens the obligation and its reminders."""
     ctx = load_ctx(conn, key)
-    _kind(ctx, artifact)
+    artifact = resolve_artifact(ctx, artifact)
     if not accept and not (comment or "").strip():
         raise InvalidInput("退回必须写明理由 --comment (a rejection needs --comment saying what to fix)")
+    unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step, states=("filed",))
     filing_id = conn.execute(select(filings.c.id).where(filings.c.obligation_id == ob.id)
                              .order_by(filings.c.version.desc()).limit(1)).scalar_one()
@@ -194,10 +209,15 @@ def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, c
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(**values))
     conn.execute(insert(reviews).values(obligation_id=ob.id, filing_id=filing_id, decision=decision, comment=comment,
                                         by=act.actor, at=act.at))
+    from .ledger import withdraw_items
+
+    # a rejected issue list's items leave the ledger until the unit files again (ledger.withdraw_items)
+    withdrawn = 0 if accept else withdraw_items(conn, ctx, ob.id, act)
     audit.append(conn, act, f"filing.{decision}", key, f"obligation:{unit}/{artifact}/{ob.step_key}",
-                 {"state": "filed"}, {"state": decision, "comment": comment})
+                 {"state": "filed"}, {"state": decision, "comment": comment,
+                                      **({"ledger_items_withdrawn": withdrawn} if withdrawn else {})})
     return {"campaign": key, "unit": unit, "artifact": artifact, "state": decision, "comment": comment,
-            "at": act.at.astimezone(ctx.tz).isoformat()}
+            **({"ledger_items_withdrawn": withdrawn} if withdrawn else {}), "at": act.at.astimezone(ctx.tz).isoformat()}
 
 
 def waive(conn: Connection, key: str, unit: str, artifact: str, reason: str, act: Act,
@@ -206,7 +226,8 @@ def waive(conn: Connection, key: str, unit: str, artifact: str, reason: str, act
     if not (reason or "").strip():
         raise InvalidInput("免报必须写明理由 --reason (a waiver needs --reason)")
     ctx = load_ctx(conn, key)
-    _kind(ctx, artifact)
+    artifact = resolve_artifact(ctx, artifact)
+    unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step, states=OPEN)
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
         state="waived", done=True, done_at=act.at, waived_reason=reason, next_remind_at=None))

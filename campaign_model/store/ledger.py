@@ -20,7 +20,7 @@ from ..timeexpr import local_end_of_day
 from . import audit
 from .audit import Act
 from .blobs import BlobStore, store_files
-from .campaigns import CampaignCtx, first_reminder, load_ctx, unit_id
+from .campaigns import CampaignCtx, first_reminder, load_ctx, resolve_unit, unit_id
 from .outbox import cancel_for_closed
 from .tables import campaign_specs, campaigns, filings, ledger_events, ledger_items, obligations, units
 
@@ -74,9 +74,36 @@ def _reminders(conn: Connection, ctx: CampaignCtx, item_id: int, at: dt.datetime
         cancel_for_closed(conn, ctx.id, item_id=item_id)
 
 
+WITHDRAWN = "withdrawn"  # the event of an item whose issue list was rejected (退回): it leaves the ledger
+WITHDRAWN_NOTE = "所属问题清单被退回，待单位重新报送 (the issue list was rejected; it returns when the unit files it again)"
+
+
+def withdraw_items(conn: Connection, ctx: CampaignCtx, obligation_id: int, act: Act) -> int:
+    """A rejected issue list's items belong to a rejected version: they stop being current (out of the ledger,
+    its counts and gate, the board and reminders) until the unit files again, when the new list's items
+    replace them as for any refiling. Each item's history records why (a `withdrawn` event)."""
+    ids = conn.execute(select(ledger_items.c.id, ledger_items.c.state).where(
+        ledger_items.c.obligation_id == obligation_id, ledger_items.c.current.is_(True))).all()
+    if not ids:
+        return 0
+    conn.execute(update(ledger_items).where(ledger_items.c.id.in_([i.id for i in ids])).values(
+        current=False, next_remind_at=None, updated_at=act.at))
+    conn.execute(insert(ledger_events), [
+        {"item_id": i.id, "at": act.at, "by": act.actor, "action": WITHDRAWN, "state_before": i.state,
+         "state_after": i.state, "note": WITHDRAWN_NOTE} for i in ids])
+    for i in ids:  # their planned reminders are cancelled before sending
+        cancel_for_closed(conn, ctx.id, item_id=i.id)
+    return len(ids)
+
+
 def _changeable(conn: Connection, item_id: int, act: Act) -> tuple[Any, CampaignCtx]:
     item = _item(conn, item_id)
     if not item.current:
+        last = conn.execute(select(ledger_events.c.action).where(ledger_events.c.item_id == item_id)
+                            .order_by(ledger_events.c.id.desc()).limit(1)).scalar()
+        if last == WITHDRAWN:
+            raise InvalidInput(f"台账条目 #{item_id} 所属的问题清单已被退回，请等待单位重新报送 "
+                               f"(the item's issue list was rejected; its items return when the unit files it again)")
         raise InvalidInput(f"台账条目 #{item_id} 已被新版问题清单取代 (the item was replaced by a newer issue list)")
     rules.check_instant(item.updated_at or item.created_at, act.at)
     return item, load_ctx(conn, item.campaign_key)
@@ -128,6 +155,7 @@ def record_finding(conn: Connection, campaign: str, unit: str, problem: str, dea
     due_at = local_end_of_day(deadline, ctx.tz) if deadline else None
     if due_at is not None and due_at < act.at:
         raise InvalidInput(f"整改时限 {deadline} 早于发现时刻 (the deadline is before the finding)")
+    unit = resolve_unit(conn, ctx, unit)
     uid = unit_id(conn, ctx, unit)
     row_no = conn.execute(select(func.coalesce(func.max(ledger_items.c.row_no), 0) + 1).where(
         ledger_items.c.campaign_id == ctx.id, ledger_items.c.unit_id == uid, ledger_items.c.obligation_id.is_(None))).scalar()

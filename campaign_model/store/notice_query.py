@@ -1,7 +1,8 @@
 """The read model of the weekly notice (通报): open obligations past due at an instant, by parent unit.
 
-Like `queries.obligation_counts`, states are the stored ones and only "overdue" is judged at `at`, so a
-notice for a past instant and the status for that instant agree.
+Like `queries.obligation_counts`, states are the stored ones and only "overdue" is judged at `at`
+(predicates.obligation_overdue: an obligation of a phase not yet started is never named), so a notice
+for a past instant and the status for that instant agree.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, String, and_, case, func, literal, select
 
-from .. import rules
 from .campaigns import CampaignCtx, load_ctx
+from .predicates import obligation_overdue, phase_started
 from .tables import campaigns, obligations, requirements, units
 
 NO_PARENT = "无上级单位 (no parent)"
@@ -51,7 +52,7 @@ class NoticeData:
     organizer_name: str | None
     at: dt.datetime  # in the campaign's zone
     groups: list[NoticeGroup]
-    due_total: int  # obligations whose due instant is before `at`, whatever their state
+    due_total: int  # obligations of started phases whose due instant is before `at`, whatever their state
     filed_on_time: int
     filed_late: int
     waived: int
@@ -83,8 +84,8 @@ def _parent_key(ctx: CampaignCtx) -> Any:
 
 def overdue_by_parent(conn: Connection, campaign_key: str, at: dt.datetime) -> NoticeData:
     ctx = load_ctx(conn, campaign_key)
-    due = obligations.c.due_at < at
-    is_open = obligations.c.state.in_(rules.OPEN_STATES)
+    # what has fallen due: only in phases started by `at` (an obligation of a phase not yet open is not due yet)
+    due = (obligations.c.due_at < at) & phase_started(at)
     parent = units.alias("parent")
     parent_key = _parent_key(ctx)
     rows = conn.execute(
@@ -95,7 +96,7 @@ def overdue_by_parent(conn: Connection, campaign_key: str, at: dt.datetime) -> N
         .join(units, units.c.id == obligations.c.unit_id)
         .join(requirements, requirements.c.id == obligations.c.requirement_id)
         .outerjoin(parent, and_(parent.c.campaign_id == units.c.campaign_id, parent.c.key == parent_key))
-        .where(obligations.c.campaign_id == ctx.id, is_open, due)
+        .where(obligations.c.campaign_id == ctx.id, obligation_overdue(at))
         # parents and units in the order the unit list gives them (the order administrators know)
         .order_by(parent.c.id.is_(None), parent.c.id, units.c.id, obligations.c.due_at, requirements.c.id)).all()
 

@@ -294,15 +294,19 @@ def remind_now(conn: Connection, ctx: Any, obligation_ids: list[int], act: Any, 
     """Plan a `manual` reminder for each chosen open obligation, at `act.at`; sent by the next send (a tick).
 
     The unique key (obligation, kind, local day, channel) keeps it to one per obligation per day, however
-    often the button is pressed. Obligations already done or not of this campaign are reported, not planned.
+    often the button is pressed. Obligations already done, of a phase not yet started (nothing is reminded
+    before its phase opens: `not_started`) or not of this campaign are reported, not planned.
     """
+    from .predicates import phase_started
+
     day = act.at.astimezone(ctx.tz).date()
     obs = conn.execute(
-        select(obligations.c.id, obligations.c.state, units.c.key, units.c.contacts)
+        select(obligations.c.id, obligations.c.state, units.c.key, units.c.contacts,
+               phase_started(act.at).label("started"))
         .join(units, units.c.id == obligations.c.unit_id)
         .where(obligations.c.campaign_id == ctx.id, obligations.c.id.in_(obligation_ids))).all()
     found = {ob.id for ob in obs}
-    open_obs = [ob for ob in obs if ob.state in OPEN]
+    open_obs = [ob for ob in obs if ob.state in OPEN and ob.started]
     slot = ReminderSlot(kind="manual", day=day, at=act.at)
     rows = [_row(ctx, ob.id, slot, ob.key, ch) for ob in open_obs for ch in route(ob.key, ob.contacts)]
     planned = len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all()) if rows else 0
@@ -311,13 +315,17 @@ def remind_now(conn: Connection, ctx: Any, obligation_ids: list[int], act: Any, 
                      None, {"planned": planned, "units": sorted({ob.key for ob in open_obs})})
     return {"planned": planned, "obligations": sorted(ob.id for ob in open_obs),
             "not_open": sorted(ob.id for ob in obs if ob.state not in OPEN),
+            "not_started": sorted(ob.id for ob in obs if ob.state in OPEN and not ob.started),
             "unknown": sorted(set(obligation_ids) - found)}
 
 
 def listing_docs(conn: Connection, ctx: Any, state: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
     """The outbox as `campaign reminders --json` and the API show it; a ledger item's deadline has
     unit = the item's unit, artifact = "ledger:<item id>", and "item"."""
+    from .campaigns import resolve_unit  # campaigns imports this module
+
     iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
+    unit = resolve_unit(conn, ctx, unit) if unit else unit
     return [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
              "kind": r.kind, "due": iso(r.due_at), "planned_for": iso(r.planned_for), "state": r.state,
              "sent_at": iso(r.sent_at), "recipient": r.recipient, "channel": r.channel, "attempts": r.attempts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, case, func, literal, select, update
 
 from .. import rules
 from ..errors import ConflictError, InvalidInput
@@ -13,11 +13,10 @@ from . import audit
 from .audit import Act
 from .campaigns import CampaignCtx, first_reminder
 from .ledger import ledger_gate_met
+from .predicates import obligation_overdue
 from .tables import campaigns, obligations, phases, requirements, units
 
 OPEN = rules.OPEN_STATES
-# written out (not bound) so that SQLite can match the partial index ix_obligations_open_due
-OPEN_LITERAL = text("obligations.state IN ('pending', 'rejected')")
 
 
 def phase_rows(conn: Connection, campaign_id: int) -> list[Any]:
@@ -29,12 +28,16 @@ def view(row: Any) -> rules.PhaseView:
 
 
 def mark_overdue(conn: Connection, ctx: CampaignCtx, phase: Any, act: Act) -> int:
-    """Open obligations of the phase past their due instant get their overdue mark (once)."""
+    """Open obligations of the phase past their due instant get their overdue mark (once), only once the
+    phase has started (predicates.obligation_overdue). The mark is the instant it became overdue: its due
+    instant, or the phase's start for a phase that started late with the due instant already past."""
+    since = obligations.c.due_at if phase.started_at is None else case(
+        (obligations.c.due_at < phase.started_at, literal(phase.started_at, obligations.c.due_at.type)),
+        else_=obligations.c.due_at)
     marked = conn.execute(
         update(obligations).where(
-            obligations.c.phase_id == phase.id, obligations.c.overdue_at.is_(None),
-            OPEN_LITERAL, obligations.c.due_at < act.at)
-        .values(overdue_at=obligations.c.due_at)
+            obligations.c.phase_id == phase.id, obligations.c.overdue_at.is_(None), obligation_overdue(act.at))
+        .values(overdue_at=since)
         .returning(obligations.c.unit_id, obligations.c.artifact)).all()
     if marked:
         names = dict(conn.execute(select(units.c.id, units.c.key).where(

@@ -8,17 +8,26 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from .. import rules
-from .campaigns import CampaignCtx, load_ctx
+from .campaigns import CampaignCtx, load_ctx, resolve_unit
 from .phases import phase_rows
-from .tables import campaigns, ledger_items, obligations, requirements, units
+from .predicates import obligation_not_open, obligation_overdue
+from .tables import campaigns, ledger_items, obligations, phases, requirements, units
+
+STATE_COUNTS = ("pending", "filed", "accepted", "rejected", "waived")  # these partition the total
+# how to read the counts, in the status document itself
+COUNTS_LEGEND = {
+    "partition": list(STATE_COUNTS),
+    "subsets": {"overdue": "pending or rejected, past due, phase started (逾期：待报或退回、已过期限、阶段已开始)",
+                "not_open": "pending or rejected, phase not yet started (未开始：所属阶段尚未开始)"},
+}
 
 
 def iso(value: dt.datetime | None, ctx: CampaignCtx) -> str | None:
     return value.astimezone(ctx.tz).isoformat() if value else None
 
 
-def _display(state: str, due_at: dt.datetime, at: dt.datetime) -> str:
-    return "overdue" if rules.is_overdue(state, due_at, at) else state
+def _display(state: str, due_at: dt.datetime, at: dt.datetime, started_at: dt.datetime | None) -> str:
+    return "overdue" if rules.is_overdue(state, due_at, at, started_at) else state
 
 
 def phase_state(row: Any, at: dt.datetime) -> str:
@@ -55,23 +64,28 @@ def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
             "started_at": iso(row.started_at, ctx), "completed_at": iso(row.completed_at, ctx),
             "forced": bool(row.forced), "force_reason": row.force_reason,
             "gate": {"met": not missing and conditions_met, "missing": [
-                {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at)}
+                {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at, row.started_at)}
                 for m in missing], **({"conditions": conditions} if conditions else {})},
         })
     return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "phases": out_phases,
-            "obligations": obligation_counts(conn, ctx.id, at)}
+            "obligations": obligation_counts(conn, ctx.id, at), "obligations_legend": COUNTS_LEGEND}
 
 
 def obligation_counts(conn: Connection, campaign_id: int, at: dt.datetime) -> dict[str, int]:
-    """Each obligation counted once, by its state at `at` (an open one past due counts as overdue)."""
-    overdue = case((obligations.c.state.in_(rules.OPEN_STATES) & (obligations.c.due_at < at), True), else_=False)
-    rows = conn.execute(select(obligations.c.state, overdue.label("late"), func.count())
-                        .where(obligations.c.campaign_id == campaign_id)
-                        .group_by(obligations.c.state, overdue)).all()
-    counts = dict.fromkeys(("total", "pending", "filed", "accepted", "rejected", "waived", "overdue"), 0)
-    for state, late, n in rows:
-        counts["overdue" if late else state] += n
+    """Each obligation counted once by its stored state: pending, filed, accepted, rejected and waived
+    partition `total` (a rejected one stays rejected, overdue or not). `overdue` and `not_open` are
+    subsets of the open ones (pending + rejected): `overdue` those past due in a phase started by `at`
+    (predicates.obligation_overdue), `not_open` those whose phase has not started by `at` (未开始)."""
+    late = func.sum(case((obligation_overdue(at), 1), else_=0))
+    waiting = func.sum(case((obligation_not_open(at), 1), else_=0))
+    rows = conn.execute(select(obligations.c.state, func.count(), late, waiting)
+                        .where(obligations.c.campaign_id == campaign_id).group_by(obligations.c.state)).all()
+    counts = dict.fromkeys(("total", *STATE_COUNTS, "overdue", "not_open"), 0)
+    for state, n, n_late, n_waiting in rows:
+        counts[state] += n
         counts["total"] += n
+        counts["overdue"] += int(n_late or 0)
+        counts["not_open"] += int(n_waiting or 0)
     return counts
 
 
@@ -88,7 +102,7 @@ def ledger(conn: Connection, key: str, unit: str | None = None, state: str | Non
          .where(ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True))
          .order_by(units.c.key, ledger_items.c.source, ledger_items.c.row_no, ledger_items.c.id))
     if unit:
-        q = q.where(units.c.key == unit)
+        q = q.where(units.c.key == resolve_unit(conn, ctx, unit))
     if state:
         q = q.where(ledger_items.c.state == state)
     rows = conn.execute(q).all()
@@ -116,10 +130,11 @@ def campaign_list(conn: Connection) -> list[dict[str, Any]]:
 def obligation_list(conn: Connection, key: str, at: dt.datetime) -> list[dict[str, Any]]:
     ctx = load_ctx(conn, key)
     rows = conn.execute(
-        select(obligations, units.c.key.label("unit_key"), requirements.c.step_key)
+        select(obligations, units.c.key.label("unit_key"), requirements.c.step_key, phases.c.started_at)
         .join(units, units.c.id == obligations.c.unit_id)
         .join(requirements, requirements.c.id == obligations.c.requirement_id)
+        .join(phases, phases.c.id == obligations.c.phase_id)
         .where(obligations.c.campaign_id == ctx.id).order_by(obligations.c.due_at, units.c.key)).all()
     return [{"unit": r.unit_key, "artifact": r.artifact, "step": r.step_key, "due": iso(r.due_at, ctx),
-             "state": _display(r.state, r.due_at, at), "filed_at": iso(r.filed_at, ctx), "late": r.late,
+             "state": _display(r.state, r.due_at, at, r.started_at), "filed_at": iso(r.filed_at, ctx), "late": r.late,
              "waived_reason": r.waived_reason} for r in rows]

@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, select
 
+from .. import rules
 from ..errors import InvalidInput, NotFound
 from ..timeexpr import local_end_of_day
 from . import audit
 from .audit import Act
-from .campaigns import CampaignCtx, load_ctx
+from .campaigns import CampaignCtx, load_ctx, resolve_unit
 from .tables import (audit_events, filings, ledger_events, ledger_items, obligations, outbox, phases, requirements,
                      reviews, units)
 
@@ -38,13 +39,14 @@ def _local(value: dt.datetime | None, ctx: CampaignCtx) -> dt.datetime | None:
     return value.astimezone(ctx.tz) if value is not None else None
 
 
-def outcome(state: str, late: bool | None, due_at: dt.datetime, at: dt.datetime) -> str:
-    """How an obligation stands for an auditor: a rejected filing counts as not filed."""
+def outcome(state: str, late: bool | None, due_at: dt.datetime, at: dt.datetime, started_at: dt.datetime | None) -> str:
+    """How an obligation stands for an auditor: a rejected filing counts as not filed; one of a phase not
+    yet started is pending (not yet open), never missing (rules.is_overdue)."""
     if state == "waived":
         return "waived"
     if state in ("filed", "accepted"):
         return "late" if late else "on_time"
-    return "missing" if at > due_at else "pending"
+    return "missing" if rules.is_overdue(state, due_at, at, started_at) else "pending"
 
 
 def _phase_rows(conn: Connection, ctx: CampaignCtx, phase: str | None) -> list[Any]:
@@ -78,7 +80,7 @@ def _obligation_rows(conn: Connection, ctx: CampaignCtx, phase_ids: list[int]) -
                    func.sum(escalation).label("escalations")).group_by(slots.c.obligation_id).subquery())
     q = (select(obligations.c.id, obligations.c.phase_id, obligations.c.artifact, obligations.c.state,
                 obligations.c.review, obligations.c.due_at, obligations.c.filed_at, obligations.c.late,
-                obligations.c.done_at, obligations.c.waived_reason, units.c.key.label("unit_key"),
+                obligations.c.done_at, obligations.c.waived_reason, phases.c.started_at, units.c.key.label("unit_key"),
                 units.c.name.label("unit_name"), requirements.c.step_key, requirements.c.step_title,
                 func.coalesce(versions.c.versions, 0).label("versions"), latest.c.by.label("filed_by"),
                 latest.c.signed_by, review.c.decision, review.c.by.label("reviewer"), review.c.comment,
@@ -123,7 +125,7 @@ def phase_audit(conn: Connection, campaign: str, phase: str | None = None, at: d
             "phase": p.key, "phase_title": p.title, "unit": r.unit_key, "unit_name": r.unit_name, "artifact": r.artifact,
             "artifact_title": title, "step": r.step_key, "step_title": r.step_title, "due": _local(r.due_at, ctx),
             "filed_at": _local(r.filed_at, ctx), "versions": r.versions, "filed_by": r.filed_by, "signed_by": r.signed_by,
-            "state": r.state, "outcome": outcome(r.state, r.late, r.due_at, at), "review_required": bool(r.review),
+            "state": r.state, "outcome": outcome(r.state, r.late, r.due_at, at, r.started_at), "review_required": bool(r.review),
             "review": r.decision, "reviewer": r.reviewer, "review_comment": r.comment,
             "reviewed_at": _local(r.reviewed_at, ctx), "rejections": r.rejections, "reminders": int(r.reminders),
             "escalations": int(r.escalations), "waived_reason": r.waived_reason})
@@ -164,10 +166,7 @@ def ledger_rows(conn: Connection, campaign: str, unit: str | None = None) -> lis
          .outerjoin(note, note.c.id == noted.c.eid)
          .where(ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True))
          .order_by(units.c.id, ledger_items.c.row_no, ledger_items.c.id))
-    if unit is not None and not conn.execute(select(units.c.id).where(units.c.campaign_id == ctx.id,
-                                                                      units.c.key == unit)).first():
-        raise NotFound(f"活动 '{ctx.key}' 中没有单位 '{unit}' (no unit '{unit}' in campaign '{ctx.key}')")
-    q = q.where(units.c.key == unit) if unit is not None else q
+    q = q.where(units.c.key == resolve_unit(conn, ctx, unit)) if unit is not None else q
     return [{"id": r.id, "unit": r.unit_key, "unit_name": r.unit_name, "problem": r.problem, "category": r.category,
              "measure": r.measure, "leader": r.leader, "office": r.office, "deadline": r.deadline,
              "long_term": bool(r.long_term), "progress": r.progress, "progress_at": _local(r.progress_at, ctx),
@@ -213,6 +212,7 @@ def add_ledger_items(conn: Connection, campaign: str, items: list[dict[str, Any]
     open or in progress only: rectified and closed need evidence and a supervisor's verification.
     """
     ctx = load_ctx(conn, campaign)
+    unit = resolve_unit(conn, ctx, unit) if unit else unit  # --unit: a key or a unique name, as everywhere
     known = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active.is_(True))).all()
     by_name, problems = {**{u.name: u for u in known}, **{u.key: u for u in known}}, []
     for it in items:
