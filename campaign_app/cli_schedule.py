@@ -96,6 +96,9 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
         if done[what]:
             typer.echo(f"{zh} ({what}): {', '.join(done[what])}")
     typer.echo(_jobs_text([sched.job_doc(j) for j in scheduler.get_jobs()]))
+    from flows.audit_check import add_audit_job
+
+    add_audit_job(scheduler, s.db_url)  # the audit chain's full check: daily, and now when the last is stale
 
     stop = threading.Event()
     housekeeping = threading.Thread(target=_keep_jobs, args=(stop, scheduler, s, outbox_for, misfire_grace),

@@ -122,3 +122,22 @@ def test_every_demo_account_the_readme_names_sees_what_the_readme_says(demo):
 
     # the public board, without logging in
     assert httpx.get(f"{demo['url']}/public/{key}", timeout=30).status_code == 200
+
+
+def test_serve_verifies_the_whole_audit_chain_on_its_schedule_and_the_page_shows_when(demo):
+    """No verification is stored yet when `serve` starts: its scheduler runs the full check at once (and
+    then daily); the audit page shows when, by whom, up to which event and the result."""
+    admin = log_in(demo, "admin")
+    deadline = time.monotonic() + 90
+    while True:
+        page = admin.get("/audit").text
+        verdict = starts(page, id="audit-verdict")[0]
+        if verdict.get("data-by") == "scheduler" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert verdict["class"].split() == ["verdict", "ok"], page[:2000]
+    assert verdict["data-by"] == "scheduler" and int(verdict["data-up-to"]) > 100
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))  # the campaign's zone
+    days = {(now - dt.timedelta(minutes=5)).date().isoformat(), now.date().isoformat()}
+    checked = page[page.index('id="audit-checked"'):][:300]
+    assert "最近一次完整校验" in checked and "定时任务" in checked and any(d in checked for d in days), checked

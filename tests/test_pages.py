@@ -402,15 +402,62 @@ def test_a_unit_user_cannot_report_on_another_units_item_nor_verify(site, findin
 
 # --- the audit log ---
 
+def verify_now(client: TestClient) -> str:
+    """Press the audit page's "verify the whole chain now" button; the page it leads back to."""
+    answer = client.post("/audit/verify", data={"csrf": csrf_of(client.get("/audit").text)}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return client.get(answer.headers["location"]).text
+
+
 def test_the_audit_page_verifies_the_chain_and_searches(site):
     admin = site.login("admin")
 
     page = admin.get("/audit", params={"q": "phase.started"}).text
-    assert elements(page, id="audit-verdict")[0]["class"].split() == ["verdict", "ok"]
+    assert elements(verify_now(admin), id="audit-verdict")[0]["class"].split() == ["verdict", "ok"]
     assert len([tr for tr in elements(page, tag="tr") if "data-seq" in tr]) == 1 and "phase.started" in page
     with site.engine.begin() as conn:  # someone edits history behind the application's back
         conn.execute(update(audit_events).where(audit_events.c.seq == 1).values(actor="someone else"))
-    assert "error" in elements(admin.get("/audit").text, id="audit-verdict")[0]["class"].split()
+    assert "error" in elements(verify_now(admin), id="audit-verdict")[0]["class"].split()
+
+
+def test_a_view_of_the_audit_page_rehashes_nothing_and_shows_the_last_full_verification(site):
+    from sqlalchemy import event
+
+    from campaign_model.store import audit
+
+    admin = site.login("admin")
+    statements: list[str] = []
+    listen = lambda conn, cursor, statement, *rest: statements.append(" ".join(statement.split()))  # noqa: E731
+    event.listen(site.engine, "before_cursor_execute", listen)
+    try:
+        first = admin.get("/audit").text
+    finally:
+        event.remove(site.engine, "before_cursor_execute", listen)
+    whole_log = [s for s in statements if "FROM audit_events" in s and "LIMIT" not in s and "count(" not in s]
+    assert whole_log == []  # a page of events and a count, never the whole chain
+    assert elements(first, id="audit-verdict")[0]["class"].split() == ["verdict", "unknown"]
+    assert "尚未做过完整校验" in first and elements(first, tag="button", id="audit-verify")
+
+    with site.engine.connect() as conn:
+        head = audit.head_seq(conn)
+    verified = verify_now(admin)
+    verdict = elements(verified, id="audit-verdict")[0]
+    assert verdict["class"].split() == ["verdict", "ok"] and verdict["data-up-to"] == str(head)
+    assert f"校验至第 {head} 条记录" in verified and "2023-03-10 10:00" in verified  # when: the server's clock
+
+    with site.engine.begin() as conn:  # history edited behind the application's back, then one more event
+        conn.execute(update(audit_events).where(audit_events.c.seq == 1).values(actor="someone else"))
+        audit.append(conn, act(NOW), "user.added", None, "user:late", None, {"role": "viewer"})
+    later = admin.get("/audit").text
+    assert elements(later, id="audit-verdict")[0]["class"].split() == ["verdict", "ok"]  # as recorded, with its time
+    assert "此后新增 1 条记录" in later
+
+    broken = verify_now(admin)
+    assert elements(broken, id="audit-verdict")[0]["data-up-to"] == str(head + 1)
+    assert "error" in elements(broken, id="audit-verdict")[0]["class"].split()
+    assert "第 1 条起" in broken and "事件 #1 的内容被改动" in broken and "was altered" not in broken
+    english = admin.get("/audit", params={"lang": "en"}).text
+    assert "from event 1" in english and "event #1 was altered" in english and "的内容被改动" not in english
 
 
 # --- the public board ---

@@ -20,11 +20,12 @@ from markupsafe import Markup
 
 from campaign_model.errors import NotFound
 from campaign_model.store import audit, board
-from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.accounts import list_users
+from campaign_model.store.campaigns import load_ctx, unit_rows
 from campaign_model.store.phases import phase_rows
 from campaign_model.store.queries import campaign_list, phase_state, status
 
-from . import render
+from . import labels, render
 from .api import campaigns as visible_campaigns
 from .api import remind_now
 from .charts import progress_svg, timeline_svg
@@ -125,33 +126,58 @@ def remind(key: str, request: Request, svc: Svc, background: BackgroundTasks,
 @router.get("/audit")
 def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, Query(max_length=200)] = "",
               page: Annotated[int, Query(ge=1)] = 1, caller: Caller = page_caller("audit.read")) -> Response:
+    """The log, newest first, and the latest full verification of the chain (a view re-hashes nothing:
+    the chain is verified by the button below and on the schedule of `serve`)."""
+    lang = render.lang_of(request)
     with svc.read() as conn:
-        verdict = audit.verify(conn)
+        check, head = audit.last_check(conn), audit.head_seq(conn)
         total, rows = audit.search(conn, campaign or None, q.strip() or None, AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
-        zones = _zones(conn, {r.campaign for r in rows if r.campaign})
+        ctxs = _ctxs(conn, {r.campaign for r in rows if r.campaign})
+        names = {u.key: u.name for ctx in ctxs.values() for u in unit_rows(conn, ctx)}
+        names.update({u["name"]: u["display_name"] for u in list_users(conn) if u.get("display_name")})
         campaigns = campaign_list(conn)
-    events = [{"seq": r.seq, "at": r.at.astimezone(zones.get(r.campaign, UTC)).isoformat(), "actor": r.actor,
-               "action": r.action, "campaign": r.campaign, "subject": r.subject, "before": _brief(r.before),
-               "after": _brief(r.after), "hash": r.hash[:12]} for r in rows]
+    titles = {c["key"]: c["title"] for c in campaigns}
+    events = [{"seq": r.seq, "at": r.at.astimezone(ctxs[r.campaign].tz if r.campaign in ctxs else UTC).isoformat(),
+               "actor": labels.actor(r.actor, lang, names), "action": r.action,
+               "action_label": labels.audit_action(r.action, lang), "campaign": r.campaign,
+               "campaign_title": titles.get(r.campaign or "", r.campaign), "subject": r.subject,
+               "before": _brief(r.before), "after": _brief(r.after), "hash": r.hash[:12]} for r in rows]
     pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
 
     def link(n: int) -> str:
         return "/audit?" + urlencode({"campaign": campaign, "q": q, "page": n})
 
-    return _page(request, "audit.html", caller, verdict=verdict, events=events, total=total, page=page, pages=pages,
-                 campaign=campaign, q=q, campaigns=campaigns, prev_url=link(page - 1) if page > 1 else None,
+    if check is not None:
+        tz = next(iter(ctxs.values())).tz if ctxs else ZoneInfo("Asia/Shanghai")
+        check = {**check, "at": check["checked_at"].astimezone(tz).isoformat(),
+                 "by_name": labels.actor(check["by"], lang, names), "reason": labels.one_language(check["reason"], lang),
+                 "newer": max(head - check["up_to_seq"], 0)}
+    return _page(request, "audit.html", caller, check=check, head=head, events=events, total=total, page=page,
+                 pages=pages, campaign=campaign, q=q, campaigns=campaigns, prev_url=link(page - 1) if page > 1 else None,
                  next_url=link(page + 1) if page < pages else None)
 
 
-def _zones(conn: Any, keys: set[str]) -> dict[str, ZoneInfo]:
-    """Each campaign's time zone, to show its events' instants as its people read them."""
-    zones = {}
+@router.post("/audit/verify")
+def audit_verify(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "", campaign: Annotated[str, Form()] = "",
+                 caller: Caller = page_caller("audit.read")) -> Response:
+    """Verify the whole chain now (in a read) and record the result (a short write)."""
+    check_csrf(request, caller, csrf)
+    with svc.read() as conn:
+        verdict, up_to = audit.full_check(conn)
+    with svc.write() as conn:
+        audit.record_check(conn, verdict, up_to, svc.now(), caller.name)
+    return RedirectResponse("/audit?" + urlencode({"campaign": campaign, "checked": 1}), status_code=303)
+
+
+def _ctxs(conn: Any, keys: set[str]) -> dict[str, Any]:
+    """The campaigns named by events, for their time zone (instants as their people read them) and units."""
+    ctxs = {}
     for key in keys:
         try:
-            zones[key] = load_ctx(conn, key).tz
+            ctxs[key] = load_ctx(conn, key)
         except NotFound:  # an event may name a campaign that was never stored (a refused command)
             continue
-    return zones
+    return ctxs
 
 
 def _brief(value: Any, limit: int = 300) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from ..audit import GENESIS, AuditEvent, Verdict, event_hash, verify_chain
-from .tables import audit_events, audit_head
+from .tables import audit_checks, audit_events, audit_head
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,36 @@ def events(conn: Connection, campaign: str | None = None) -> list[AuditEvent]:
 def verify(conn: Connection) -> Verdict:
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     return verify_chain(events(conn), (head.seq, head.hash) if head else (0, GENESIS))
+
+
+def head_seq(conn: Connection) -> int:
+    """The sequence number of the chain's last event (0 for an empty log): one row read."""
+    return int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0)
+
+
+def full_check(conn: Connection) -> tuple[Verdict, int]:
+    """Re-hash the whole chain up to the head read first, so that events appended meanwhile by other
+    writers are left to the next check rather than read as a broken tail; returns (verdict, head's seq)."""
+    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+    seq, digest = (int(head.seq), head.hash) if head else (0, GENESIS)
+    rows = conn.execute(select(audit_events).where(audit_events.c.seq <= seq).order_by(audit_events.c.seq))
+    chain = (AuditEvent(r.seq, r.at, r.recorded_at, r.actor, r.action, r.campaign, r.subject, r.before, r.after,
+                        r.prev_hash, r.hash) for r in rows)
+    return verify_chain(chain, (seq, digest)), seq
+
+
+def record_check(conn: Connection, verdict: Verdict, up_to: int, at: dt.datetime, by: str) -> dict[str, Any]:
+    """Keep the result of a full check (a short write, after the check itself ran in a read)."""
+    doc = {"checked_at": at, "by": by, "up_to_seq": up_to, "events": verdict.count, "ok": verdict.ok,
+           "first_bad": verdict.first_bad, "reason": verdict.reason or None}
+    conn.execute(insert(audit_checks).values(**doc))
+    return doc
+
+
+def last_check(conn: Connection) -> dict[str, Any] | None:
+    """The latest full check, or None when the chain was never fully verified: one row read."""
+    row = conn.execute(select(audit_checks).order_by(audit_checks.c.id.desc()).limit(1)).first()
+    return dict(row._mapping) if row else None
 
 
 def search(conn: Connection, campaign: str | None = None, text: str | None = None, limit: int = 100,

@@ -322,6 +322,20 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# each full verification of the chain (on demand or on the schedule of `serve`): when, by whom, up to
+# which event, and the verdict; the audit page shows the latest instead of re-hashing the log per view
+audit_checks = Table(
+    "audit_checks", metadata,
+    Column("id", Id, primary_key=True),
+    Column("checked_at", UTCDateTime, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("up_to_seq", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("first_bad", BigInteger),
+    Column("reason", Text),
+)
+
 # --- accounts for the HTTP service: users, API tokens, browser sessions, failed logins ---
 
 users = Table(
