@@ -174,6 +174,8 @@ class LoadedSpec:
     units: list[UnitSpec]
     warnings: list[Problem]
     text: str
+    # where the units came from: {"spec": n, "file": m, "both": k} (k listed identically in both, counted once)
+    unit_sources: dict[str, int] = field(default_factory=dict)
 
 
 UnitLoader = Callable[[Path], list[UnitSpec]]
@@ -186,8 +188,11 @@ def load_spec_text(
     base_dir: Path | None = None,
     units: list[UnitSpec] | None = None,
     unit_loader: UnitLoader | None = None,
+    unit_list: Path | None = None,
+    unit_list_name: str | None = None,
 ) -> LoadedSpec:
-    """Parse and check a spec; `units` (from --units) replace the spec's own units."""
+    """Parse and check a spec. `units` replace the spec's own units (the demo's generated ones);
+    `unit_list` (`create --units`, an upload) is a CSV/XLSX list merged with them (`merge_units`)."""
     data, lm = parse_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecInvalid([Problem(file, lm.line(()), "", "规格文件应为映射 (a spec is a mapping of fields)")])
@@ -203,30 +208,75 @@ def load_spec_text(
 
             unit_loader = read_units
         units = unit_loader((base_dir or Path(".")) / spec.units_file)
-    problems = check_spec(spec, units or [], lm)
+    units = units or []
+    sources = {"spec": len(units), "file": 0, "both": 0}
+    if unit_list is not None:
+        from .unitfile import read_units
+
+        list_name = unit_list_name or str(unit_list)
+        units, sources = merge_units(units, read_units(unit_list, list_name, {u.key: u.name for u in units}),
+                                     file, list_name)
+    problems = check_spec(spec, units, lm, len(units) - sources["file"], unit_list_name or str(unit_list))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise SpecInvalid(problems)
-    return LoadedSpec(spec, units or [], problems, text)
+    return LoadedSpec(spec, units, problems, text, sources)
 
 
-def load_spec_file(path: Path, units: list[UnitSpec] | None = None) -> LoadedSpec:
+def merge_units(own: list[UnitSpec], listed: list[UnitSpec], spec_file: str,
+                list_file: str) -> tuple[list[UnitSpec], dict[str, int]]:
+    """The spec's own units followed by those of a separate list. A unit in both must be the same
+    (name, parent, tags, contacts) and is kept once; a unit listed differently in the two is refused,
+    naming each differing field: which one is right is for the administrator to say, not for us to guess."""
+    mine = {u.key: u for u in own}
+    problems: list[Problem] = []
+    both = 0
+    for u in listed:
+        theirs = mine.get(u.key)
+        if theirs is None:
+            continue
+        a, b = theirs.model_dump(), u.model_dump()
+        differ = [f for f in ("name", "parent", "tags", "contacts") if a[f] != b[f]]
+        if not differ:
+            both += 1
+            continue
+        detail = "；".join(f"{f}: 规格 (spec) {_shown(a[f])}，名单 (list) {_shown(b[f])}" for f in differ)
+        problems.append(Problem(list_file, None, f"units.{u.key}",
+                                f"单位 '{u.key}' 在 {spec_file} 和 {list_file} 中不一致：{detail}。请修改其中一处使两者相同，"
+                                f"或从其中一处删去该单位 (the unit is listed differently in the spec and in the list: "
+                                f"edit one of the two so they agree, or remove it from one)"))
+    if problems:
+        raise SpecInvalid(problems)
+    merged = list(own) + [u for u in listed if u.key not in mine]
+    return merged, {"spec": len(own), "file": len(listed) - both, "both": both}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(c.get("name", str(c)) if isinstance(c, dict) else str(c) for c in value) + "]"
+    return "—" if value is None else f"'{value}'"
+
+
+def load_spec_file(path: Path, units: list[UnitSpec] | None = None, unit_list: Path | None = None) -> LoadedSpec:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SpecInvalid([Problem(str(path), None, "", "文件不存在 (file not found)")])
     except (UnicodeDecodeError, IsADirectoryError) as exc:
         raise SpecInvalid([Problem(str(path), None, "", f"无法读取文件 (cannot read the file: {exc})")])
-    return load_spec_text(text, str(path), base_dir=path.parent, units=units)
+    return load_spec_text(text, str(path), base_dir=path.parent, units=units, unit_list=unit_list)
 
 
 def campaign_calendar(spec: CampaignSpec) -> WorkCalendar:
     return WorkCalendar(spec.calendar, frozenset(spec.holidays), frozenset(spec.workdays))
 
 
-def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[Problem]:
-    """Every cross-reference problem of a structurally valid spec (errors and warnings)."""
+def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units: int | None = None,
+               list_file: str = "<units>") -> list[Problem]:
+    """Every cross-reference problem of a structurally valid spec (errors and warnings). The units after
+    the first `own_units` came from a separate list (`list_file`); their problems name it."""
     out: list[Problem] = []
+    own_units = len(units) if own_units is None else own_units
     unit_keys = {u.key for u in units}
     unit_src = ("units",) if spec.units is not None else ("units_file",)
 
@@ -235,6 +285,9 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap) -> list[P
     if not units:
         out.append(lm.problem(("units",), "没有单位：请写 units 或 units_file (no units: give units or units_file)"))
     for i, fld, message in hierarchy_problems(units):
+        if i >= own_units:
+            out.append(Problem(list_file, None, f"units.{units[i].key}.{fld}", message))
+            continue
         path = unit_src + ((i, fld) if spec.units is not None else ())
         out.append(lm.problem(path, message))
     if spec.organizer and spec.organizer not in unit_keys and units:

@@ -1,7 +1,7 @@
 """Reading a unit list from CSV or XLSX, as administrators keep it in a spreadsheet.
 
 Columns (English or Chinese, matched ignoring case and spaces): key/单位代码, name/单位名称,
-parent/上级单位, tags/标签, contact/联系人, email/邮箱, phone/电话, role/职务. Other columns are
+parent/上级单位 (the parent's key or unique name), tags/标签, contact/联系人, email/邮箱, phone/电话, role/职务. Other columns are
 ignored. `read_units` returns the units, or raises `SpecInvalid` carrying one `Problem` per bad
 cell (line = the spreadsheet row) — a list is used whole or not at all.
 """
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
+from . import names
 from .errors import Problem, SpecInvalid
 from .spec import UnitSpec
 from .tabular import cell_text, read_table
@@ -73,11 +75,16 @@ def _pydantic_message(err: dict[str, Any]) -> str:
     return err["msg"]
 
 
-def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
+def read_units(path: Path, name: str | None = None, known: Mapping[str, str] | None = None) -> list[UnitSpec]:
     """The units of a CSV/XLSX unit list; raises `SpecInvalid` with every problem of every row.
-    `name` is what messages call the file (an upload's own name)."""
+    `name` is what messages call the file (an upload's own name); `known` are units listed elsewhere
+    (key -> name: the spec's own, when the list is merged with them) that a row may name as its parent.
+
+    A parent cell may hold the parent's key or, as lists exported from Excel do, its name (城东学区):
+    a name that fits exactly one unit of the list (or of `known`) stands for its key."""
     path = Path(path)
     file = name or str(path)
+    known = dict(known or {})
     header, rows = read_table(path)
     if not header:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
@@ -90,12 +97,15 @@ def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
     def where(n: int, fld: str) -> str:
         return f"row {n}.{header[columns[fld]]}"
 
+    cells = [(n, {fld: cell_text(c[i]) if i < len(c) else None for fld, i in columns.items()}) for n, c in rows]
+    # every key and name of the list first: a row may name a parent listed below it
+    candidates = [*((v["key"], v["name"] or "") for _, v in cells if v["key"]),
+                  *((k, nm) for k, nm in known.items())]
     units: list[UnitSpec] = []
     # key and parent of every row that names a key, even a row with other faults, so that one bad
     # cell does not also make its children report an unknown parent
     skeleton: dict[str, tuple[int, str | None]] = {}
-    for n, cells in rows:
-        values = {fld: cell_text(cells[i]) if i < len(cells) else None for fld, i in columns.items()}
+    for n, values in cells:
         row_problems: list[Problem] = []
         for fld, zh in _REQUIRED.items():
             if not values[fld]:
@@ -106,6 +116,9 @@ def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
                     row_problems.append(Problem(file, n, where(n, fld),
                                                 f"填写了{header[columns[fld]]}但没有联系人 "
                                                 f"({fld} given without a contact name)"))
+        parent, problem = _parent_key(values["parent"], candidates, n) if values.get("parent") else (None, None)
+        if problem:
+            row_problems.append(Problem(file, n, where(n, "parent"), problem))
         key = values["key"]
         if key:
             if key in skeleton:
@@ -113,11 +126,12 @@ def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
                 row_problems.append(Problem(file, n, where(n, "key"), f"单位代码重复 '{key}'，与第 {first} 行相同 "
                                                                        f"(duplicate unit key, also on row {first})"))
             else:
-                skeleton[key] = (n, values.get("parent"))
+                # an unresolved parent is reported above, once: the hierarchy check below does not repeat it
+                skeleton[key] = (n, None if problem else parent)
         if row_problems:
             problems.extend(row_problems)
             continue
-        data: dict[str, Any] = {"key": key, "name": values["name"], "parent": values.get("parent")}
+        data: dict[str, Any] = {"key": key, "name": values["name"], "parent": parent}
         data["tags"] = [t.strip() for t in _TAG_SPLIT.split(values.get("tags") or "") if t.strip()]
         if values.get("contact"):
             data["contacts"] = [{"name": values["contact"], "email": values.get("email"),
@@ -130,13 +144,28 @@ def read_units(path: Path, name: str | None = None) -> list[UnitSpec]:
                 fld = "contact" if fld == "name" and "contacts" in err["loc"] else fld
                 problems.append(Problem(file, n, where(n, fld), _pydantic_message(err)))
 
-    # duplicates are reported above with row numbers; the hierarchy check sees each key once
+    # duplicates are reported above with row numbers; the hierarchy check sees each key once, and the
+    # units known from elsewhere as roots (their own parents are checked where they are listed)
     shells = [UnitSpec.model_construct(key=k, parent=p) for k, (_, p) in skeleton.items()]
+    shells += [UnitSpec.model_construct(key=k, parent=None) for k in known if k not in skeleton]
     row_of = [n for n, _ in skeleton.values()]
     for i, fld, message in hierarchy_problems(shells):
+        if i >= len(row_of):
+            continue
         n = row_of[i]
         problems.append(Problem(file, n, where(n, fld if fld in columns else "key"), message))
     if problems:
         problems.sort(key=lambda p: (p.line or 0))
         raise SpecInvalid(problems)
     return units
+
+
+def _parent_key(text: str, candidates: list[tuple[str, str]], n: int) -> tuple[str, str | None]:
+    """The key a parent cell stands for, or the cell as written and what is wrong with it."""
+    match = names.lookup(text, candidates)
+    if match.key is not None:
+        return match.key, None
+    if match.ambiguous:
+        return text, (f"第 {n} 行上级单位 '{text}' 对应多个单位：{names.describe(match.ambiguous)}；请填写上级单位的代码 "
+                      f"(row {n}: the parent name '{text}' fits several units; give the parent's key)")
+    return text, f"上级单位 '{text}' 不存在 (unknown parent unit)" + names.did_you_mean(match.suggestions)

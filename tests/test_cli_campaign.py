@@ -40,7 +40,8 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
 
 def test_create_file_tick_and_status_from_the_command_line(campaign, tmp_path):
     created = json.loads(campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00", "--json").stdout)
-    assert created == {"campaign": "zuofeng-2023", "units": 4, "obligations": 22}
+    assert created == {"campaign": "zuofeng-2023", "units": 4, "obligations": 22,
+                       "units_from": {"spec": 4, "file": 0, "both": 0}}
 
     tick = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-02-14T09:30", "--json").stdout)
     assert set(tick) == {"at", "advanced", "overdue_marked", "reminders_planned", "reminders_sent", "reminders_written",
@@ -172,3 +173,71 @@ def test_channels_are_listed_without_their_secrets(campaign, tmp_path):
     assert [c["name"] for c in doc["channels"]] == ["mail", "group"]
     assert "secret" not in result.stdout.replace('"secret": "***"', "")
     assert "hunter2" not in result.stdout and "tok-" not in result.stdout
+
+
+# --- units: the spec's and a list's merged, names wherever a key is expected (issue 10, defects 2 and 7) ---
+
+NEW_UNITS = ("单位代码,单位名称,上级单位,标签,联系人,邮箱\n"
+             "chengdong,城东学区,县教文广新体局,学区,,\n"  # the parent by the name the spec gives it
+             "chengdong-xiaoxue,城东小学,城东学区,学校,刘校长,liu@example.cn\n"  # by a name in this file
+             "school-2,第二中学,bureau,学校,,\n")  # in the spec too, listed the same: one unit
+
+
+def test_create_with_a_units_file_keeps_the_units_written_in_the_spec(campaign, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text(NEW_UNITS, encoding="utf-8")
+    said = campaign("create", str(TEMPLATE), "--units", str(units), "--by", "局办公室", "--at", "2023-02-01T09:00").stdout
+    assert "6 个单位" in said and "规格中 4 个 (from the spec)" in said and "名单中另有 2 个 (from the list)" in said
+    assert "1 个两处都有 (in both)" in said
+    listed = json.loads(campaign("units", "list", "zuofeng-2023", "--json").stdout)
+    assert [(u["key"], u["parent"], u["depth"]) for u in listed] == [
+        ("bureau", None, 0), ("school-1", "bureau", 1), ("school-2", "bureau", 1), ("culture-center", "bureau", 1),
+        ("chengdong", "bureau", 1), ("chengdong-xiaoxue", "chengdong", 2)]
+    assert listed[-1] == {"key": "chengdong-xiaoxue", "name": "城东小学", "parent": "chengdong", "parent_name": "城东学区",
+                          "depth": 2, "tags": ["学校"], "active": True, "contacts": 1, "removed_reason": None}
+    # the README's next step: the template's own school-1 is still there
+    scan = tmp_path / "record.pdf"
+    scan.write_bytes(b"%PDF-1.4 study record")
+    campaign("file", "zuofeng-2023", "--unit", "school-1", "--artifact", "leading_group", "--file", str(scan),
+             "--by", "局办公室", "--at", "2023-02-20T10:00")
+    human = campaign("units", "list", "zuofeng-2023").stdout
+    assert "6 个单位 (units)" in human and "    chengdong-xiaoxue  城东小学  上级 (parent): chengdong 城东学区" in human
+    assert "liu@example.cn" not in human  # contacts are counted, not shown
+
+
+def test_create_refuses_a_unit_listed_differently_in_the_spec_and_the_file(campaign, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text(NEW_UNITS + "school-1,一中,bureau,学校,,\n", encoding="utf-8")
+    refused = campaign("create", str(TEMPLATE), "--units", str(units), "--by", "局办公室", ok=False)
+    assert refused.returncode == 2
+    assert "单位 'school-1'" in refused.stderr and "name: 规格 (spec) '第一中学'，名单 (list) '一中'" in refused.stderr
+    assert "edit one of the two" in refused.stderr and "school-2" not in refused.stderr
+    assert json.loads(campaign("list", "--json").stdout) == []
+
+
+def test_units_import_accepts_a_parent_given_by_name(campaign, tmp_path):
+    campaign("create", str(TEMPLATE), "--by", "局办公室", "--at", "2023-02-01T09:00")
+    units = tmp_path / "all-units.csv"
+    units.write_text("单位代码,单位名称,上级单位,标签\nbureau,县教文广新体局,,机关\nschool-1,第一中学,县教文广新体局,学校\n"
+                     "school-2,第二中学,县教文广新体局,学校\nculture-center,县文化馆,县教文广新体局,文体下属单位\n"
+                     "school-3,第三中学,县教文广新体局,学校\n", encoding="utf-8")
+    done = json.loads(campaign("units", "import", "zuofeng-2023", str(units), "--by", "局办公室", "--at", "2023-02-10T09:00",
+                                 "--json").stdout)
+    assert (done["added"], done["updated"], done["removed"]) == (["school-3"], [], [])
+
+
+def test_unit_and_artifact_by_name_on_the_command_line_and_suggestions_when_unknown(campaign, tmp_path):
+    campaign("create", str(TEMPLATE), "--by", "局办公室", "--at", "2023-02-01T09:00")
+    scan = tmp_path / "record.pdf"
+    scan.write_bytes(b"%PDF-1.4 kickoff record")
+    filed = json.loads(campaign("file", "zuofeng-2023", "--unit", "第一中学", "--artifact", "成立领导机构文件",
+                                "--file", str(scan), "--by", "局办公室", "--at", "2023-02-20T10:00", "--json").stdout)
+    assert (filed["unit"], filed["artifact"]) == ("school-1", "leading_group")
+    unit = campaign("file", "zuofeng-2023", "--unit", "第一中", "--artifact", "leading_group", "--by", "局办公室",
+                    ok=False)
+    assert unit.returncode == 2
+    assert "没有单位 '第一中' (no such unit" in unit.stderr and "是否指 (did you mean): school-1 第一中学" in unit.stderr
+    kind = campaign("file", "zuofeng-2023", "--unit", "school-1", "--artifact", "issue_lst", "--by", "局办公室", ok=False)
+    assert kind.returncode == 2 and "did you mean): issue_list 问题整改清单" in kind.stderr
+    assert "kickoff_record 动员大会记录" in kind.stderr  # every kind, by key and title
+    assert "Traceback" not in unit.stderr + kind.stderr

@@ -235,3 +235,43 @@ def test_units_empty_list_is_an_error(tmp_path: Path, lines: list[str]) -> None:
 def test_units_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(SpecInvalid, match="unsupported file type"):
         read_units(tmp_path / "units.yaml")
+
+
+# --- parents given by name, as lists exported from Excel give them ---------------------------------
+
+
+def test_units_parent_given_by_name_is_resolved_to_its_key(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "units.xlsx", [
+        ["单位代码", "单位名称", "上级单位"],
+        ["bureau", "县教育局", None],
+        ["cdxq", "城东学区", "县教育局"],
+        ["cdxx", "城东小学", "城东学区"],  # by name
+        ["cdzx", "城东中学", "cdxq"],  # by key, as before
+        ["xixiao", "西关小学", "西关学区"],  # a parent listed below its child, by name
+        ["xgxq", "西关学区", "bureau"],
+    ])
+    assert {u.key: u.parent for u in read_units(path)} == {
+        "bureau": None, "cdxq": "bureau", "cdxx": "cdxq", "cdzx": "cdxq", "xixiao": "xgxq", "xgxq": "bureau"}
+
+
+def test_units_parent_named_after_units_listed_elsewhere(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "units.csv", ["key,name,parent", "s9,第九小学,县教文广新体局"])
+    assert read_units(path, known={"bureau": "县教文广新体局"})[0].parent == "bureau"
+
+
+def test_units_ambiguous_parent_name_names_the_row_and_the_candidate_keys(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "units.csv", [
+        "key,name,parent", "bureau,县教育局,", "d1,城东学区,bureau", "d2,城东学区,bureau", "s1,城东小学,城东学区"])
+    with pytest.raises(SpecInvalid) as exc:
+        read_units(path)
+    assert problems_of(exc) == {(5, "row 5.parent")}
+    message = exc.value.problems[0].message
+    assert "第 5 行上级单位 '城东学区' 对应多个单位：d1 城东学区, d2 城东学区" in message and "give the parent's key" in message
+
+
+def test_units_unknown_parent_suggests_the_closest_names(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "units.csv", ["key,name,parent", "cdxq,城东学区,", "s1,城东小学,城东学"])
+    with pytest.raises(SpecInvalid) as exc:
+        read_units(path)
+    assert problems_of(exc) == {(3, "row 3.parent")}
+    assert "上级单位 '城东学' 不存在" in str(exc.value) and "是否指 (did you mean): cdxq 城东学区" in str(exc.value)

@@ -68,19 +68,16 @@ def create_campaign(svc: Svc, spec: Annotated[UploadFile, File(description="æ´»å
                     caller: Caller = require("campaign.create")) -> dict[str, Any]:
     from campaign_model.specfile import load_spec_text
     from campaign_model.store.campaigns import create_campaign as create
-    from campaign_model.unitfile import read_units
 
     text = _spec_text(spec)
     with spooled([("units", units)] if units else [], svc.limits, frozenset({"units"})) as files:
-        unit_list = None
-        if files.get("units"):
-            f = files["units"][0]
-            try:
-                unit_list = read_units(f.path, f.name)
-            except CampaignError as exc:
-                raise from_domain(exc, "units") from None
+        f = files["units"][0] if files.get("units") else None
         try:
-            loaded = load_spec_text(text, spec.filename or "spec.yaml", units=unit_list, unit_loader=_no_units_file)
+            # the same merge as `campaign create --units`: the list's units join the spec's own
+            loaded = load_spec_text(text, spec.filename or "spec.yaml", unit_loader=_no_units_file,
+                                    unit_list=f.path if f else None, unit_list_name=f.name if f else None)
+        except SpecInvalid as exc:
+            raise from_domain(exc, "units" if f and exc.problems and exc.problems[0].file == f.name else "spec") from None
         except CampaignError as exc:
             raise from_domain(exc, "spec") from None
         with svc.write() as conn:
@@ -216,7 +213,9 @@ def file_for(svc: Any, caller: Caller, key: str, unit: str, artifact: str, files
 
     uploads = [("files", f) for f in files] + ([("rows", rows)] if rows is not None else [])
     with svc.read() as conn:
-        check_unit(conn, load_ctx(conn, key), caller, unit)
+        ctx = load_ctx(conn, key)
+        unit = _unit_key(conn, ctx, caller, unit)
+        check_unit(conn, ctx, caller, unit)
     with spooled(uploads, svc.limits, frozenset({"rows"})) as spool:
         rows_file = spool.get("rows", [None])[0]
         try:
@@ -230,6 +229,21 @@ def file_for(svc: Any, caller: Caller, key: str, unit: str, artifact: str, files
                 return record_filing(conn, prepared, stored, svc.act(caller.name))
         except CampaignError as exc:
             raise from_domain(exc, _filing_field(str(exc))) from None
+
+
+def _unit_key(conn: Any, ctx: Any, caller: Caller, unit: str) -> str:
+    """The unit's key when the form names it by key or name. For a caller who does not see every unit, a
+    name that fits nothing stays as typed and the scope check refuses it: the suggestions of an unknown
+    unit would show the names of units beyond the caller's own."""
+    from campaign_model.access import sees_everything
+    from campaign_model.store.campaigns import resolve_unit
+
+    try:
+        return resolve_unit(conn, ctx, unit)
+    except CampaignError as exc:
+        if sees_everything(caller.role):
+            raise from_domain(exc, "unit") from None
+        return unit
 
 
 def _filing_field(message: str) -> str | None:

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ..errors import NotFound
-from .campaigns import CampaignCtx
+from .campaigns import CampaignCtx, resolve_unit
+from .filings import resolve_artifact
 from .tables import filings, obligations, requirements, reviews, units
 
 
@@ -48,9 +49,9 @@ def filing_list(conn: Connection, ctx: CampaignCtx, scope: Collection[str] | Non
     if scope is not None:
         q = q.where(units.c.key.in_(list(scope)))
     if unit:
-        q = q.where(units.c.key == unit)
+        q = q.where(units.c.key == resolve_unit(conn, ctx, unit))
     if artifact:
-        q = q.where(obligations.c.artifact == artifact)
+        q = q.where(obligations.c.artifact == resolve_artifact(ctx, artifact))
     rows = conn.execute(q).all()
     decisions = _decisions(conn, [r.id for r in rows])
     docs = [_doc(r, ctx, decisions) for r in rows]
