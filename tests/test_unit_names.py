@@ -117,6 +117,13 @@ def test_filing_over_http_accepts_the_unit_name_within_the_callers_scope(engine,
     typo = client.post(f"/api/v1/campaigns/{CAMPAIGN}/filings", headers=clerk, data={**form, "unit": "第二小"},
                        files=[("files", ("plan.pdf", PDF, "application/pdf"))])
     assert typo.status_code == 403 and "第二小学" not in typo.text
+    # the listings' unit filter takes the name too
+    for path in ("obligations", "filings", "ledger"):
+        listed = client.get(f"/api/v1/campaigns/{CAMPAIGN}/{path}", headers=clerk, params={"unit": "第一小学"})
+        assert listed.status_code == 200, (path, listed.text)
+        assert {d["unit"] for d in listed.json()} <= {"s1"}
+    owed = client.get(f"/api/v1/campaigns/{CAMPAIGN}/obligations", headers=clerk, params={"unit": "第一小学"}).json()
+    assert {d["artifact"] for d in owed} == {"plan", "issue_list"}
 
 
 UNITS_CSV = ("单位代码,单位名称,上级单位,标签\n"

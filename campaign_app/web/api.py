@@ -162,8 +162,9 @@ def obligations(key: str, svc: Svc, unit: str | None = None, state: str | None =
     from campaign_model.store.queries import obligation_list
 
     with svc.read() as conn:
-        _, scope = scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         if unit:
+            unit = _unit_key(conn, ctx, caller, unit)
             check_units(scope, [unit])
         docs = obligation_list(conn, key, svc.now())
     return [d for d in docs if (scope is None or d["unit"] in scope) and (unit is None or d["unit"] == unit)
@@ -263,6 +264,7 @@ def filings(key: str, svc: Svc, unit: str | None = None, artifact: str | None = 
     with svc.read() as conn:
         ctx, scope = scoped(conn, key, caller)
         if unit:
+            unit = _unit_key(conn, ctx, caller, unit)
             check_units(scope, [unit])
         return filing_list(conn, ctx, scope, unit, artifact)
 
@@ -341,8 +343,9 @@ def ledger(key: str, svc: Svc, unit: str | None = None, state: str | None = None
     from campaign_model.store.queries import ledger as get_ledger
 
     with svc.read() as conn:
-        _, scope = scoped(conn, key, caller)
+        ctx, scope = scoped(conn, key, caller)
         if unit:
+            unit = _unit_key(conn, ctx, caller, unit)
             check_units(scope, [unit])
         docs = get_ledger(conn, key, unit, state, svc.now())
     return [d for d in docs if scope is None or d["unit"] in scope]
