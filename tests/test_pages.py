@@ -362,6 +362,38 @@ def test_the_ledger_marks_an_overdue_item_and_shows_it_only_within_scope(site, f
     assert not elements(site.login("s2user").get(f"/c/{C}/ledger").text, tag="tr", id=f"item-{finding}")
 
 
+def _history_cell(page: str, item: int) -> str:
+    row = page.split(f'id="item-{item}"')[1].split("</tr>")[0]
+    return row.split('class="history">')[1].split("</td>")[0]
+
+
+def test_the_ledger_history_reads_in_the_pages_language_with_names_not_codes(site):
+    """An item made from a filed issue list: its last entry reads in the chosen language only, by the
+    unit's name; no internal action name, no English gloss in the Chinese page (nor the reverse)."""
+    rows = "\n".join([ISSUE_HEADER, "会议多、落实少,松,建立周例会督办制度,王副校长,办公室,2023-04-30"]) + "\n"
+    answer = post_filing(site.login("s1user"), "s1", "issue_list", signed_by="张校长", files=[("问题清单.pdf", PDF)],
+                         rows=("问题清单.csv", rows.encode()))
+    assert answer.status_code == 303, answer.text
+    admin = site.login("admin")
+    page = admin.get(f"/c/{C}/ledger").text
+    item = int([tr for tr in elements(page, tag="tr") if tr.get("data-unit") == "s1"][0]["data-item"])
+
+    zh = _history_cell(page, item)
+    assert "第一小学" in zh and "由报送的问题清单生成" in zh and "新增" in zh
+    for code in ("s1user", " s1 ", "created", "from the filed issue list", "("):
+        assert code not in zh, (code, zh)
+    en = _history_cell(admin.get(f"/c/{C}/ledger", params={"lang": "en"}).text, item)
+    assert "第一小学" in en and "added" in en and "from the filed issue list" in en
+    assert "由报送的问题清单生成" not in en and "created" not in en
+
+    audit_page = admin.get("/audit", params={"lang": "zh", "q": "filing.created"}).text
+    cells = audit_page.split("<tbody>")[1]
+    assert "报送材料" in cells and "第一小学" in cells and "2023年作风整顿（测试）" in cells and f">{C}<" not in cells
+    assert ">filing.created<" not in cells and ">s1user<" not in cells
+    overdue_page = admin.get(f"/c/{C}/overdue").text
+    assert "第二小学" in overdue_page.split("<tbody>")[1] and "s2</small>" not in overdue_page
+
+
 def test_a_unit_reports_the_fix_with_evidence_and_the_supervisor_closes_the_item(site, finding):
     school = site.login("s1user")
     page = school.get(f"/c/{C}/ledger").text

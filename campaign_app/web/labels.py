@@ -98,6 +98,17 @@ def actor(name: str | None, lang: str, names: Mapping[str, str]) -> str:
     return name
 
 
+def actor_names(units: Mapping[str, str], users: list[dict[str, Any]]) -> dict[str, str]:
+    """Key -> name for who may appear as an actor: units by key; accounts by their display name, or for a
+    unit's account without one, its unit's name."""
+    names = dict(units)
+    for u in users:
+        shown = u.get("display_name") or units.get(u.get("unit") or "")
+        if shown:
+            names[u["name"]] = shown
+    return names
+
+
 def ledger_entry(entry: Mapping[str, Any], lang: str, names: Mapping[str, str]) -> dict[str, str]:
     """One event of a ledger item's history as the page shows it: when, who (a unit's name, not its key),
     what (the action in words) and the note (a system note in the page's language, a person's as written)."""

@@ -17,11 +17,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.errors import CampaignError
 from campaign_model.ledger import STATES
+from campaign_model.store.accounts import list_users
 from campaign_model.store.campaigns import unit_rows
 from campaign_model.store.ledger import item_history, verify_item
 from campaign_model.store.queries import ledger
 
-from . import render
+from . import labels, render
 from .api import item_unit, report_progress
 from .deps import Caller, Svc, check_csrf, check_units, scoped
 from .errors import ApiError, from_domain
@@ -120,9 +121,14 @@ def _page(request: Request, svc: Any, caller: Caller, key: str, unit: str, state
         ctx, scope = scoped(conn, key, caller)
         if unit:
             check_units(scope, [unit])
-        names = {u.key: u.name for u in unit_rows(conn, ctx) if scope is None or u.key in scope}
+        every = {u.key: u.name for u in unit_rows(conn, ctx)}
+        names = {k: n for k, n in every.items() if scope is None or k in scope}
         items = [i for i in ledger(conn, key, unit or None, state if state in STATES else None, now)
                  if scope is None or i["unit"] in scope]
+        actors = labels.actor_names(every, list_users(conn))
+    lang = render.lang_of(request)
+    for i in items:  # the history in the page's language, people and units by name
+        i["entries"] = [labels.ledger_entry(h, lang, actors) for h in i["history"]]
     return render.page(request, "ledger.html", status=status, can=rights(caller), key=key, title=ctx.title,
                        items=items, names=names, unit=unit, state=state, states=STATES, done=done,
                        done_item=done_item, error=error, error_item=error_item)

@@ -133,8 +133,8 @@ def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, 
         check, head = audit.last_check(conn), audit.head_seq(conn)
         total, rows = audit.search(conn, campaign or None, q.strip() or None, AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
         ctxs = _ctxs(conn, {r.campaign for r in rows if r.campaign})
-        names = {u.key: u.name for ctx in ctxs.values() for u in unit_rows(conn, ctx)}
-        names.update({u["name"]: u["display_name"] for u in list_users(conn) if u.get("display_name")})
+        names = labels.actor_names({u.key: u.name for ctx in ctxs.values() for u in unit_rows(conn, ctx)},
+                                   list_users(conn))
         campaigns = campaign_list(conn)
     titles = {c["key"]: c["title"] for c in campaigns}
     events = [{"seq": r.seq, "at": r.at.astimezone(ctxs[r.campaign].tz if r.campaign in ctxs else UTC).isoformat(),
