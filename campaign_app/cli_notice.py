@@ -23,7 +23,7 @@ def notice(
     at: Annotated[str | None, typer.Option("--at", help="通报时刻 ISO-8601 (the instant of the notice; default: now)")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="md 或 xlsx；默认按 --out 的扩展名 (md or xlsx; default: from --out)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="输出文件；不给则 Markdown 打印到屏幕 (output file; default: Markdown to stdout)")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="zh 或 en，仅用于 Markdown (zh or en; Markdown only)")] = "zh",
+    lang: Annotated[str | None, typer.Option("--lang", help="zh 或 en；默认为活动的语言 (zh or en; default: the campaign's language)")] = None,
 ) -> None:
     """通报：按上级单位列出逾期未报的单位和材料 (the notice: overdue units and items, by parent unit)."""
     from campaign_app.cli import campaign_tz, parse_instant, transaction
@@ -36,20 +36,24 @@ def notice(
         fmt = "xlsx" if out is not None and out.suffix.lower() == ".xlsx" else "md"
     if fmt not in FORMATS:
         raise InvalidInput(f"--format: 不支持的格式 '{fmt}'，可选 md、xlsx (unsupported format; use md or xlsx)")
-    if lang not in LANGS:
+    if lang is not None and lang not in LANGS:
         raise InvalidInput(f"--lang: 不支持的语言 '{lang}'，可选 zh、en (unsupported language; use zh or en)")
     if fmt == "xlsx" and out is None:
         raise InvalidInput("--format xlsx 需要用 --out 指定输出文件 (an Excel notice needs --out FILE.xlsx)")
 
+    from campaign_model.store.campaigns import load_ctx
+
     tz = campaign_tz(campaign)
     with transaction() as conn:
         data = overdue_by_parent(conn, campaign, parse_instant(at, tz))
+        # an official document: in the campaign's language unless asked otherwise
+        lang = lang or load_ctx(conn, campaign).messages.get("language", "zh")
     if out is None:
         typer.echo(render_markdown(data, lang), nl=False)
         return
     try:
         if fmt == "xlsx":
-            write_xlsx(data, out)
+            write_xlsx(data, out, lang)
         else:
             out.write_text(render_markdown(data, lang), encoding="utf-8")
     except OSError as exc:

@@ -31,6 +31,15 @@ def _cn_number(n: int) -> str:
     return head + (_DIGITS[ones] if ones else "")
 
 
+NO_PARENT = {"zh": "无上级单位", "en": "No parent unit"}
+
+
+def parent_label(g: NoticeGroup, lang: str = "zh") -> str:
+    """The heading of a group: its parent unit, or the document's own words for units without one (the
+    store's placeholder name carries an English gloss, which has no place in an official document)."""
+    return NO_PARENT[lang] if g.parent_key is None else g.parent_name
+
+
 def _status(item: NoticeItem, lang: str) -> str:
     return STATUS[lang][1 if item.rejected else 0]
 
@@ -61,11 +70,11 @@ def _summary_en(d: NoticeData) -> str:
 
 def _section(n: int, g: NoticeGroup, lang: str) -> list[str]:
     if lang == "en":
-        name = "No parent unit" if g.parent_key is None else g.parent_name
+        name = parent_label(g, lang)
         lines = [f"## {n}. {name} ({g.units} unit(s), {len(g.items)} item(s))", "",
                  "| Unit | Material | Due | Days overdue | Status |"]
     else:
-        lines = [f"## {_cn_number(n)}、{g.parent_name}（{g.units} 个单位，{len(g.items)} 项）", "",
+        lines = [f"## {_cn_number(n)}、{parent_label(g)}（{g.units} 个单位，{len(g.items)} 项）", "",
                  "| 单位 | 材料 | 截止时间 | 逾期天数 | 状态 |"]
     lines.append("|---|---|---|---:|---|")
     for i in g.items:
@@ -95,19 +104,24 @@ def _width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def write_xlsx(data: NoticeData, path: str | Path) -> None:
+HEADER_EN = ["No.", "Parent unit", "Unit", "Material", "Step", "Due", "Days overdue", "Status"]
+
+
+def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh") -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "通报"
-    ws.append([f"{notice_title(data)}（截至 {data.at:%Y-%m-%d %H:%M}）"])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    header = HEADER_EN if lang == "en" else HEADER
+    ws.title = "Notice" if lang == "en" else "通报"
+    ws.append([f"{notice_title(data, lang)} (as of {data.at:%Y-%m-%d %H:%M})" if lang == "en"
+               else f"{notice_title(data)}（截至 {data.at:%Y-%m-%d %H:%M}）"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append(HEADER)
+    ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
     n = 0
@@ -115,29 +129,40 @@ def write_xlsx(data: NoticeData, path: str | Path) -> None:
         for i in group.items:
             n += 1
             # Excel keeps no time zone: the wall-clock time of the campaign's zone, as the title says
-            ws.append([n, group.parent_name, i.unit_name, i.artifact_title, i.step_title,
-                       i.due.replace(tzinfo=None), i.days_overdue, _status(i, "zh")])
+            title = (i.artifact_title_en or i.artifact_title) if lang == "en" else i.artifact_title
+            ws.append([n, parent_label(group, lang), i.unit_name, title, i.step_title,
+                       i.due.replace(tzinfo=None), i.days_overdue, _status(i, lang)])
             ws.cell(row=ws.max_row, column=6).number_format = "yyyy-mm-dd hh:mm"
             for cell in ws[ws.max_row]:
                 if cell.data_type == "f":
                     cell.data_type = "s"  # a name starting with "=" is text, never a formula
-    for col in range(1, len(HEADER) + 1):
+    for col in range(1, len(header) + 1):
         cells = [ws.cell(row=r, column=col).value for r in range(2, ws.max_row + 1)]
         ws.column_dimensions[get_column_letter(col)].width = min(50, max(_width(v) for v in cells) + 2)
     ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(HEADER))}{ws.max_row}"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(header))}{ws.max_row}"
     wb.save(path)
 
 
-def notice_message(data: NoticeData) -> tuple[str, str, str]:
-    """(subject, plain text, Markdown) for an email or a chat-group post."""
+def notice_message(data: NoticeData, lang: str = "zh") -> tuple[str, str, str]:
+    """(subject, plain text, Markdown) for an email or a chat-group post, in the campaign's language only."""
+    if lang == "en":
+        title = data.title_en or data.title
+        subject = (f"[{title}] Notice on filings: {data.units_overdue} unit(s), {data.items_overdue} item(s) overdue"
+                   if data.groups else f"[{title}] Notice on filings: nothing overdue")
+        lines = [notice_title(data, lang), "", _summary_en(data)]
+        for n, g in enumerate(data.groups, start=1):
+            lines += ["", f"{n}. {parent_label(g, lang)}"]
+            lines += [f"  - {i.unit_name}: {i.artifact_title_en or i.artifact_title}, due {i.due:%Y-%m-%d %H:%M}, "
+                      f"{i.days_overdue} day(s) overdue, {_status(i, lang)}" for i in g.items]
+        return subject, "\n".join(lines) + "\n", render_markdown(data, lang)
     if data.groups:
         subject = f"【{data.title}】材料报送情况通报：{data.units_overdue} 个单位 {data.items_overdue} 项逾期未报"
     else:
         subject = f"【{data.title}】材料报送情况通报：无逾期未报材料"
     lines = [notice_title(data), "", _summary_zh(data)]
     for n, g in enumerate(data.groups, start=1):
-        lines += ["", f"{_cn_number(n)}、{g.parent_name}"]
+        lines += ["", f"{_cn_number(n)}、{parent_label(g)}"]
         lines += [f"  - {i.unit_name}：{i.artifact_title}" + (f"（{i.step_title}）" if i.step_title != i.artifact_title else "")
                   + f"，截止 {i.due:%Y-%m-%d %H:%M}，逾期 {i.days_overdue} 天，{_status(i, 'zh')}" for i in g.items]
     return subject, "\n".join(lines) + "\n", render_markdown(data)

@@ -30,7 +30,7 @@ def send_weekly_notice(engine: Engine, campaign: str, act: Act, delivery: Delive
         data = overdue_by_parent(conn, campaign, act.at)
         organizer = conn.execute(select(units.c.name, units.c.contacts).where(
             units.c.campaign_id == ctx.id, units.c.key == ctx.organizer)).one()
-    subject, text, markdown = notice_message(data)
+    subject, text, markdown = notice_message(data, ctx.messages.get("language", "zh"))  # the campaign's language only
     sent = 0
     for row in rows:
         message_id = hashlib.sha256(f"{campaign}|notice|{row.week}|{row.channel}".encode()).hexdigest()[:24]

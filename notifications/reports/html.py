@@ -19,13 +19,13 @@ FONTS = ('"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang
          '"WenQuanYi Micro Hei", sans-serif')
 
 TEMPLATE = """<!DOCTYPE html>
-<html lang="zh-CN">
+<html lang="{{ "en" if report.lang == "en" else "zh-CN" }}">
 <head>
 <meta charset="utf-8">
 <title>{{ report.title }}</title>
 <style>
 @page { size: A4 landscape; margin: 12mm 10mm 14mm 10mm;
-        @bottom-center { content: "第 " counter(page) " 页 / 共 " counter(pages) " 页"; font-size: 9pt; } }
+        @bottom-center { content: {{ page_counter }}; font-size: 9pt; } }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { font-family: {{ fonts }}; font-size: 10.5pt; color: #111; margin: 0; }
 h1 { font-size: 17pt; text-align: center; margin: 0 0 4pt; }
@@ -50,7 +50,8 @@ td.ok { color: #1b7a3d; }
 </head>
 <body>
 <h1>{{ report.title }}</h1>
-<p class="meta">活动：{{ report.campaign }}　截至 {{ report.at.strftime("%Y-%m-%d %H:%M") }}（{{ offset }}）</p>
+{% if report.lang == "en" %}<p class="meta">Campaign: {{ report.campaign }}, as of {{ report.at.strftime("%Y-%m-%d %H:%M") }} ({{ offset }})</p>
+{% else %}<p class="meta">活动：{{ report.campaign }}　截至 {{ report.at.strftime("%Y-%m-%d %H:%M") }}（{{ offset }}）</p>{% endif %}
 <div class="summary">{% for line in report.summary %}<p>{{ line }}</p>{% endfor %}</div>
 {% if chart %}<div class="chart">{{ chart }}</div>{% endif %}
 {% for table in report.tables %}
@@ -63,7 +64,7 @@ td.ok { color: #1b7a3d; }
 <td class="{{ c.kind }}{% if c.tones and text in c.tones %} {{ c.tones[text] }}{% endif %}">{{ text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
-{% else %}<p class="empty">（无）</p>{% endif %}
+{% else %}<p class="empty">{{ "(none)" if report.lang == "en" else "（无）" }}</p>{% endif %}
 {% endfor %}
 </body>
 </html>
@@ -80,8 +81,10 @@ def render_html(report: Report) -> str:
     offset = report.at.strftime("%z")
     # our own SVG, every text in it escaped when it was drawn: safe to place as markup
     chart = Markup(report.chart_svg) if report.chart_svg else None
+    counter = ('"Page " counter(page) " of " counter(pages)' if report.lang == "en"
+               else '"第 " counter(page) " 页 / 共 " counter(pages) " 页"')
     return _template().render(report=report, fonts=Markup(FONTS), cell=display, chart=chart,
-                              offset=f"UTC{offset[:3]}:{offset[3:]}")
+                              offset=f"UTC{offset[:3]}:{offset[3:]}", page_counter=Markup(counter))
 
 
 def write_html(report: Report, path: str | Path) -> None:

@@ -8,10 +8,13 @@ writer (xlsx, csv, html) walks the same tables, so the formats cannot drift apar
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 LONG_TERM = "长期坚持"  # what bureaus write in the deadline column of an item that never closes
+# a report is an official document: in the campaign's language only (spec `messages.language`)
+LONG_TERM_LABEL = {"zh": LONG_TERM, "en": "long-term"}  # both read back by ledger-import
+AS_OF = {"zh": "截至", "en": "as of"}
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,12 @@ class Col:
     kind: str = "text"  # text | int | datetime | date | deadline | percent
     wrap: bool = False  # long free text (问题, 整改措施, 进展): wrapped, not a 200-character column
     tones: dict[str, str] | None = None  # cell text -> CSS class, so a printed 逾期未报 stands out
+    title_en: str | None = None  # the header in an English campaign's report
+
+
+def columns(cols: list[Col], lang: str) -> list[Col]:
+    """The columns with their headers in `lang` (the Chinese title is the default)."""
+    return [replace(c, title=c.title_en or c.title) for c in cols] if lang == "en" else cols
 
 
 @dataclass
@@ -48,10 +57,17 @@ class Report:
     document: dict[str, Any]  # the JSON form
     summary: list[str] = field(default_factory=list)  # sentences above the tables (HTML)
     chart_svg: str | None = None  # drawn into the HTML page when present
+    lang: str = "zh"  # the campaign's language: every label, header and sentence is in it
 
     @property
     def heading(self) -> str:
-        return f"{self.title}（截至 {self.at:%Y-%m-%d %H:%M}）"
+        return self.titled(self.title)
+
+    def titled(self, title: str) -> str:
+        """A title with the report's instant ("as of"), in the report's language."""
+        if self.lang == "en":
+            return f"{title} (as of {self.at:%Y-%m-%d %H:%M})"
+        return f"{title}（截至 {self.at:%Y-%m-%d %H:%M}）"
 
 
 def display(value: Any, kind: str) -> str:

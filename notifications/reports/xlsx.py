@@ -39,7 +39,7 @@ def _cell_value(value: Any) -> Any:
 def sheet_title(report: Report, table: Table) -> str:
     if len(report.tables) == 1:
         return report.heading
-    return f"{report.title}——{table.title}（截至 {report.at:%Y-%m-%d %H:%M}）"
+    return report.titled(f"{report.title}——{table.title}" if report.lang != "en" else f"{report.title}: {table.title}")
 
 
 def _sheet(ws: Any, report: Report, table: Table) -> None:
