@@ -120,3 +120,56 @@ def test_filing_form_preselects_the_artifact_and_step_it_is_asked_for(engine, db
         assert selected(plain.text, "artifact") == []  # nothing asked for: the browser shows the first
         unknown = client.get("/c/small-2023/file", params={"unit": "s1", "artifact": "no-such-thing"})
         assert unknown.status_code == 200 and selected(unknown.text, "artifact") == []
+
+
+def test_ledger_item_reminder_links_to_the_units_ledger_at_the_item(engine, db_url, small, served, tmp_path,
+                                                                    monkeypatch, smtp_server: LoopbackSMTP):
+    import datetime as dt
+
+    from campaign_model.store.ledger import record_finding
+
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(f"channels:\n  - {{name: mail, type: email, host: 127.0.0.1, port: {smtp_server.port}, "
+                        f'security: none, sender: "教育局 <robot@example.cn>"}}\n', encoding="utf-8")
+    monkeypatch.setenv("CAMPAIGN_CHANNELS", str(channels))
+    monkeypatch.setenv("CAMPAIGN_PUBLIC_URL", served)
+    found = Act(local("2023-02-20T10:00"), "督导组", local("2023-02-20T10:00"))
+    with engine.begin() as conn:
+        add_user(conn, "head-s1", "unit", "s1", PASSWORD, found)
+        item = record_finding(conn, "small-2023", "s1", "会风不正", dt.date(2023, 2, 27), found)["id"]
+    tick(db_url, "2023-03-02T10:00", tmp_path)  # the finding's deadline (02-27) has passed
+    [mail] = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "s1@example.cn"]
+    plain = mail.get_body(("plain",)).get_content()
+    [link] = re.findall(r"台账地址：(\S+)", plain)
+    assert link == f"{served}/c/small-2023/ledger?unit=s1#item-{item}"
+    with httpx.Client(base_url=served, timeout=30) as client:
+        anonymous = client.get(link)
+        assert anonymous.status_code == 303
+        back = login(client, anonymous.headers["location"], "head-s1")
+        assert back.headers["location"] == "/c/small-2023/ledger?unit=s1"  # the fragment stays with the browser
+        page = client.get(back.headers["location"])
+        assert page.status_code == 200 and f'id="item-{item}"' in page.text and "会风不正" in page.text
+        assert re.search(r'<option value="s1" selected>', page.text)  # the ledger filtered to the unit
+
+
+def test_every_part_of_a_reminder_link_is_quoted_and_an_escalation_opens_the_late_units_form():
+    from notifications.render import item_link
+
+    assert item_link("https://dc.example.cn/cf/", "作风 2027", "学校 1&x", "问题/清单") == (
+        "https://dc.example.cn/cf/c/%E4%BD%9C%E9%A3%8E%202027/file?"
+        "unit=%E5%AD%A6%E6%A0%A1+1%26x&artifact=%E9%97%AE%E9%A2%98%2F%E6%B8%85%E5%8D%95")
+    assert item_link(None, "k", "s1", "plan") is None
+
+    # an escalation goes to the supervisor (d1), its link to the late unit's (s2) filing form for that artifact
+    from types import SimpleNamespace
+
+    from notifications.render import render
+
+    from .conftest import TZ
+
+    due = local("2023-02-28T23:59:59")
+    row = SimpleNamespace(id=7, unit="s2", unit_name="第二小学", artifact="plan", step_title="制定实施方案",
+                          kind="escalation", due_at=due, item_id=None, problem=None)
+    message = render("small-2023", "活动", "d1", "城关学区", [], [row], local("2023-03-06T09:30"), TZ,
+                     titles={"plan": "实施方案"}, base_url="http://cf.example.cn")
+    assert "查看地址：http://cf.example.cn/c/small-2023/file?unit=s2&artifact=plan" in message.text
