@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a check failed (audit verify), 2 bad input (with a mess
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import os
 import sys
@@ -35,7 +34,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
 AtOpt = Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant of the action; default: now)")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
+                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 
 
@@ -83,8 +83,18 @@ def campaign_tz(key: str) -> ZoneInfo:
         return load_ctx(conn, key).tz
 
 
-def act(at: str | None, by: str | None, tz: ZoneInfo) -> Act:
-    return Act(parse_instant(at, tz), by or getpass.getuser(), now())
+def actor(by: str | None, system: str | None = None) -> str:
+    """Who a state change is recorded as: --by, else $CAMPAIGN_ACTOR, else (for a tick, the machine's own
+    work) the system actor; otherwise refused, never the OS user (`root` on a server names nobody)."""
+    name = (by or "").strip() or settings().actor or system
+    if not name:
+        raise InvalidInput("请写明操作人：--by 张三，或设置环境变量 export CAMPAIGN_ACTOR=张三 "
+                           "(who is acting? give --by 张三 or export CAMPAIGN_ACTOR=张三)")
+    return name
+
+
+def act(at: str | None, by: str | None, tz: ZoneInfo, system: str | None = None) -> Act:
+    return Act(parse_instant(at, tz), actor(by, system), now())
 
 
 def emit(doc: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
@@ -338,8 +348,10 @@ def tick(campaign: str, at: AtOpt = None,
     s.prepare_prefect()
     from flows.tick import tick as run_tick
 
+    from flows.schedule import SCHEDULER_ACTOR
+
     tz = campaign_tz(campaign)
-    first = act(at, by, tz)
+    first = act(at, by, tz, system=SCHEDULER_ACTOR)  # a tick only applies the rules: the scheduler's name will do
     instants = [first.at]
     if until:
         from campaign_model.store.campaigns import load_ctx

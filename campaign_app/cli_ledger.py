@@ -36,7 +36,8 @@ ledger_app = typer.Typer(
 top_app = typer.Typer(add_completion=False)
 
 AtOpt = Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601，按活动时区 (the instant, campaign-local; default: now)")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
+                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 STATE_ZH = {"open": "未整改", "in_progress": "整改中", "rectified": "已整改待核验", "closed": "已销号", "reopened": "已退回"}
 

@@ -80,7 +80,8 @@ def ledger_import(
     unit: Annotated[str | None, typer.Option("--unit", help="全部导入到此单位；不给则按“单位”列 "
                                                             "(the unit of every item; default: the 单位 column)")] = None,
     at: Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant; default: now)")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
+                                                        "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")] = False,
 ) -> None:
     """从 Excel 台账导入整改问题 (import ledger items from a bureau's Excel ledger)."""

@@ -23,7 +23,8 @@ token_app = typer.Typer(no_args_is_help=True, help="API 令牌 (API tokens)")
 
 SHOWN_TZ = ZoneInfo("Asia/Shanghai")  # accounts belong to no campaign: instants are shown in the default zone
 
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人 (the actor; default: the OS user)")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
+                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 StdinOpt = Annotated[bool, typer.Option("--password-stdin", help="从标准输入读一行作为密码 (read the password as one line from stdin)")]
 

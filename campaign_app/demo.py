@@ -7,7 +7,6 @@ Filings come on time, late and not at all; one unit is excused (waiver), one pha
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import random
 import time
 from collections import Counter
@@ -72,7 +71,7 @@ class Demo:
         self.outbox = db_path.parent / "outbox.jsonl" if db_path else settings.outbox_file(self.key)
         self.work = (db_path.parent if db_path else settings.home / "demo") / "uploads"
         self.work.mkdir(parents=True, exist_ok=True)
-        self.actor = getpass.getuser()
+        self.actor = settings.actor or "局办公室"  # the demo's own office, never the OS user (`root` names nobody)
         self.rng = random.Random(2023)
         self.schools = schools
         self.settings = settings

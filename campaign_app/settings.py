@@ -12,6 +12,9 @@ class Settings:
     home: Path
     db_url: str
     secure_cookies: bool = False  # behind HTTPS (a reverse proxy): cookies are sent over HTTPS only
+    # who the command line acts as when --by is not given ($CAMPAIGN_ACTOR); never the OS user, which on a
+    # shared server is `root` and names nobody in a report
+    actor: str | None = None
 
     @property
     def files_dir(self) -> Path:
@@ -25,7 +28,7 @@ class Settings:
         home = Path(os.environ.get("CAMPAIGN_HOME") or Path.home() / ".campaignflow").expanduser().resolve()
         url = os.environ.get("CAMPAIGN_DB_URL") or f"sqlite:///{home / 'campaign.db'}"
         secure = os.environ.get("CAMPAIGN_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
-        return cls(home, url, secure)
+        return cls(home, url, secure, (os.environ.get("CAMPAIGN_ACTOR") or "").strip() or None)
 
     def prepare_prefect(self) -> None:
         """Prefect keeps its home in our data directory, sends no analytics, and logs quietly."""

@@ -19,6 +19,8 @@ TZ = ZoneInfo("Asia/Shanghai")
 # Prefect (started by the flow tests) keeps its home inside the test data directory, analytics off
 _HOME = Path(os.environ.get("CAMPAIGN_TEST_HOME", Path(__file__).resolve().parent.parent / ".campaignflow" / "test"))
 os.environ.setdefault("CAMPAIGN_HOME", str(_HOME))
+# commands that change state need an actor (--by or $CAMPAIGN_ACTOR): the test runs' own, for commands run without --by
+os.environ.setdefault("CAMPAIGN_ACTOR", "测试员")
 from campaign_app.settings import Settings  # noqa: E402
 
 Settings.from_env().prepare_prefect()
