@@ -141,3 +141,53 @@ def test_serve_verifies_the_whole_audit_chain_on_its_schedule_and_the_page_shows
     days = {(now - dt.timedelta(minutes=5)).date().isoformat(), now.date().isoformat()}
     checked = page[page.index('id="audit-checked"'):][:300]
     assert "最近一次完整校验" in checked and "定时任务" in checked and any(d in checked for d in days), checked
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _browser_log_in(page: Any, url: str, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/login")
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#current-user")).to_be_visible()
+
+
+@pytest.mark.parametrize("who", ["u001", "admin"])
+def test_no_page_is_wider_than_a_phone_and_wide_tables_scroll_inside(demo, who):
+    """At 390 px (a school clerk opening a reminder link) every page fits the screen: the filing page's
+    table of the unit's obligations, the matrix and the ledger scroll inside their own box. Screenshots at
+    the phone's and a desktop's width."""
+    from playwright.sync_api import sync_playwright
+
+    key = demo["campaign"]
+    paths = {"overview": f"/c/{key}", "matrix": f"/c/{key}/matrix", "overdue": f"/c/{key}/overdue",
+             "file": f"/c/{key}/file", "ledger": f"/c/{key}/ledger", "public": f"/public/{key}"}
+    if who == "admin":
+        paths["audit"] = f"/audit?campaign={key}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    too_wide = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-background-networking", "--no-first-run"])
+        try:
+            for size_name, size in (("phone", PHONE), ("desktop", DESKTOP)):
+                context = browser.new_context(locale="zh-CN", viewport=size,
+                                              **({"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+                                                 if size is PHONE else {}))
+                page = context.new_page()
+                _browser_log_in(page, demo["url"], who)
+                for name, path in paths.items():
+                    page.goto(f"{demo['url']}{path}")
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    if size is PHONE and width > PHONE["width"]:
+                        too_wide[name] = width
+                    page.screenshot(path=str(SHOTS / f"demo-{who}-{name}-{size_name}.png"), full_page=True)
+                context.close()
+        finally:
+            browser.close()
+    assert too_wide == {}, too_wide
