@@ -1,8 +1,8 @@
 """Reading a unit list from CSV or XLSX, as administrators keep it in a spreadsheet.
 
 Columns (English or Chinese, matched ignoring case and spaces): key/单位代码, name/单位名称,
-parent/上级单位 (the parent's key or unique name), tags/标签, contact/联系人, email/邮箱, phone/电话, role/职务. Other columns are
-ignored. `read_units` returns the units, or raises `SpecInvalid` carrying one `Problem` per bad
+parent/上级单位 (the parent's key or unique name), tags/标签, contact/联系人, email/邮箱, phone/电话,
+role/职务. Other columns are ignored. `read_units` returns the units, or raises `SpecInvalid` carrying one `Problem` per bad
 cell (line = the spreadsheet row) — a list is used whole or not at all.
 """
 
