@@ -123,7 +123,8 @@ def file_hint(own: list[dict[str, Any]], escalations: list[dict[str, Any]], lang
     parts = ([f"on the “File” page choose your unit and {_quoted(artifacts, lang)}"] if artifacts else []) + \
         (["on the “Ledger” page report your progress with its evidence"] if ledger else [])
     text = f"Log in to the campaign's filing site; {'; '.join(parts)}." if parts else ""
-    text += (" " if text else "") + "Please ask the units listed to file on the campaign's filing site." if escalations else ""
+    if escalations:
+        text += (" " if text else "") + "Please ask the units listed to file on the campaign's filing site."
     return text + (f" Questions: please contact {organizer_name}." if organizer_name else "")
 
 

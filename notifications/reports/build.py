@@ -59,8 +59,9 @@ def ledger_report(items: list[dict[str, Any]], campaign: str, campaign_title: st
     late = sum(1 for i in items if _overdue(i, at.date()))
     if lang == "en":
         title = f"{campaign_title}: rectification ledger" + (f" ({unit_name})" if unit else "")
-        summary = [f"{len(items)} items: " + ", ".join(f"{n} {states[s]}" for s, n in by_state.items() if n)
-                   + (f"; {late} past their deadline and not closed." if late else ".")] if items else ["The ledger is empty."]
+        summary = ([f"{len(items)} items: " + ", ".join(f"{n} {states[s]}" for s, n in by_state.items() if n)
+                    + (f"; {late} past their deadline and not closed." if late else ".")]
+                   if items else ["The ledger is empty."])
         sheet = "Ledger"
     else:
         title = f"{campaign_title}问题整改台账" + (f"（{unit_name}）" if unit else "")
