@@ -420,7 +420,16 @@ def _status_text(d: dict[str, Any]) -> str:
     lines.append(f"  应报材料 (obligations): 合计 (total) {o['total']} = {states}")
     lines.append(f"    待报与退回中 (of the open ones): 逾期 (overdue) {o['overdue']}，"
                  f"阶段未开始 (not yet open) {o['not_open']}")
+    lines.extend(_held_warning(d["campaign"], p) for p in d["phases"] if p["state"] == "overdue" and not p["gate"]["met"])
     return "\n".join(lines)
+
+
+def _held_warning(campaign: str, p: dict[str, Any]) -> str:
+    """A phase past its window with its gate unmet waits, and the next phase with it: say so, and the ways on."""
+    return (f"注意 (note): 阶段 {p['title']} 已过计划结束日期 {p['end'][:10]}，转段条件未满足（缺 {len(p['gate']['missing'])} 项），"
+            f"下一阶段等待中 (the phase is past its window and its gate is not met; the next phase waits)。"
+            f"催报或免报 (remind or waive): campaign waive {campaign} --unit U --artifact A --reason …；"
+            f"特批转段 (override): campaign advance {campaign} --force --reason …")
 
 
 OBLIGATION_ZH = {"pending": "待报送", "filed": "已报送", "accepted": "已通过", "rejected": "已退回", "waived": "免报"}
