@@ -113,7 +113,9 @@ def test_events_carry_before_and_after(history):
     assert by_action["obligation.waived"].before == {"state": "pending"}
     assert by_action["obligation.waived"].after == {"state": "waived", "reason": "该校已撤并"}
     assert by_action["filing.rejected"].before == {"state": "filed"}
-    assert by_action["filing.rejected"].after == {"state": "rejected", "comment": "请细化整改措施"}
+    # the rejected issue list's one ledger item leaves the ledger until the school refiles
+    assert by_action["filing.rejected"].after == {"state": "rejected", "comment": "请细化整改措施",
+                                                  "ledger_items_withdrawn": 1}
     assert by_action["phase.started"].before == {"state": "pending"}
     assert by_action["phase.started"].after["state"] == "active"
     first_filing = next(e for e in history if e.action == "filing.created")
