@@ -436,7 +436,7 @@ def breakdown(home: Path, url: str, work: Work, n_pdf: int, n_rows: int, rows_st
     from campaign_app.settings import Settings
     from campaign_app.web import api, deps, uploads
     from campaign_app.web.app import create_app
-    from campaign_app.web.services import Services
+    from campaign_app.usecases.services import Services
     from campaign_model import rows as rows_mod
     from campaign_model.store import audit, blobs, filings
     from campaign_model.store.db import open_engine

@@ -31,7 +31,13 @@ class Problem:
 
 
 class CampaignError(Exception):
-    """Base of the errors a user can act on."""
+    """Base of the errors a user can act on. `field` names the input at fault in the caller's own terms
+    (a form field / option name such as "signed_by", "unit", "rows", "at"): the CLI prints it as its flag
+    (--signed-by), the API and the pages as the form field, so nobody parses a message to find it."""
+
+    def __init__(self, message: str = "", *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class SpecInvalid(CampaignError):

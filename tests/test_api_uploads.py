@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign_app.web.services import UploadLimits
+from campaign_app.usecases.services import UploadLimits
 from campaign_model.store.tables import blobs, filings, ledger_items
 
 from .web_support import HTTPX_WARNING, ISSUE_ROW, PDF, account, bearer, count, files_under, issue_rows, new_campaign, serve

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 
 from campaign_app.settings import Settings
 from campaign_app.web.app import create_app
-from campaign_app.web.services import Services
+from campaign_app.usecases.services import Services
 from campaign_model.specfile import load_spec_text
 from campaign_model.store import outbox
 from campaign_model.store.accounts import add_user
@@ -364,7 +364,7 @@ def test_the_ledger_marks_an_overdue_item_and_shows_it_only_within_scope(site, f
 
 def _history_cell(page: str, item: int) -> str:
     row = page.split(f'id="item-{item}"')[1].split("</tr>")[0]
-    return row.split('class="history">')[1].split("</td>")[0]
+    return row.split('class="history"')[1].split(">", 1)[1].split("</td>")[0]
 
 
 def test_the_ledger_history_reads_in_the_pages_language_with_names_not_codes(site):

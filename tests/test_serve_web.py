@@ -76,6 +76,7 @@ def test_two_workers_take_filings_and_remind_now_reaches_the_scheduler(tmp_path)
     (tmp_path / "spec.yaml").write_text(spec(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date(), 40),
                                         encoding="utf-8")
     run(env, "create", str(tmp_path / "spec.yaml"))
+    run(env, "tick", "served")  # opens the phase (its window began 10 days ago): only then is anything overdue
     run(env, "user", "add", "office", "--role", "admin", "--no-password")
     token = re.search(r"cf_\S+", run(env, "token", "create", "office")).group(0)
     log = (tmp_path / "serve.log").open("w")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from . import errors
-from .services import Services
+from ..usecases.services import Services
 from .uploads import BodyLimit
 
 STATIC = Path(__file__).parent / "static"

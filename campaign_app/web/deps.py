@@ -21,7 +21,7 @@ from campaign_model.store.campaigns import CampaignCtx, load_ctx
 from campaign_model.store.tables import units as units_t
 
 from .errors import ApiError, forbidden, unauthenticated
-from .services import Services
+from ..usecases.services import Services
 
 SESSION_COOKIE = "cf_session"
 CSRF_HEADER = "x-csrf-token"

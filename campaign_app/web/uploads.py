@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError
-from .services import UploadLimits
+from ..usecases.services import UploadLimits
 
 class BodyTooLarge(Exception):
     pass

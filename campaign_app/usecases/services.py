@@ -1,7 +1,8 @@
-"""What the HTTP layer is wired to, in one object: the database, the file store, the clock, the limits.
+"""What every entry point is wired to, in one object: the database, the file store, the clock, the limits.
 
-`create_app` builds one `Services`; routes take it as a dependency. The clock is injected so that a test
-(or `make run`'s demo) decides what "now" is; a client never does.
+The web application builds one `Services` in `create_app` (routes take it as a dependency), the command
+line one per process (`cli_common.services`); the use cases take it as their first argument. The clock
+is injected so that a test (or `make run`'s demo) decides what "now" is; a client never does.
 """
 
 from __future__ import annotations
