@@ -6,22 +6,19 @@ Exit codes: 0 success, 1 a check failed (audit verify), 2 bad input (with a mess
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import Connection, Engine
 
 from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign_model.store.audit import Act
 
-from .settings import Settings
+from .cli_common import (AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, now, parse_instant, reminder_words,
+                         settings, transaction)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
 template_app = typer.Typer(no_args_is_help=True, help="内置模板 (shipped templates)")
@@ -32,77 +29,6 @@ app.add_typer(template_app, name="template")
 app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
-
-AtOpt = Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant of the action; default: now)")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
-                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
-
-
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-_ENGINES: dict[str, Engine] = {}
-
-
-def engine() -> Engine:
-    from campaign_model.store.db import open_engine
-
-    url = settings().db_url
-    if url not in _ENGINES:
-        _ENGINES[url] = open_engine(url)
-    return _ENGINES[url]
-
-
-@contextmanager
-def transaction() -> Iterator[Connection]:
-    with engine().begin() as conn:
-        yield conn
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def parse_instant(text: str | None, tz: ZoneInfo) -> dt.datetime:
-    """--at: an ISO date-time (local to the campaign unless it carries an offset) or a date (its 00:00)."""
-    if text is None:
-        return now()
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(f"--at: 无法识别的时刻 '{text}'，应写作 2023-04-05T09:00 (cannot read instant; use ISO 8601)")
-    return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
-
-
-def campaign_tz(key: str) -> ZoneInfo:
-    from campaign_model.store.campaigns import load_ctx
-
-    with transaction() as conn:
-        return load_ctx(conn, key).tz
-
-
-def actor(by: str | None, system: str | None = None) -> str:
-    """Who a state change is recorded as: --by, else $CAMPAIGN_ACTOR, else (for a tick, the machine's own
-    work) the system actor; otherwise refused, never the OS user (`root` on a server names nobody)."""
-    name = (by or "").strip() or settings().actor or system
-    if not name:
-        raise InvalidInput("请写明操作人：--by 张三，或设置环境变量 export CAMPAIGN_ACTOR=张三 "
-                           "(who is acting? give --by 张三 or export CAMPAIGN_ACTOR=张三)")
-    return name
-
-
-def act(at: str | None, by: str | None, tz: ZoneInfo, system: str | None = None) -> Act:
-    return Act(parse_instant(at, tz), actor(by, system), now())
-
-
-def emit(doc: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
-    if as_json or human is None:
-        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
-    else:
-        typer.echo(human(doc))
-
 
 # --- specs and templates ---
 
@@ -378,20 +304,6 @@ def _tick_line(r: dict[str, Any], tz: ZoneInfo) -> str:
                  + reminder_words(r))
     parts.append(" ".join(f"{k}={v}" for k, v in r["phases"].items()))
     return "  ".join(parts)
-
-
-def reminder_words(r: dict[str, Any]) -> str:
-    """What a tick did with the reminders: sent by real channels, or only written to the outbox file."""
-    from notifications.dispatch import CHANNEL_LABEL, FILE_KIND
-
-    deliveries = r.get("deliveries") or {}
-    real = [f"{CHANNEL_LABEL['zh'].get(c['kind'], c['kind'])} {name} {c['reminders']}"
-            for name, c in deliveries.items() if c["kind"] != FILE_KIND]
-    words = f"已发送 (sent) {r['reminders_sent']}" + (f" ({', '.join(real)})" if real else "")
-    for c in deliveries.values():
-        if c["kind"] == FILE_KIND:
-            words += f", 未发出，已写入发件箱文件 (not sent, written to the outbox file {c.get('path', '')}) {c['reminders']}"
-    return words
 
 
 STATE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期", "completed": "已完成"}

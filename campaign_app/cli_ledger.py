@@ -4,8 +4,8 @@
 `ledger` is a command group whose first argument is either a subcommand (update, verify, list) or a
 campaign key: anything that is not a subcommand name lists that campaign's ledger, so the contract's
 `campaign ledger CAMPAIGN --json` and `campaign ledger update ITEM ...` both hold. `register(app)`
-wires it all into the top-level app (replacing a plain `ledger` command there). cli.py's helpers are
-imported inside the commands because cli.py imports this module.
+wires it all into the top-level app (replacing a plain `ledger` command there). What every command
+shares comes from cli_common.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from campaign_model.errors import InvalidInput
+from .cli_common import AtOpt, ByOpt, JsonOpt
 
 
 class _LedgerGroup(TyperGroup):
@@ -35,10 +36,6 @@ ledger_app = typer.Typer(
          "`ledger update ITEM` 报进展/整改完成 (report progress or the fix); `ledger verify ITEM` 销号或退回 (close or send back).")
 top_app = typer.Typer(add_completion=False)
 
-AtOpt = Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601，按活动时区 (the instant, campaign-local; default: now)")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
-                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 STATE_ZH = {"open": "未整改", "in_progress": "整改中", "rectified": "已整改待核验", "closed": "已销号", "reopened": "已退回"}
 
 
@@ -60,7 +57,7 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 def _change(item: str, at: str | None, by: str | None, as_json: bool, do: Any) -> None:
     """Read --at in the item's campaign time zone, then run the change in the same transaction."""
-    from campaign_app.cli import act, emit, transaction
+    from campaign_app.cli_common import act, emit, transaction
     from campaign_model.store.ledger import item_ctx
 
     item_id = _item_id(item)
@@ -76,7 +73,7 @@ def ledger_list(campaign: str, unit: Annotated[str | None, typer.Option("--unit"
                 state: Annotated[str | None, typer.Option("--state", help="open|in_progress|rectified|closed|reopened")] = None,
                 at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """列出整改台账，含进展和佐证 (the ledger items, with history and evidence; `overdue` at --at)."""
-    from campaign_app.cli import campaign_tz, emit, parse_instant, transaction
+    from campaign_app.cli_common import campaign_tz, emit, parse_instant, transaction
     from campaign_model.ledger import STATES
     from campaign_model.store.queries import ledger
 
@@ -97,7 +94,7 @@ def ledger_update(item: Annotated[str, typer.Argument(help="条目编号 (item n
                   evidence: Annotated[list[Path] | None, typer.Option("--evidence", help="佐证材料，可多次 (evidence file; repeatable)")] = None,
                   at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """报告整改进展或整改完成 (report progress, or the fix with evidence files)."""
-    from campaign_app.cli import settings
+    from campaign_app.cli_common import settings
     from campaign_model.store.blobs import BlobStore
     from campaign_model.store.ledger import update_item
 
@@ -134,7 +131,7 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
             long_term: Annotated[bool, typer.Option("--long-term", help="长期坚持 (a long-term item)")] = False,
             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """记录督查发现的问题，列入该单位整改台账 (record a supervision finding as a ledger item of the unit)."""
-    from campaign_app.cli import act, campaign_tz, emit, transaction
+    from campaign_app.cli_common import act, campaign_tz, emit, transaction
     from campaign_model.store.ledger import record_finding
 
     due = _date(deadline, "--deadline")
@@ -149,7 +146,7 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
 @top_app.command("gate")
 def gate(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """转段条件中的台账与测评条件：销号率、满意率与参评率 (the ledger and evaluation conditions of each phase's gate)."""
-    from campaign_app.cli import emit, parse_instant, transaction
+    from campaign_app.cli_common import emit, parse_instant, transaction
     from campaign_model.store.campaigns import load_ctx
     from campaign_model.store.ledger import ledger_gate_met
     from campaign_model.store.phases import gate_open_exists, phase_rows

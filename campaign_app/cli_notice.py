@@ -26,7 +26,7 @@ def notice(
     lang: Annotated[str | None, typer.Option("--lang", help="zh 或 en；默认为活动的语言 (zh or en; default: the campaign's language)")] = None,
 ) -> None:
     """通报：按上级单位列出逾期未报的单位和材料 (the notice: overdue units and items, by parent unit)."""
-    from campaign_app.cli import campaign_tz, parse_instant, transaction
+    from campaign_app.cli_common import campaign_tz, parse_instant, transaction
     from campaign_model.errors import InvalidInput
     from campaign_model.store.notice_query import overdue_by_parent
     from notifications.notice import render_markdown, write_xlsx

@@ -47,7 +47,7 @@ def report(
     at: Annotated[str | None, typer.Option("--at", help="截至时刻 ISO-8601 (as of this instant; default: now)")] = None,
 ) -> None:
     """生成报表：阶段审计、整改台账、通报、销号进度 (write a report: phase audit, ledger, notice, closure)."""
-    from campaign_app.cli import campaign_tz, parse_instant, transaction
+    from campaign_app.cli_common import campaign_tz, parse_instant, transaction
     from campaign_model.errors import InvalidInput
     from notifications.notice import write_xlsx as write_notice_xlsx
     from notifications.reports import write_report
@@ -85,7 +85,7 @@ def ledger_import(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")] = False,
 ) -> None:
     """从 Excel 台账导入整改问题 (import ledger items from a bureau's Excel ledger)."""
-    from campaign_app.cli import act, campaign_tz, emit, transaction
+    from campaign_app.cli_common import act, campaign_tz, emit, transaction
     from campaign_model.store.reports import add_ledger_items
     from notifications.reports.ledger_import import import_ledger
 

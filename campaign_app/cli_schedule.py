@@ -20,10 +20,10 @@ import typer
 from campaign_model.errors import InvalidInput
 
 from .settings import Settings
+from .cli_common import JsonOpt
 
 schedule_app = typer.Typer(no_args_is_help=True, help="定时检查 (scheduled ticks)")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 GraceOpt = Annotated[int, typer.Option("--misfire-grace", min=0,
                                        help="错过的运行最多迟多少秒仍补跑，0 为不限 (seconds a missed run may be late and "
                                             "still run as the one catch-up tick; 0: no limit)")]

@@ -17,15 +17,13 @@ import typer
 
 from campaign_model.accounts import ROLE_TEXT
 from campaign_model.errors import InvalidInput
+from .cli_common import ByOpt, JsonOpt
 
 user_app = typer.Typer(no_args_is_help=True, help="账号 (user accounts for the HTTP service)")
 token_app = typer.Typer(no_args_is_help=True, help="API 令牌 (API tokens)")
 
 SHOWN_TZ = ZoneInfo("Asia/Shanghai")  # accounts belong to no campaign: instants are shown in the default zone
 
-ByOpt = Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
-                                                       "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")]
 StdinOpt = Annotated[bool, typer.Option("--password-stdin", help="从标准输入读一行作为密码 (read the password as one line from stdin)")]
 
 
@@ -43,7 +41,7 @@ def _local(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _act(by: str | None) -> Any:
-    from .cli import act
+    from .cli_common import act
 
     return act(None, by, SHOWN_TZ)
 
@@ -61,7 +59,7 @@ def user_add(name: str, role: Annotated[str, typer.Option("--role", help="admin|
     from campaign_model.accounts import check_role, check_user_name
     from campaign_model.store.accounts import add_user
 
-    from .cli import emit, transaction
+    from .cli_common import emit, transaction
 
     if no_password and password_stdin:
         raise InvalidInput("--no-password 与 --password-stdin 不能同时使用 (give at most one of them)")
@@ -80,7 +78,7 @@ def user_list(as_json: JsonOpt = False) -> None:
     """列出账号 (list user accounts)."""
     from campaign_model.store.accounts import list_users
 
-    from .cli import emit, now, transaction
+    from .cli_common import emit, now, transaction
 
     with transaction() as conn:
         docs = [_local(u) for u in list_users(conn, now())]
@@ -95,7 +93,7 @@ def user_passwd(name: str, password_stdin: StdinOpt = False, by: ByOpt = None) -
     """修改密码，并退出该用户的网页登录 (set a user's password; ends their browser sessions)."""
     from campaign_model.store.accounts import get_principal, set_password
 
-    from .cli import transaction
+    from .cli_common import transaction
 
     with transaction() as conn:
         get_principal(conn, name)  # an unknown name fails before the password is asked for
@@ -110,7 +108,7 @@ def user_disable(name: str, by: ByOpt = None) -> None:
     """停用账号：退出网页登录，令牌不再可用 (disable an account: sessions end, tokens are refused)."""
     from campaign_model.store.accounts import set_disabled
 
-    from .cli import transaction
+    from .cli_common import transaction
 
     with transaction() as conn:
         set_disabled(conn, name, True, _act(by))
@@ -122,7 +120,7 @@ def user_enable(name: str, by: ByOpt = None) -> None:
     """重新启用账号 (enable an account again)."""
     from campaign_model.store.accounts import set_disabled
 
-    from .cli import transaction
+    from .cli_common import transaction
 
     with transaction() as conn:
         set_disabled(conn, name, False, _act(by))
@@ -139,7 +137,7 @@ def token_create(name: str,
     """发放 API 令牌；令牌只显示这一次 (create an API token; it is shown this once only)."""
     from campaign_model.store.accounts import create_token
 
-    from .cli import emit, transaction
+    from .cli_common import emit, transaction
 
     with transaction() as conn:
         token, doc = create_token(conn, name, _act(by), expires, label)
@@ -164,7 +162,7 @@ def token_list(name: Annotated[str | None, typer.Argument(help="用户名；不�
     """列出 API 令牌（只显示前缀）(list API tokens; only their prefixes)."""
     from campaign_model.store.accounts import list_tokens
 
-    from .cli import emit, now, transaction
+    from .cli_common import emit, now, transaction
 
     at = now()
     with transaction() as conn:
@@ -180,7 +178,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")], by: ByO
     """吊销 API 令牌 (revoke an API token)."""
     from campaign_model.store.accounts import revoke_token
 
-    from .cli import transaction
+    from .cli_common import transaction
 
     with transaction() as conn:
         revoke_token(conn, token_id, _act(by))

@@ -143,7 +143,7 @@ class Demo:
         if result["overdue_marked"]:
             bits.append(f"新增逾期 (newly overdue) {result['overdue_marked']}")
         if result["reminders_sent"] or result["reminders_written"]:
-            from .cli import reminder_words
+            from .cli_common import reminder_words
 
             bits.append(f"催办 (reminders): {reminder_words(result)}")
         running = [k for k, v in result["phases"].items() if v in ("active", "overdue")]

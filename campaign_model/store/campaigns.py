@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Row, and_, insert, literal, null, select, update
 
 from ..calendar import WorkCalendar
-from .. import names
-from ..errors import ConflictError, InvalidInput, NotFound, SpecInvalid
+from ..errors import ConflictError, NotFound, SpecInvalid
 from ..reminders import next_slot
 from ..spec import ArtifactKind, ReminderPolicy, UnitSpec
 from ..specfile import LoadedSpec, campaign_calendar
@@ -22,6 +21,7 @@ from ..units import audience, hierarchy_problems
 from . import audit
 from .audit import Act
 from .tables import campaign_specs, campaigns, obligations, phases, requirements, units
+from .unit_lookup import resolve_unit, unit_id, unit_listing, unit_rows  # noqa: F401  (re-exported: callers' home)
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,9 @@ def first_reminder(ctx: CampaignCtx, due_at: dt.datetime, after: dt.datetime,
 
 def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
     """Insert the obligation of every (active unit x requirement) pair that has none; returns the count."""
-    unit_rows = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
-    unit_specs = [_as_unit(r) for r in unit_rows]
-    unit_ids = {r.key: r.id for r in unit_rows}
+    active = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
+    unit_specs = [_as_unit(r) for r in active]
+    unit_ids = {r.key: r.id for r in active}
     req_rows = conn.execute(
         select(requirements, phases.c.started_at, phases.c.state.label("phase_state"))
         .join(phases, phases.c.id == requirements.c.phase_id)
@@ -229,9 +229,9 @@ def waive_open(conn: Connection, ctx: CampaignCtx, unit_ids: list[int], reason: 
 
 def _waive_outside_audience(conn: Connection, ctx: CampaignCtx, act: Act) -> int:
     """Open obligations of units that a tag or parent change moved out of a requirement's audience."""
-    unit_rows = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
-    specs = [_as_unit(r) for r in unit_rows]
-    ids = {r.key: r.id for r in unit_rows}
+    active = conn.execute(select(units).where(units.c.campaign_id == ctx.id, units.c.active)).all()
+    specs = [_as_unit(r) for r in active]
+    ids = {r.key: r.id for r in active}
     count = 0
     for req in conn.execute(select(requirements).where(requirements.c.campaign_id == ctx.id)).all():
         members = [ids[k] for k in audience(req.audience, specs, ctx.organizer)]
@@ -242,60 +242,3 @@ def _waive_outside_audience(conn: Connection, ctx: CampaignCtx, act: Act) -> int
                     waived_reason="单位不再属于该要求的报送对象 (unit no longer in this requirement's audience)"))
         count += result.rowcount
     return count
-
-
-def unit_rows(conn: Connection, ctx: CampaignCtx) -> list[Row[Any]]:
-    return list(conn.execute(select(units).where(units.c.campaign_id == ctx.id).order_by(units.c.id)).all())
-
-
-def resolve_unit(conn: Connection, ctx: CampaignCtx, text: str) -> str:
-    """The key of the unit a person means by `text`: its key, or its unique name (城东小学). The one
-    place where a unit given by a user (CLI, API, pages) is looked up; an unknown one is `NotFound`
-    with the closest units, an ambiguous name `InvalidInput` listing the units it could mean."""
-    text = (text or "").strip()
-    # the common case, a key, is one indexed lookup; names are compared only when it misses
-    if conn.execute(select(units.c.id).where(units.c.campaign_id == ctx.id, units.c.key == text)).first():
-        return text
-    candidates = [(r.key, r.name) for r in conn.execute(select(units.c.key, units.c.name)
-                                                         .where(units.c.campaign_id == ctx.id).order_by(units.c.id))]
-    match = names.lookup(text, candidates)
-    if match.key is not None:
-        return match.key
-    if match.ambiguous:
-        raise InvalidInput(f"单位名称 '{text}' 对应多个单位：{names.describe(match.ambiguous)}；请改用单位代码 "
-                           f"(the name '{text}' fits several units; give one of their keys)")
-    raise NotFound(f"活动 '{ctx.key}' 中没有单位 '{text}' (no such unit in campaign '{ctx.key}')"
-                   + names.did_you_mean(match.suggestions))
-
-
-def unit_id(conn: Connection, ctx: CampaignCtx, key: str) -> int:
-    """The id of an active unit given by key or unique name (`resolve_unit`)."""
-    key = resolve_unit(conn, ctx, key)
-    row = conn.execute(select(units.c.id, units.c.active).where(units.c.campaign_id == ctx.id, units.c.key == key)).one()
-    if not row.active:
-        raise ConflictError(f"单位 '{key}' 已撤销 (unit '{key}' was removed from the campaign)")
-    return int(row.id)
-
-
-def unit_listing(conn: Connection, ctx: CampaignCtx) -> list[dict[str, Any]]:
-    """Every unit of the campaign in hierarchy order (each parent before its children, siblings in the
-    order they were listed), with its parent's name, depth and number of contacts; removed units stay, marked."""
-    rows = unit_rows(conn, ctx)
-    by_key = {r.key: r for r in rows}
-    children: dict[str | None, list[Any]] = {}
-    for r in rows:
-        parent = r.parent_key if r.parent_key in by_key else None
-        children.setdefault(parent, []).append(r)
-    ordered: list[tuple[Any, int]] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for r in children.get(parent, []):
-            ordered.append((r, depth))
-            if r.key != parent:  # a stored unit cannot be its own parent; never recurse on one
-                walk(r.key, depth + 1)
-
-    walk(None, 0)
-    return [{"key": r.key, "name": r.name, "parent": r.parent_key,
-             "parent_name": by_key[r.parent_key].name if r.parent_key in by_key else None, "depth": depth,
-             "tags": list(r.tags or []), "active": bool(r.active), "contacts": len(r.contacts or []),
-             "removed_reason": r.removed_reason} for r, depth in ordered]

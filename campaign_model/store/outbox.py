@@ -11,13 +11,26 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, bindparam, cast, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..ledger import OWED
 from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
 from . import audit
 from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, units
+from .unit_lookup import resolve_unit
 
 OPEN = ("pending", "rejected")
 # the "step" of a ledger item's deadline in a digest row; the digest names it in the campaign's
@@ -322,7 +335,6 @@ def remind_now(conn: Connection, ctx: Any, obligation_ids: list[int], act: Any, 
 def listing_docs(conn: Connection, ctx: Any, state: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
     """The outbox as `campaign reminders --json` and the API show it; a ledger item's deadline has
     unit = the item's unit, artifact = "ledger:<item id>", and "item"."""
-    from .campaigns import resolve_unit  # campaigns imports this module
 
     iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
     unit = resolve_unit(conn, ctx, unit) if unit else unit
