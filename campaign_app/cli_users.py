@@ -2,8 +2,8 @@
 
 Accounts are not tied to a campaign, so these commands take no --at: they act now. Passwords are read
 hidden from the terminal (twice) or, for scripts, as one line on standard input; never as an argument,
-which would end up in the shell history and the process list. cli.py's helpers are imported inside
-the commands because cli.py imports this module.
+which would end up in the shell history and the process list. Each command calls one use case
+(campaign_app.usecases.accounts).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import typer
 
 from campaign_model.accounts import ROLE_TEXT
 from campaign_model.errors import InvalidInput
-from .cli_common import ByOpt, JsonOpt
+
+from .cli_common import ByOpt, JsonOpt, act, emit, services
+from .usecases import accounts
 
 user_app = typer.Typer(no_args_is_help=True, help="账号 (user accounts for the HTTP service)")
 token_app = typer.Typer(no_args_is_help=True, help="API 令牌 (API tokens)")
@@ -41,8 +43,6 @@ def _local(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _act(by: str | None) -> Any:
-    from .cli_common import act
-
     return act(None, by, SHOWN_TZ)
 
 
@@ -56,19 +56,11 @@ def user_add(name: str, role: Annotated[str, typer.Option("--role", help="admin|
              no_password: Annotated[bool, typer.Option("--no-password", help="不设密码，只能用 API 令牌 (token-only account)")] = False,
              by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """添加账号 (add a user account)."""
-    from campaign_model.accounts import check_role, check_user_name
-    from campaign_model.store.accounts import add_user
-
-    from .cli_common import emit, transaction
-
     if no_password and password_stdin:
         raise InvalidInput("--no-password 与 --password-stdin 不能同时使用 (give at most one of them)")
-    # a typo in the name or role is reported before anyone types a password
-    check_user_name(name)
-    check_role(role, unit)
+    accounts.check_new_user(name, role, unit)  # a typo in the name or role is reported before anyone types a password
     password = None if no_password else _read_password(password_stdin)
-    with transaction() as conn:
-        doc = add_user(conn, name, role, unit, password, _act(by), display_name)
+    doc = accounts.add_user(services(), _act(by), name, role, unit=unit, password=password, display_name=display_name)
     emit(_local(doc), as_json, lambda d: f"已添加用户 {d['name']}，角色 {role}（{ROLE_TEXT[role][0]}）"
                                         + (f"，单位 {d['unit']}" if d["unit"] else "") + " (user added)")
 
@@ -76,12 +68,7 @@ def user_add(name: str, role: Annotated[str, typer.Option("--role", help="admin|
 @user_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
     """列出账号 (list user accounts)."""
-    from campaign_model.store.accounts import list_users
-
-    from .cli_common import emit, now, transaction
-
-    with transaction() as conn:
-        docs = [_local(u) for u in list_users(conn, now())]
+    docs = [_local(u) for u in accounts.list_users(services())]
     emit(docs, as_json, lambda d: "\n".join(
         f"{u['name']:<20} {u['role']:<10} {u['unit'] or '—':<14} {u['display_name'] or '':<10} "
         f"令牌 (tokens) {u['tokens']}" + ("  已停用 (disabled)" if u["disabled"] else "")
@@ -91,39 +78,23 @@ def user_list(as_json: JsonOpt = False) -> None:
 @user_app.command("passwd")
 def user_passwd(name: str, password_stdin: StdinOpt = False, by: ByOpt = None) -> None:
     """修改密码，并退出该用户的网页登录 (set a user's password; ends their browser sessions)."""
-    from campaign_model.store.accounts import get_principal, set_password
-
-    from .cli_common import transaction
-
-    with transaction() as conn:
-        get_principal(conn, name)  # an unknown name fails before the password is asked for
+    accounts.check_user(services(), name)  # an unknown name fails before the password is asked for
     password = _read_password(password_stdin)
-    with transaction() as conn:
-        set_password(conn, name, password, _act(by))
+    accounts.set_password(services(), _act(by), name, password)
     typer.echo(f"已修改 {name} 的密码，其网页登录已全部退出 (password changed; browser sessions ended)")
 
 
 @user_app.command("disable")
 def user_disable(name: str, by: ByOpt = None) -> None:
     """停用账号：退出网页登录，令牌不再可用 (disable an account: sessions end, tokens are refused)."""
-    from campaign_model.store.accounts import set_disabled
-
-    from .cli_common import transaction
-
-    with transaction() as conn:
-        set_disabled(conn, name, True, _act(by))
+    accounts.set_disabled(services(), _act(by), name, True)
     typer.echo(f"已停用 {name}：网页登录已退出，令牌不再可用 (disabled: sessions ended, tokens refused)")
 
 
 @user_app.command("enable")
 def user_enable(name: str, by: ByOpt = None) -> None:
     """重新启用账号 (enable an account again)."""
-    from campaign_model.store.accounts import set_disabled
-
-    from .cli_common import transaction
-
-    with transaction() as conn:
-        set_disabled(conn, name, False, _act(by))
+    accounts.set_disabled(services(), _act(by), name, False)
     typer.echo(f"已启用 {name} (enabled)")
 
 
@@ -135,22 +106,11 @@ def token_create(name: str,
                  label: Annotated[str | None, typer.Option("--label", help="用途说明 (what it is for)")] = None,
                  by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """发放 API 令牌；令牌只显示这一次 (create an API token; it is shown this once only)."""
-    from campaign_model.store.accounts import create_token
-
-    from .cli_common import emit, transaction
-
-    with transaction() as conn:
-        token, doc = create_token(conn, name, _act(by), expires, label)
-    emit({"token": token, **_local(doc)}, as_json,
-         lambda d: f"令牌 #{d['id']} ({name}, 有效期至 (expires) {d['expires_at'] or '长期 (never)'}):\n{token}")
+    doc = accounts.create_token(services(), _act(by), name, expires_days=expires, label=label)
+    emit(_local(doc), as_json,
+         lambda d: f"令牌 #{d['id']} ({name}, 有效期至 (expires) {d['expires_at'] or '长期 (never)'}):\n{d['token']}")
     # to stderr, so that --json output stays one document
     typer.echo("请立即妥善保存：此令牌不会再次显示 (store it now: it will not be shown again)", err=True)
-
-
-def _token_state(t: dict[str, Any], at: dt.datetime) -> str:
-    if t["revoked_at"] is not None:
-        return "revoked"
-    return "expired" if t["expires_at"] is not None and t["expires_at"] <= at else "active"
 
 
 STATE_ZH = {"active": "有效", "expired": "已过期", "revoked": "已吊销"}
@@ -160,13 +120,7 @@ STATE_ZH = {"active": "有效", "expired": "已过期", "revoked": "已吊销"}
 def token_list(name: Annotated[str | None, typer.Argument(help="用户名；不给则列出全部 (user; default: all)")] = None,
                as_json: JsonOpt = False) -> None:
     """列出 API 令牌（只显示前缀）(list API tokens; only their prefixes)."""
-    from campaign_model.store.accounts import list_tokens
-
-    from .cli_common import emit, now, transaction
-
-    at = now()
-    with transaction() as conn:
-        docs = [_local({**t, "state": _token_state(t, at)}) for t in list_tokens(conn, name)]
+    docs = [_local(t) for t in accounts.list_tokens(services(), name)]
     emit(docs, as_json, lambda d: "\n".join(
         f"#{t['id']:<5} {t['prefix']}…  {t['user']:<20} {STATE_ZH[t['state']]} ({t['state']})  "
         f"创建 (created) {t['created_at'][:16]}  到期 (expires) {(t['expires_at'] or '—')[:16]}  {t['label'] or ''}"
@@ -176,10 +130,5 @@ def token_list(name: Annotated[str | None, typer.Argument(help="用户名；不�
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")], by: ByOpt = None) -> None:
     """吊销 API 令牌 (revoke an API token)."""
-    from campaign_model.store.accounts import revoke_token
-
-    from .cli_common import transaction
-
-    with transaction() as conn:
-        revoke_token(conn, token_id, _act(by))
+    accounts.revoke_token(services(), _act(by), token_id)
     typer.echo(f"已吊销令牌 #{token_id} (token revoked)")

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.errors import AuthFailed, Throttled
-from campaign_model.store.accounts import authenticate, create_session, end_session
 
+from ..usecases import accounts
 from .deps import SESSION_COOKIE, Svc, check_csrf, identify
 from .render import page
 
@@ -55,25 +55,19 @@ def login(request: Request, svc: Svc, name: Annotated[str, Form(max_length=64)],
         msg = "Your login form expired; please try again." if lang_en else "登录表单已过期，请重试。"
         return _login_page(request, 403, msg, name, next)
     source = request.client.host if request.client else "unknown"
-    refused: AuthFailed | Throttled | None = None
-    with svc.engine.begin() as conn:  # a failed attempt is recorded (and committed) for the throttle
-        try:
-            principal = authenticate(conn, name.strip(), password, svc.now(), source)
-        except (AuthFailed, Throttled) as exc:
-            refused = exc
-    if isinstance(refused, Throttled):
-        msg = (f"Too many failed logins; try again in {refused.retry_after} seconds." if lang_en
-               else f"登录失败次数过多，请 {refused.retry_after} 秒后再试。")
+    try:
+        session = accounts.login(svc, name, password, source)
+    except Throttled as exc:
+        msg = (f"Too many failed logins; try again in {exc.retry_after} seconds." if lang_en
+               else f"登录失败次数过多，请 {exc.retry_after} 秒后再试。")
         response = _login_page(request, 429, msg, name, next)
-        response.headers["Retry-After"] = str(refused.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    if refused is not None:
+    except AuthFailed:
         msg = "Wrong name or password." if lang_en else "用户名或密码错误。"
         return _login_page(request, 401, msg, name, next)
-    with svc.write() as conn:
-        token, _csrf = create_session(conn, principal.user_id, svc.now())
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/", secure=svc.secure_cookies)
+    response.set_cookie(SESSION_COOKIE, session["session"], httponly=True, samesite="lax", path="/", secure=svc.secure_cookies)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
@@ -83,8 +77,7 @@ def logout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Res
     caller = identify(request, svc)
     if caller is not None and caller.via == "session":
         check_csrf(request, caller, csrf)
-        with svc.write() as conn:
-            end_session(conn, request.cookies.get(SESSION_COOKIE, ""))
+        accounts.logout(svc, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
-from campaign_model.store.accounts import Principal, lookup_session, lookup_token, touch_session, touch_token
+from campaign_model.store.accounts import Principal
 from campaign_model.store.campaigns import CampaignCtx, load_ctx
-from campaign_model.store.tables import units as units_t
+from campaign_model.store.scope import active_parent, unit_parents
 
 from .errors import ApiError, forbidden, unauthenticated
+from ..usecases import accounts
 from ..usecases.services import Services
 
 SESSION_COOKIE = "cf_session"
@@ -61,26 +61,15 @@ def identify(request: Request, svc: Services) -> Caller | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthenticated", "Authorization 头应为 'Bearer TOKEN' (use Authorization: Bearer TOKEN)",
                            headers={"WWW-Authenticate": "Bearer"})
-        now = svc.now()
-        with svc.read() as conn:  # a lookup reads; noting the last use is a write of its own, once a minute
-            principal, stale = lookup_token(conn, token.strip(), now)
-        if stale is not None:
-            with svc.write() as conn:
-                touch_token(conn, stale, now)
+        principal = accounts.caller_of_token(svc, token.strip())
         if principal is None:
             raise ApiError(401, "unauthenticated", "令牌无效、已过期或已撤销 (the token is unknown, expired or revoked)",
                            headers={"WWW-Authenticate": "Bearer"})
         caller = Caller(principal, "token")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        now = svc.now()
-        with svc.read() as conn:
-            found = lookup_session(conn, cookie, now)
+        found = accounts.caller_of_session(svc, cookie)
         if found is not None:
-            principal, csrf, stale = found
-            if stale is not None:
-                with svc.write() as conn:
-                    touch_session(conn, stale, now)
-            caller = Caller(principal, "session", csrf)
+            caller = Caller(found[0], "session", found[1])
     request.state.caller = caller
     return caller
 
@@ -117,10 +106,7 @@ def scope_of(conn: Any, ctx: CampaignCtx, caller: Caller) -> frozenset[str] | No
     if sees_everything(caller.role):
         return None
     own = caller.principal.unit
-    # two columns, not unit_rows(): decoding every unit's tags and contacts (JSON) was most of a request's time
-    parents = dict(conn.execute(select(units_t.c.key, units_t.c.parent_key)
-                                .where(units_t.c.campaign_id == ctx.id, units_t.c.active)).tuples().all())
-    scope = visible_units(own, parents) if own else frozenset()
+    scope = visible_units(own, unit_parents(conn, ctx.id)) if own else frozenset()
     if not scope:
         raise _not_in_campaign(ctx)
     return scope
@@ -128,13 +114,6 @@ def scope_of(conn: Any, ctx: CampaignCtx, caller: Caller) -> frozenset[str] | No
 
 def _not_in_campaign(ctx: CampaignCtx) -> ApiError:
     return forbidden(f"您的单位不在活动 {ctx.key} 中 (your unit takes no part in {ctx.key})")
-
-
-def _active_parent(conn: Any, ctx: CampaignCtx, key: str) -> tuple[bool, str | None]:
-    """(whether `key` is an active unit of the campaign, its parent's key)."""
-    row = conn.execute(select(units_t.c.parent_key).where(units_t.c.campaign_id == ctx.id, units_t.c.key == key,
-                                                          units_t.c.active)).first()
-    return (row is not None, row.parent_key if row is not None else None)
 
 
 def check_unit(conn: Any, ctx: CampaignCtx, caller: Caller, unit: str, field: str = "unit") -> None:
@@ -150,13 +129,13 @@ def check_unit(conn: Any, ctx: CampaignCtx, caller: Caller, unit: str, field: st
     at: str | None = unit
     while at is not None and at not in seen:  # a cycle cannot be stored, but never loop on one
         seen.add(at)
-        active, parent = _active_parent(conn, ctx, at)
+        active, parent = active_parent(conn, ctx.id, at)
         if not active:
             break
         if at == own:
             return
         at = parent
-    if not _active_parent(conn, ctx, own)[0]:
+    if not active_parent(conn, ctx.id, own)[0]:
         raise _not_in_campaign(ctx)
     check_units(frozenset(), [unit], field)
 
@@ -173,3 +152,24 @@ def check_units(scope: frozenset[str] | None, units: Collection[str], field: str
     beyond = outside(scope, units)
     if beyond:
         raise ApiError(403, "forbidden", f"无权访问单位 {', '.join(beyond)} (not your unit: {', '.join(beyond)})", field)
+
+
+@dataclass(frozen=True)
+class CallerScope:
+    """A unit user's scope as the use cases ask it (usecases.scope.Scope), refused as the routes refuse it."""
+
+    caller: Caller
+
+    def units(self, conn: Any, ctx: CampaignCtx) -> frozenset[str] | None:
+        return scope_of(conn, ctx, self.caller)
+
+    def check(self, conn: Any, ctx: CampaignCtx, unit: str, seen: frozenset[str] | None = None) -> None:
+        if seen is not None:
+            check_units(seen, [unit])
+        else:
+            check_unit(conn, ctx, self.caller, unit)
+
+
+def reach(caller: Caller) -> CallerScope | None:
+    """The scope a use case takes for this caller: None for a role that sees every unit."""
+    return None if sees_everything(caller.role) else CallerScope(caller)
