@@ -7,8 +7,9 @@ import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, update
 
+from campaign_model import ledger as ledger_rules
 from campaign_model import rules
 from campaign_model.calendar import WorkCalendar
 from campaign_model.errors import ConflictError
@@ -17,9 +18,11 @@ from campaign_model.spec import ReminderPolicy
 from campaign_model.specfile import load_spec_text
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import create_campaign, load_ctx
+from campaign_model.store.outbox import mark_items_overdue
 from campaign_model.store.phases import gate_open_exists, mark_overdue, phase_rows
+from campaign_model.store.predicates import ledger_item_overdue
 from campaign_model.store.queries import obligation_counts
-from campaign_model.store.tables import obligations, phases, requirements
+from campaign_model.store.tables import ledger_items, obligations, phases, requirements, units
 from campaign_model.timeexpr import resolve_due
 
 from .conftest import TZ, local
@@ -154,3 +157,35 @@ def test_reminder_slots_keep_the_contract(policy, due_offset, after_hours):
     nxt, last = next_slot(due, policy, cal, TZ, after), latest_slot(due, policy, cal, TZ, after)
     assert nxt is None or nxt.at > after
     assert last is None or last.at <= after
+
+
+item_strategy = st.tuples(
+    st.sampled_from(ledger_rules.STATES),
+    st.one_of(st.none(), st.integers(min_value=-5 * 24 * 60, max_value=5 * 24 * 60)),  # deadline, minutes around BASE
+    st.booleans(),  # long_term
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(item_strategy, min_size=1, max_size=N), at_minutes=st.integers(-6 * 24 * 60, 6 * 24 * 60))
+def test_ledger_item_overdue_agrees_with_the_rule(engine, items, at_minutes):
+    """The one SQL form of "owed and past its deadline" (used by the ledger gate, the board and the overdue
+    marks) answers as ledger.is_overdue does, whatever the state, deadline, long-term flag and instant."""
+    if not hasattr(engine, "_prop"):
+        engine._prop = _campaign(engine)
+    ctx = engine._prop[0]
+    at = BASE + dt.timedelta(minutes=at_minutes)
+    with engine.begin() as conn:
+        unit_ids = conn.execute(select(units.c.id).where(units.c.campaign_id == ctx.id).order_by(units.c.id)).scalars().all()
+        ids = [conn.execute(insert(ledger_items).values(
+            campaign_id=ctx.id, unit_id=unit_ids[n % len(unit_ids)], row_no=n + 1, problem="问题", state=state,
+            source="supervision", current=True, created_at=BASE, long_term=long_term,
+            due_at=None if minutes is None else BASE + dt.timedelta(minutes=minutes))).inserted_primary_key[0]
+            for n, (state, minutes, long_term) in enumerate(items)]
+        expected = [ledger_rules.is_overdue(state, None if minutes is None else BASE + dt.timedelta(minutes=minutes),
+                                            at, long_term) for state, minutes, long_term in items]
+        sql = dict(conn.execute(select(ledger_items.c.id, case((ledger_item_overdue(at), True), else_=False))
+                                .where(ledger_items.c.id.in_(ids))).tuples().all())
+        assert [bool(sql[i]) for i in ids] == expected
+        assert mark_items_overdue(conn, ctx, Act(at, "t", at)) == sum(expected)
+        conn.rollback()

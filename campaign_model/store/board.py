@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql import Select
 
-from ..ledger import OWED
 from ..rules import DUE_SOON, LIGHTS, light  # noqa: F401 - the matrix's lights are a rule (rules.light)
 from ..timeexpr import local_end_of_day
 from .campaigns import CampaignCtx, load_ctx
 from .phases import phase_rows
-from .predicates import obligation_overdue
+from .predicates import ledger_item_overdue, obligation_overdue
 from .queries import iso, phase_state
 # the table under another name: `units` is the keyword of a scope of unit keys in matrix() and overdue()
 from .tables import campaigns, filings, ledger_items, obligations, outbox, phases, requirements
@@ -280,7 +279,7 @@ def _obligation_figures(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> 
 def _ledger_figures(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> list[Any]:
     """(parent unit key, state, long term 0/1, overdue 0/1, count) over the current ledger items."""
     i = ledger_items.c
-    late = and_(i.state.in_(OWED), i.long_term.is_(False), i.due_at < at)  # ledger.is_overdue
+    late = ledger_item_overdue(at)
     inner = (select(unit_table.c.parent_key, i.state, case((i.long_term.is_(True), 1), else_=0).label("long_term"),
                     case((late, 1), else_=0).label("late"))
              .join(unit_table, unit_table.c.id == i.unit_id)

@@ -26,9 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..ledger import OWED
 from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
 from . import audit
+from .predicates import ledger_item_overdue, ledger_item_owed
 from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, units
 from .unit_lookup import resolve_unit
 
@@ -109,9 +109,8 @@ def _row(ctx: Any, obligation_id: int | None, slot: ReminderSlot, recipient: str
 # --- ledger items: an item's deadline is an obligation like any other ---
 
 def _item_owed() -> Any:
-    """An item the unit still owes work on, with a deadline: reminded, and overdue once past it."""
-    i = ledger_items.c
-    return and_(i.current.is_(True), i.state.in_(OWED), i.long_term.is_(False), i.due_at.is_not(None))
+    """A current item the unit still owes work on, with a deadline: reminded, and overdue once past it."""
+    return and_(ledger_items.c.current.is_(True), ledger_item_owed())
 
 
 def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Route = only_file) -> int:
@@ -167,7 +166,7 @@ def mark_items_overdue(conn: Connection, ctx: Any, act: Any) -> int:
     """
     i = ledger_items.c
     marked = conn.execute(update(ledger_items).where(
-        i.campaign_id == ctx.id, _item_owed(), i.overdue_at.is_(None), i.due_at < act.at)
+        i.campaign_id == ctx.id, i.current.is_(True), ledger_item_overdue(act.at), i.overdue_at.is_(None))
         .values(overdue_at=i.due_at).returning(i.id)).scalars().all()
     if marked:
         audit.append(conn, act, "ledger.overdue", ctx.key, f"campaign:{ctx.key}", None,
