@@ -8,11 +8,12 @@ nothing and changes nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from .reporting import FORMATS, KIND_ZH, KINDS, build_report
+from .cli_common import AtOpt, ByOpt, JsonOpt
+from .usecases.reports import FORMATS, KIND_ZH, KINDS
 
 report_app = typer.Typer(add_completion=False, help="报表 (reports)")
 
@@ -47,28 +48,12 @@ def report(
     at: Annotated[str | None, typer.Option("--at", help="截至时刻 ISO-8601 (as of this instant; default: now)")] = None,
 ) -> None:
     """生成报表：阶段审计、整改台账、通报、销号进度 (write a report: phase audit, ledger, notice, closure)."""
-    from campaign_app.cli_common import campaign_tz, parse_instant, transaction
-    from campaign_model.errors import InvalidInput
-    from notifications.notice import write_xlsx as write_notice_xlsx
-    from notifications.reports import write_report
+    from campaign_app.cli_common import campaign_tz, parse_instant, services
+    from campaign_app.usecases.reports import write_report
 
     chosen = _check(kind, fmt, out, phase, unit)
-    tz = campaign_tz(campaign)
-    instant = parse_instant(at, tz)
-    with transaction() as conn:
-        if kind == "notice" and chosen == "xlsx":
-            from campaign_model.store.notice_query import overdue_by_parent
-
-            data: Any = overdue_by_parent(conn, campaign, instant)  # the notice's own sheet, as `notice` writes it
-        else:
-            data = build_report(conn, campaign, kind, instant, phase, unit, at is not None)
-    try:
-        if kind == "notice" and chosen == "xlsx":
-            write_notice_xlsx(data, out)
-        else:
-            write_report(data, chosen, out)
-    except OSError as exc:
-        raise InvalidInput(f"--out: 无法写入 '{out}' (cannot write: {exc.strerror})")
+    instant = parse_instant(at, campaign_tz(campaign)) if at else None  # without --at: now, and the closure to its end
+    write_report(services(), campaign, kind, chosen, out, at=instant, phase=phase, unit=unit)
     typer.echo(f"已生成{KIND_ZH[kind]} (report written): {out}")
 
 
@@ -79,18 +64,11 @@ def ledger_import(
                                               "进展、状态）(the ledger workbook)")],
     unit: Annotated[str | None, typer.Option("--unit", help="全部导入到此单位；不给则按“单位”列 "
                                                             "(the unit of every item; default: the 单位 column)")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="操作时刻 ISO-8601 (the instant; default: now)")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="操作人；不给则取 $CAMPAIGN_ACTOR，两者都没有则拒绝执行 "
-                                                        "(the actor; default: $CAMPAIGN_ACTOR; required to change anything)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON (print one JSON document)")] = False,
+    at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """从 Excel 台账导入整改问题 (import ledger items from a bureau's Excel ledger)."""
-    from campaign_app.cli_common import act, campaign_tz, emit, transaction
-    from campaign_model.store.reports import add_ledger_items
-    from notifications.reports.ledger_import import import_ledger
+    from campaign_app.cli_common import act, campaign_tz, emit, services
+    from campaign_app.usecases import ledger as uc
 
-    items = import_ledger(file)  # read and checked before the database is touched
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        summary = add_ledger_items(conn, campaign, items, act(at, by, tz), unit, str(file))
+    summary = uc.import_workbook(services(), act(at, by, campaign_tz(campaign)), campaign, file, unit=unit)
     emit(summary, as_json, lambda s: f"已导入 {s['items']} 项整改问题 (items imported) — {', '.join(s['units'])}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from campaign_app.reporting import FORMATS, KINDS, build_report
+from campaign_app.usecases.reports import FORMATS, KINDS, build_report
 from campaign_model.specfile import load_spec_text
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import create_campaign

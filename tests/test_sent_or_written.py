@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from campaign_app.cli import _tick_line
-from campaign_app.reporting import build_report
+from campaign_app.usecases.reports import build_report
 from campaign_model.store.audit import Act
 from campaign_model.store.tables import audit_events
 from flows.tick import tick_direct
