@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/campaign serve --demo --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+# the linters first: a finding fails the build before the tests run
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	scripts/ensure-debian-packages.sh
 	$(BIN)/python -m pytest -q
 

@@ -49,7 +49,8 @@ def template_text(name: str) -> str:
     if name not in names:
         raise NotFound(
             f"没有名为 '{name}' 的模板，可用模板：{'、'.join(names)} "
-            f"(no template named '{name}'; available: {', '.join(names)})"
+            f"(no template named '{name}'; available: {', '.join(names)})",
+            field="template",
         )
     return (TEMPLATE_DIR / f"{name}.yaml").read_text(encoding="utf-8")
 
@@ -99,7 +100,7 @@ def _rewrite(text: str, shift: int, first: int, last: int, fields: dict[tuple[in
     """The text with its dates moved: a structural date at (line, column) to `fields`, another date to
     `comments` or else by `shift` years with the same month and day; bare years only in names."""
     if not (1 <= first + shift and last + shift <= 9999):
-        raise InvalidInput(f"年份超出范围 {first + shift} (year out of range)")
+        raise InvalidInput(f"年份超出范围 {first + shift} (year out of range)", field="year")
 
     def replace(m: re.Match[str], line_no: int, naming: bool) -> str:
         y = int(m.group(1))
@@ -153,7 +154,7 @@ def redate(text: str, year: int, *, name: str | None = None) -> str:
     if shift == 0:
         return text
     if not (1 <= first + shift and last + shift <= 9999):
-        raise InvalidInput(f"年份超出范围 {year} (year out of range)")
+        raise InvalidInput(f"年份超出范围 {year} (year out of range)", field="year")
     spec = load_spec_text(text, f"{name or 'spec'}.yaml").spec
     plan = _Plan(spec, shift)
     plan.run(yaml.compose(text))
@@ -221,7 +222,9 @@ class _Plan:
             day += dt.timedelta(days=1)
         return day
 
-    def put(self, node: yaml.Node, source: dt.date, target: dt.date, why: tuple[str, str] | None = None) -> None:
+    def put(self, node: yaml.Node | None, source: dt.date, target: dt.date, why: tuple[str, str] | None = None) -> None:
+        if node is None:  # a date the spec gives by default, not written in the template: nothing to rewrite
+            return
         pos = (node.start_mark.line, node.start_mark.column)
         self.sources[pos] = source
         self.fields[pos] = target
@@ -233,9 +236,9 @@ class _Plan:
             why = (f"{plain} {zh}，顺延至 {target}", f"{plain} {en}; moved to the next working day")
         self.notes.setdefault(node.start_mark.line, []).append(why)
 
-    def run(self, root: yaml.Node) -> None:
+    def run(self, root: yaml.Node | None) -> None:
         spec, cal = self.spec, self.calendar
-        phase_nodes = _get(root, "phases")
+        phase_nodes = _must(root, "phases")
         prev: tuple[dt.date, dt.date] | None = None  # the new (start, end) of the phase before
         for i, phase in enumerate(spec.phases):
             node = phase_nodes.value[i]
@@ -274,8 +277,8 @@ class _Plan:
                     end = new
                     why_end = (f"阶段延长至 {end}，使步骤 {step.key} 的期限仍在阶段内",
                                f"the window is lengthened to {end} so that step {step.key} stays inside it")
-            self.put(_get(node, "start"), phase.start, start, why_start)
-            self.put(_get(node, "end"), phase.end, end, why_end)
+            self.put(_must(node, "start"), phase.start, start, why_start)
+            self.put(_must(node, "end"), phase.end, end, why_end)
             prev = (start, end)
 
 
@@ -292,4 +295,13 @@ def _fixed_date(due: object) -> dt.date | None:
 def _get(node: yaml.Node | None, key: str) -> yaml.Node | None:
     if not isinstance(node, yaml.MappingNode):
         return None
-    return next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    found: yaml.Node | None = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    return found
+
+
+def _must(node: yaml.Node | None, key: str) -> yaml.Node:
+    """The value node under `key` where the validated spec has one."""
+    found = _get(node, key)
+    if found is None:
+        raise ValueError(f"the template has no '{key}' where its spec has one")
+    return found

@@ -38,7 +38,7 @@ class RowsInvalid(InvalidInput):
         self.file = file
         self.problems = problems
         columns = (kind.rows or {}) if kind else {}
-        super().__init__("\n".join(_format(file, p, columns) for p in problems))
+        super().__init__("\n".join(_format(file, p, columns) for p in problems), field="rows")
 
 
 def _format(file: str, p: RowProblem, columns: Mapping[str, Column]) -> str:
@@ -121,8 +121,8 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def validate_rows(raw: list[dict], kind: ArtifactKind, file: str, *,
-                  row_numbers: Sequence[int] | None = None) -> list[dict]:
+def validate_rows(raw: list[dict[str, Any]], kind: ArtifactKind, file: str, *,
+                  row_numbers: Sequence[int] | None = None) -> list[dict[str, Any]]:
     """Normalized rows, keyed by column key in the kind's order; raises `RowsInvalid` with every problem.
 
     Keys of `raw` may be column keys or column titles. `row_numbers` gives each row's number in its
@@ -138,7 +138,7 @@ def validate_rows(raw: list[dict], kind: ArtifactKind, file: str, *,
     lookup = _lookup(columns)
     problems: list[RowProblem] = []
     reported: set[str] = set()
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for n, item in zip(numbers, raw):
         if not isinstance(item, Mapping):
             problems.append({"row": n, "column": None, "message": "应为对象（列名: 值） (must be an object of column: value)"})
@@ -191,7 +191,7 @@ def _read_json(path: Path, file: str) -> list[Any]:
     return data
 
 
-def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[dict]:
+def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[dict[str, Any]]:
     """The validated rows of a CSV, XLSX or JSON file; raises `RowsInvalid` for every kind of fault,
     an unreadable file included, so a caller handles one error. `name` is what messages call the file
     (an upload's own name, when `path` is where it was spooled)."""

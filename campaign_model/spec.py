@@ -98,7 +98,7 @@ class ArtifactKind(_Model):
         return [k for k, c in (self.rows or {}).items() if c.type in ("integer", "number") and k != self.tally.eligible]
 
     def is_ledger_source(self) -> bool:
-        return bool(self.rows) and "problem" in self.rows and "deadline" in self.rows
+        return self.rows is not None and "problem" in self.rows and "deadline" in self.rows
 
 
 class Requirement(_Model):

@@ -6,7 +6,6 @@ as `FILE:LINE: path.to.field: message`.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ PathT = tuple[str | int, ...]
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that leaves an impossible date (2023-02-30) as text for the field check to report."""
 
-    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
@@ -278,7 +277,7 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
     out: list[Problem] = []
     own_units = len(units) if own_units is None else own_units
     unit_keys = {u.key for u in units}
-    unit_src = ("units",) if spec.units is not None else ("units_file",)
+    unit_src: tuple[str | int, ...] = ("units",) if spec.units is not None else ("units_file",)
 
     if spec.units is not None and spec.units_file:
         out.append(lm.problem(("units_file",), "units 与 units_file 只能写一个 (give units or units_file, not both)"))
@@ -326,9 +325,9 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
             elif phase.start <= prev.end:
                 out.append(lm.problem(p + ("start",), f"与上一阶段 '{prev.key}' 的时间窗口重叠 (overlaps the previous phase's window)", "warning"))
         if phase.gate and phase.gate.artifacts:
-            for j, kind in enumerate(phase.gate.artifacts):
-                if kind not in spec.artifacts:
-                    out.append(lm.problem(p + ("gate", "artifacts", j), f"未定义的材料类型 '{kind}' (unknown artifact kind)"))
+            for j, gated in enumerate(phase.gate.artifacts):
+                if gated not in spec.artifacts:
+                    out.append(lm.problem(p + ("gate", "artifacts", j), f"未定义的材料类型 '{gated}' (unknown artifact kind)"))
         out.extend(_evaluation_gate_problems(spec, phase, p + ("gate", "evaluation"), lm))
         seen_step: set[str] = set()
         for j, step in enumerate(phase.steps):
@@ -402,8 +401,3 @@ def _evaluation_gate_problems(spec: CampaignSpec, phase: Phase, g: PathT, lm: Li
         return [lm.problem(g + ("min_response",), f"参评率需要应参评人数：请在 '{cond.artifact}' 的 tally 中写 eligible "
                                                   f"(a response rate needs tally.eligible on '{cond.artifact}')")]
     return []
-
-
-def phase_window(spec: CampaignSpec, key: str) -> tuple[dt.date, dt.date]:
-    phase = spec.phase(key)
-    return phase.start, phase.end

@@ -64,7 +64,7 @@ def _columns(header: list[str], file: str) -> tuple[dict[str, int], list[Problem
     return columns, problems
 
 
-def _pydantic_message(err: dict[str, Any]) -> str:
+def _pydantic_message(err: Mapping[str, Any]) -> str:
     if err["type"] == "value_error" and "ctx" in err:
         return str(err["ctx"]["error"])  # the spec's validators already speak both languages
     if err["type"] == "string_pattern_mismatch":
@@ -72,7 +72,7 @@ def _pydantic_message(err: dict[str, Any]) -> str:
                 "Chinese characters, '-', '_' and '.' only)")
     if err["type"] == "string_too_long":
         return "代码过长，最多 64 个字符 (a key is at most 64 characters)"
-    return err["msg"]
+    return str(err["msg"])
 
 
 def read_units(path: Path, name: str | None = None, known: Mapping[str, str] | None = None) -> list[UnitSpec]:
@@ -116,7 +116,7 @@ def read_units(path: Path, name: str | None = None, known: Mapping[str, str] | N
                     row_problems.append(Problem(file, n, where(n, fld),
                                                 f"填写了{header[columns[fld]]}但没有联系人 "
                                                 f"({fld} given without a contact name)"))
-        parent, problem = _parent_key(values["parent"], candidates, n) if values.get("parent") else (None, None)
+        parent, problem = _parent_key(str(values["parent"]), candidates, n) if values.get("parent") else (None, None)
         if problem:
             row_problems.append(Problem(file, n, where(n, "parent"), problem))
         key = values["key"]

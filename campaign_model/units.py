@@ -17,6 +17,8 @@ def audience(from_: str | Sequence[str], units: Iterable[UnitSpec], organizer: s
         return [organizer] if organizer and any(u.key == organizer for u in units) else []
     if from_ == "all":
         return [u.key for u in units if u.key != organizer]
+    if not isinstance(from_, str):
+        raise ValueError(f"unknown audience {from_!r}")
     kind, _, value = from_.partition(":")
     if kind == "tag":
         return [u.key for u in units if value in u.tags]
@@ -27,7 +29,7 @@ def audience(from_: str | Sequence[str], units: Iterable[UnitSpec], organizer: s
 
 def audience_refs(from_: str | Sequence[str]) -> list[str]:
     """The unit keys an audience names explicitly (a list, or the unit of `children:`)."""
-    if isinstance(from_, (list, tuple)):
+    if not isinstance(from_, str):
         return list(from_)
     if from_.startswith("children:"):
         return [from_.partition(":")[2]]
@@ -51,7 +53,8 @@ def hierarchy_problems(units: Sequence[UnitSpec]) -> list[tuple[int, str, str]]:
         if u.parent not in parents:
             problems.append((i, "parent", f"上级单位 '{u.parent}' 不存在 (unknown parent unit)"))
             continue
-        node, hops = u.parent, 0
+        node: str | None = u.parent
+        hops = 0
         while node is not None and hops <= len(units):
             if node == u.key:
                 problems.append((i, "parent", f"单位层级成环：'{u.key}' 是自己的上级 "

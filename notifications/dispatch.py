@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from campaign_model.reminders import in_send_window
 from campaign_model.store import audit, outbox
 from campaign_model.store.audit import Act
-from campaign_model.store.campaigns import load_ctx, unit_rows
+from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.unit_lookup import unit_rows
 
 from .channels.base import Channel, DeliveryError
 from .render import artifact_titles, group_rows, render

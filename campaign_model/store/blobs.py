@@ -60,7 +60,7 @@ def put_files(store: BlobStore, paths: Sequence[Path | tuple[Path | bytes, str]]
         try:
             data = source if isinstance(source, bytes) else Path(source).read_bytes()
         except OSError as exc:
-            raise InvalidInput(f"无法读取文件 '{source}' (cannot read file: {exc.strerror})") from None
+            raise InvalidInput(f"无法读取文件 '{name}' (cannot read file: {exc.strerror})", field="file") from None
         sha, size = store.put_bytes(data)
         stored.append({"name": name, "sha256": sha, "size": size})
     return stored

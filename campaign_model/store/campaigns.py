@@ -21,7 +21,11 @@ from ..units import audience, hierarchy_problems
 from . import audit
 from .audit import Act
 from .tables import campaign_specs, campaigns, obligations, phases, requirements, units
-from .unit_lookup import resolve_unit, unit_id, unit_listing, unit_rows  # noqa: F401  (re-exported: callers' home)
+# re-exported: callers look units up through this module as before
+from .unit_lookup import resolve_unit as resolve_unit
+from .unit_lookup import unit_id as unit_id
+from .unit_lookup import unit_listing as unit_listing
+from .unit_lookup import unit_rows as unit_rows
 
 
 @dataclass(frozen=True)

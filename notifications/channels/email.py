@@ -79,7 +79,7 @@ class EmailChannel:
             mail = MIMEMultipart("alternative")
             mail.attach(text)
             mail.attach(MIMEText(message.html, "html", "utf-8"))
-        mail["Subject"] = Header(message.subject, "utf-8", header_name="Subject")
+        mail["Subject"] = Header(message.subject, "utf-8", header_name="Subject").encode()
         mail["From"] = self._from_header
         for address in message.emails:
             Address(addr_spec=address)  # refuses what is no address (ValueError): a person must fix it

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from campaign_model.labels import PHASE_STATE, names
 from campaign_model.store.reports import PhaseAudit
 
 from .model import Col, Report, Table, columns
 
 OUTCOME_ZH = {"on_time": "按时报送", "late": "逾期报送", "missing": "逾期未报", "waived": "免报", "pending": "未到期"}
 REVIEW_ZH = {"accepted": "通过", "rejected": "退回"}
-PHASE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期"}
 OVERRIDE_ZH = {"forced_advance": "特批转段", "waiver": "免报"}
 # the report is an official document in the campaign's language only: each label once per language
-LABELS = {
-    "zh": {"outcome": OUTCOME_ZH, "review": REVIEW_ZH, "phase": PHASE_ZH, "override": OVERRIDE_ZH,
+LABELS: dict[str, dict[str, Any]] = {
+    "zh": {"outcome": OUTCOME_ZH, "review": REVIEW_ZH, "phase": names(PHASE_STATE, "zh"), "override": OVERRIDE_ZH,
            "forced": "特批转段", "by_gate": "按条件转段", "no_review": "无需审核", "awaiting": "待审核"},
     "en": {"outcome": {"on_time": "on time", "late": "filed late", "missing": "missing", "waived": "waived",
                        "pending": "not yet due"},
            "review": {"accepted": "accepted", "rejected": "rejected"},
-           "phase": {"pending": "not started", "active": "running", "overdue": "past its window"},
+           "phase": names(PHASE_STATE, "en"),
            "override": {"forced_advance": "forced advance", "waiver": "waived"},
            "forced": "forced advance", "by_gate": "gate met", "no_review": "no review", "awaiting": "awaiting review"},
 }
@@ -63,18 +63,18 @@ OVERRIDE_COLUMNS = [
 def completion(p: dict[str, Any], lang: str = "zh") -> str:
     labels = LABELS[lang]
     if p["completed_at"] is None:
-        return labels["phase"].get(p["state"], p["state"])
-    return labels["forced"] if p["forced"] else labels["by_gate"]
+        return str(labels["phase"].get(p["state"], p["state"]))
+    return str(labels["forced"] if p["forced"] else labels["by_gate"])
 
 
 def review_label(row: dict[str, Any], lang: str = "zh") -> str | None:
     """The review of the latest filing; a filing nobody has reviewed yet reads 待审核."""
     labels = LABELS[lang]
     if not row["review_required"]:
-        return labels["no_review"]
+        return str(labels["no_review"])
     if row["review"]:
-        return labels["review"].get(row["review"], row["review"])
-    return labels["awaiting"] if row["state"] == "filed" else None
+        return str(labels["review"].get(row["review"], row["review"]))
+    return str(labels["awaiting"]) if row["state"] == "filed" else None
 
 
 def deliveries_line(deliveries: dict[str, int], kinds: dict[str, str], lang: str = "zh") -> str:
