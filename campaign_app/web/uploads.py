@@ -24,8 +24,10 @@ from fastapi import UploadFile
 from fastapi.responses import FileResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import ApiError
+from ..usecases.filings import Uploads
 from ..usecases.services import UploadLimits
+from .errors import ApiError
+
 
 class BodyTooLarge(Exception):
     pass
@@ -190,6 +192,24 @@ def _read(upload: UploadFile, name: str, field: str, limits: UploadLimits) -> by
 
 def as_pairs(files: list[Spooled]) -> list[tuple[Path | bytes, str]]:
     return [(f.data if f.data is not None else f.path, f.name) for f in files]  # type: ignore[misc]
+
+
+@contextmanager
+def filing_uploads(files: Sequence[UploadFile], rows: UploadFile | None, limits: UploadLimits) -> Iterator[Uploads]:
+    """A filing's files and rows file, checked and spooled for `usecases.filings.file_uploads` (which enters
+    this only after its scope check, so that a refused unit's uploads are never read)."""
+    with spooled([("files", f) for f in files] + ([("rows", rows)] if rows is not None else []), limits,
+                 frozenset({"rows"})) as spool:
+        r = spool.get("rows", [None])[0]
+        yield Uploads(as_pairs(spool.get("files", [])), (r.path, r.name) if r is not None and r.path else None)
+
+
+@contextmanager
+def evidence_uploads(files: Sequence[UploadFile], limits: UploadLimits) -> Iterator[list[tuple[Path | bytes, str]]]:
+    """A ledger item's evidence files, checked and spooled for `usecases.ledger.report_progress` (entered only
+    after its scope check)."""
+    with spooled([("evidence", f) for f in files], limits) as spool:
+        yield as_pairs(spool.get("evidence", []))
 
 
 def form_files(value: Any) -> list[UploadFile]:

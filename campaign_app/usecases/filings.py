@@ -1,0 +1,158 @@
+"""Filings, reviews, waivers and obligations: filing an artifact (from files on disk, or from uploads),
+reviewing it, waiving an obligation, and what a unit owes and has filed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from campaign_model.errors import NotFound
+from campaign_model.store import board
+from campaign_model.store import filings as store
+from campaign_model.store.audit import Act
+from campaign_model.store.blobs import put_files
+from campaign_model.store.campaigns import load_ctx, unit_rows
+from campaign_model.store.filing_query import filing as get_filing
+from campaign_model.store.filing_query import filing_list
+from campaign_model.store.queries import obligation_list
+
+from .scope import Scope, unit_key
+from .services import Services
+
+RECENT = 20  # filings the form lists under itself
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """A filing's uploads, checked and spooled: its files (content or path, name) and its rows file (path, name)."""
+
+    files: list[tuple[Path | bytes, str]]
+    rows: tuple[Path, str] | None = None
+
+
+def file_artifact(svc: Services, act: Act, campaign: str, unit: str, artifact: str, *, files: Sequence[Path] = (),
+                  rows: Path | None = None, signed_by: str | None = None, step: str | None = None) -> dict[str, Any]:
+    """File an artifact for a unit from files on disk: checked, stored and recorded in one transaction."""
+    with svc.write() as conn:
+        return store.file_artifact(conn, svc.blobs, campaign, unit, artifact, act, files=list(files), rows_file=rows,
+                                   signed_by=signed_by, step=step)
+
+
+def file_uploads(svc: Services, act: Act, campaign: str, unit: str, artifact: str,
+                 uploads: Callable[[], AbstractContextManager[Uploads]], *, signed_by: str | None = None,
+                 step: str | None = None, scope: Scope | None = None) -> dict[str, Any]:
+    """File an artifact for a unit in scope from uploads; a refused filing stores nothing."""
+    # the busiest write: the unit and scope are checked first, before an upload is read (`uploads` spools
+    # and checks them when entered); then the filing is checked reading only, the contents are put by hash,
+    # and only the recording takes the writers' lock
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        unit = unit_key(conn, ctx, scope, unit)
+        if scope is not None:
+            scope.check(conn, ctx, unit)
+    with uploads() as spool:
+        with svc.read() as conn:
+            prepared = store.prepare_filing(conn, campaign, unit, artifact, has_files=bool(spool.files),
+                                            rows_file=spool.rows[0] if spool.rows else None,
+                                            rows_name=spool.rows[1] if spool.rows else None,
+                                            signed_by=(signed_by or "").strip() or None, step=step or None)
+        stored = put_files(svc.blobs, spool.files)
+        with svc.write() as conn:
+            return store.record_filing(conn, prepared, stored, act)
+
+
+def obligations(svc: Services, campaign: str, *, at: dt.datetime | None = None, unit: str | None = None,
+                state: str | None = None, scope: Scope | None = None) -> list[dict[str, Any]]:
+    """A campaign's obligations and their states at `at` (default: now), within the scope, a unit, a state."""
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        if unit:
+            unit = unit_key(conn, ctx, scope, unit)
+            if scope is not None:
+                scope.check(conn, ctx, unit, seen)
+        docs = obligation_list(conn, campaign, at or svc.now())
+    return [d for d in docs if (seen is None or d["unit"] in seen) and (unit is None or d["unit"] == unit)
+            and (state is None or d["state"] == state)]
+
+
+def filings(svc: Services, campaign: str, *, unit: str | None = None, artifact: str | None = None,
+            scope: Scope | None = None) -> list[dict[str, Any]]:
+    """The versions filed (newest first), within the scope, for a unit, an artifact kind."""
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        if unit:
+            unit = unit_key(conn, ctx, scope, unit)
+            if scope is not None:
+                scope.check(conn, ctx, unit, seen)
+        return filing_list(conn, ctx, seen, unit, artifact)
+
+
+def filing(svc: Services, campaign: str, filing_id: int, *, scope: Scope | None = None) -> dict[str, Any]:
+    """One filing, with its rows, of a unit in scope."""
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        doc = get_filing(conn, ctx, filing_id)
+        if scope is not None:
+            scope.check(conn, ctx, doc["unit"], seen)
+    return doc
+
+
+def filed_file(svc: Services, campaign: str, filing_id: int, n: int, *, scope: Scope | None = None) -> dict[str, Any]:
+    """The `n`th file of a filing in scope (name, sha256, size), to fetch from the file store by hash."""
+    doc = filing(svc, campaign, filing_id, scope=scope)
+    if not 0 <= n < len(doc["files"]):
+        raise NotFound(f"报送 #{filing_id} 没有第 {n} 个附件 (no file {n} in this filing)", field="n")
+    return dict(doc["files"][n])
+
+
+def review(svc: Services, act: Act, campaign: str, unit: str, artifact: str, *, accept: bool,
+           comment: str | None = None, step: str | None = None) -> dict[str, Any]:
+    """Accept or reject the latest filing; a rejection reopens the obligation."""
+    with svc.write() as conn:
+        return store.review(conn, campaign, unit, artifact, accept, comment, act, step)
+
+
+def waive(svc: Services, act: Act, campaign: str, unit: str, artifact: str, *, reason: str,
+          step: str | None = None) -> dict[str, Any]:
+    """Excuse a unit from an open obligation, with the reason."""
+    with svc.write() as conn:
+        return store.waive(conn, campaign, unit, artifact, reason, act, step)
+
+
+def filing_form(svc: Services, campaign: str, *, unit: str = "", own: str | None = None, strict: bool = False,
+                scope: Scope | None = None) -> dict[str, Any]:
+    """What the filing form offers: the units in scope, the chosen one's obligations and recent filings."""
+    # the chosen unit: `unit`, else the caller's own, else the first in scope; `strict`: `unit` was asked for
+    # by name and must be in scope, else it is only a preference
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        if strict and scope is not None:
+            scope.check(conn, ctx, unit, seen)
+        units = [{"key": u.key, "name": u.name} for u in unit_rows(conn, ctx)
+                 if u.active and (seen is None or u.key in seen)]
+        keys = [u["key"] for u in units]
+        chosen = next((k for k in (unit, own) if k in keys), keys[0] if keys else None)
+        owed = _owed(board.matrix(conn, campaign, svc.now(), units={chosen})) if chosen else []
+        recent = filing_list(conn, ctx, seen, chosen)[:RECENT] if chosen else []
+    return {"campaign": campaign, "title": ctx.title, "units": units, "unit": chosen, "owed": owed, "recent": recent,
+            "titles": {k: str(v.get("title", k)) for k, v in ctx.artifacts.items()},
+            "workbooks": [k for k, v in ctx.artifacts.items() if v.get("rows")],
+            # row columns by key -> their titles, to name a rows problem's column as the spreadsheet does
+            "columns": {col: str(spec.get("title", col)) for kind in ctx.artifacts.values()
+                        for col, spec in (kind.get("rows") or {}).items() if isinstance(spec, dict)}}
+
+
+def _owed(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chosen unit's obligations (its one row of the matrix), in due order."""
+    if not m["rows"]:
+        return []
+    return [{"artifact": col["artifact"], "title": col["title"], "step": col["step"], **cell}
+            for col, cell in zip(m["columns"], m["rows"][0]["cells"], strict=True) if cell is not None]
