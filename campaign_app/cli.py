@@ -366,8 +366,8 @@ def recheck(item: int, passed: Annotated[bool, typer.Option("--pass", help="复�
             deadline: Annotated[str | None, typer.Option("--deadline", help="重新整改时限 (new deadline when failed)")] = None,
             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """回头看复查：通过，或未通过并重新打开事项 (decide a look-back re-check; a failed one reopens the item)."""
-    from campaign_model.store.ledger import item_ctx
-    from campaign_model.store.lookback import decide
+    from .cli_common import services
+    from .usecases import ledger as uc
 
     if passed == failed:
         raise InvalidInput("请指定 --pass 或 --fail 之一 (give exactly one of --pass or --fail)")
@@ -375,10 +375,10 @@ def recheck(item: int, passed: Annotated[bool, typer.Option("--pass", help="复�
         new_deadline = dt.date.fromisoformat(deadline) if deadline else None
     except ValueError:
         raise InvalidInput(f"--deadline: 不是有效日期 '{deadline}' (not a date; use YYYY-MM-DD)") from None
-    with transaction() as conn:
-        tz = item_ctx(conn, item).tz
-        result = decide(conn, item, passed, comment, act(at, by, tz), step=step, deadline=new_deadline)
-    emit(result, as_json, lambda r: f"事项 #{r['item']} 复查{'通过 (passed)' if passed else '未通过，已重新打开 (failed: reopened)'}")
+    tz = campaign_tz(uc.item(services(), item)["campaign"])
+    result = uc.recheck(services(), act(at, by, tz), item, passed=passed, comment=comment, step=step, deadline=new_deadline)
+    emit(result, as_json, lambda r: f"事项 #{r['item']} 复查"
+                                    f"{'通过 (passed)' if passed else '未通过，已重新打开 (failed: reopened)'}")
 
 
 @app.command()

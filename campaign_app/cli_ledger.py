@@ -18,6 +18,8 @@ import typer
 from typer.core import TyperGroup
 
 from campaign_model.errors import InvalidInput
+from campaign_model.store.audit import Act
+
 from .cli_common import AtOpt, ByOpt, JsonOpt
 
 
@@ -33,7 +35,8 @@ class _LedgerGroup(TyperGroup):
 ledger_app = typer.Typer(
     cls=_LedgerGroup, no_args_is_help=True,
     help="整改台账 (the rectification ledger): `ledger CAMPAIGN [--unit U] [--state S] [--json]` 列出台账 (lists it); "
-         "`ledger update ITEM` 报进展/整改完成 (report progress or the fix); `ledger verify ITEM` 销号或退回 (close or send back).")
+         "`ledger update ITEM` 报进展/整改完成 (report progress or the fix); "
+         "`ledger verify ITEM` 销号或退回 (close or send back).")
 top_app = typer.Typer(add_completion=False)
 
 STATE_ZH = {"open": "未整改", "in_progress": "整改中", "rectified": "已整改待核验", "closed": "已销号", "reopened": "已退回"}
@@ -55,14 +58,17 @@ def _date(text: str | None, option: str) -> dt.date | None:
         raise InvalidInput(f"{option}: 不是有效日期 '{text}'，应写作 2023-06-30 (not a date; use 2023-06-30)") from None
 
 
-def _change(item: str, at: str | None, by: str | None, as_json: bool, do: Any) -> None:
-    """Read --at in the item's campaign time zone, then run the change in the same transaction."""
-    from campaign_app.cli_common import act, emit, transaction
-    from campaign_model.store.ledger import item_ctx
+def _item_act(item_id: int, at: str | None, by: str | None) -> Act:
+    """The actor and instant of a change to an item: --at is read in the item's campaign time zone."""
+    from campaign_app.cli_common import act, campaign_tz, services
+    from campaign_app.usecases import ledger as uc
 
-    item_id = _item_id(item)
-    with transaction() as conn:
-        result = do(conn, item_id, act(at, by, item_ctx(conn, item_id).tz))
+    return act(at, by, campaign_tz(uc.item(services(), item_id)["campaign"]))
+
+
+def _changed(result: dict[str, Any], as_json: bool) -> None:
+    from campaign_app.cli_common import emit
+
     emit(result, as_json, lambda r: f"#{r['id']} {r['unit']}: {STATE_ZH.get(r['state_before'], r['state_before'])} → "
                                     f"{STATE_ZH.get(r['state'], r['state'])} ({r['state']})"
                                     + (f"，佐证 {len(r['evidence'])} 份 (evidence files)" if r["evidence"] else ""))
@@ -73,15 +79,13 @@ def ledger_list(campaign: str, unit: Annotated[str | None, typer.Option("--unit"
                 state: Annotated[str | None, typer.Option("--state", help="open|in_progress|rectified|closed|reopened")] = None,
                 at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """列出整改台账，含进展和佐证 (the ledger items, with history and evidence; `overdue` at --at)."""
-    from campaign_app.cli_common import campaign_tz, emit, parse_instant, transaction
+    from campaign_app.cli_common import campaign_tz, emit, parse_instant, services
+    from campaign_app.usecases import ledger as uc
     from campaign_model.ledger import STATES
-    from campaign_model.store.queries import ledger
 
     if state is not None and state not in STATES:
         raise InvalidInput(f"--state 应为 {'|'.join(STATES)} (unknown state '{state}')")
-    when = parse_instant(at, campaign_tz(campaign))
-    with transaction() as conn:
-        docs = ledger(conn, campaign, unit, state, at=when)
+    docs = uc.ledger(services(), campaign, unit=unit, state=state, at=parse_instant(at, campaign_tz(campaign)))
     emit(docs, as_json, lambda d: "\n".join(
         f"#{i['id']} {i['unit']} [{STATE_ZH[i['state']]}{'，逾期' if i['overdue'] else ''}] {i['problem']} — "
         f"{i['leader'] or '—'}，{'长期坚持' if i['long_term'] else i['deadline']}" for i in d) or "台账为空 (no ledger items)")
@@ -91,33 +95,39 @@ def ledger_list(campaign: str, unit: Annotated[str | None, typer.Option("--unit"
 def ledger_update(item: Annotated[str, typer.Argument(help="条目编号 (item number)")],
                   state: Annotated[str, typer.Option("--state", help="in_progress（整改中）或 rectified（已整改）")],
                   note: Annotated[str | None, typer.Option("--note", help="进展说明 (progress note)")] = None,
-                  evidence: Annotated[list[Path] | None, typer.Option("--evidence", help="佐证材料，可多次 (evidence file; repeatable)")] = None,
+                  evidence: Annotated[list[Path] | None, typer.Option(
+                      "--evidence", help="佐证材料，可多次 (evidence file; repeatable)")] = None,
                   at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """报告整改进展或整改完成 (report progress, or the fix with evidence files)."""
-    from campaign_app.cli_common import settings
-    from campaign_model.store.blobs import BlobStore
-    from campaign_model.store.ledger import update_item
+    from campaign_app.cli_common import services
+    from campaign_app.usecases import ledger as uc
 
-    store = BlobStore(settings().files_dir)
-    _change(item, at, by, as_json, lambda conn, i, a: update_item(conn, store, i, state, note, evidence or [], a))
+    item_id = _item_id(item)
+    _changed(uc.report_progress(services(), _item_act(item_id, at, by), item_id, state=state, note=note,
+                                evidence=evidence or []), as_json)
 
 
 @ledger_app.command("verify")
 def ledger_verify(item: Annotated[str, typer.Argument(help="条目编号 (item number)")],
                   close: Annotated[bool, typer.Option("--close", help="核验销号 (verify and close)")] = False,
-                  reopen: Annotated[bool, typer.Option("--reopen", help="退回重新整改 (send back: rectification did not hold)")] = False,
+                  reopen: Annotated[bool, typer.Option(
+                      "--reopen", help="退回重新整改 (send back: rectification did not hold)")] = False,
                   comment: Annotated[str | None, typer.Option("--comment", help="核验意见 (the supervisor's comment)")] = None,
-                  deadline: Annotated[str | None, typer.Option("--deadline", help="退回时的新整改时限 (a new deadline, with --reopen)")] = None,
+                  deadline: Annotated[str | None, typer.Option(
+                      "--deadline", help="退回时的新整改时限 (a new deadline, with --reopen)")] = None,
                   at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """核验：销号或退回 (a supervisor closes the item — 销号, evidence required — or sends it back)."""
-    from campaign_model.store.ledger import verify_item
+    from campaign_app.cli_common import services
+    from campaign_app.usecases import ledger as uc
 
     if close == reopen:
         raise InvalidInput("请指定 --close 或 --reopen 之一 (give exactly one of --close or --reopen)")
     if deadline and close:
         raise InvalidInput("--deadline 只用于 --reopen (a new deadline goes with --reopen)")
     new_deadline = _date(deadline, "--deadline")
-    _change(item, at, by, as_json, lambda conn, i, a: verify_item(conn, i, close, comment, a, new_deadline))
+    item_id = _item_id(item)
+    _changed(uc.verify(services(), _item_act(item_id, at, by), item_id, close=close, comment=comment,
+                       deadline=new_deadline), as_json)
 
 
 @top_app.command("finding")
@@ -131,14 +141,12 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
             long_term: Annotated[bool, typer.Option("--long-term", help="长期坚持 (a long-term item)")] = False,
             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """记录督查发现的问题，列入该单位整改台账 (record a supervision finding as a ledger item of the unit)."""
-    from campaign_app.cli_common import act, campaign_tz, emit, transaction
-    from campaign_model.store.ledger import record_finding
+    from campaign_app.cli_common import act, campaign_tz, emit, services
+    from campaign_app.usecases import ledger as uc
 
     due = _date(deadline, "--deadline")
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        doc = record_finding(conn, campaign, unit, problem, due, act(at, by, tz), category=category, measure=measure,
-                             leader=leader, office=office, long_term=long_term)
+    doc = uc.record_finding(services(), act(at, by, campaign_tz(campaign)), campaign, unit, problem, deadline=due,
+                            category=category, measure=measure, leader=leader, office=office, long_term=long_term)
     emit(doc, as_json, lambda d: f"已列入台账 (recorded) #{d['id']} {d['unit']}: {d['problem']}，"
                                  f"整改时限 (deadline) {d['deadline'] or '长期坚持 (long-term)'}")
 

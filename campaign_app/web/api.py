@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,9 +20,10 @@ from pydantic import BaseModel, Field
 from campaign_model.errors import CampaignError, SpecInvalid
 from campaign_model.store.campaigns import load_ctx, unit_rows
 
-from .deps import Caller, Svc, check_unit, check_units, require, scope_of, scoped
+from ..usecases import ledger as ledger_uc
+from .deps import Caller, Svc, check_unit, check_units, reach, require, scope_of, scoped
 from .errors import ApiError, from_domain
-from .uploads import as_pairs, attachment, spooled
+from .uploads import as_pairs, attachment, evidence_uploads, spooled
 
 router = APIRouter(prefix="/api/v1")
 
@@ -340,30 +342,7 @@ def advance(key: str, body: AdvanceIn, svc: Svc, caller: Caller = require("phase
 @router.get("/campaigns/{key}/ledger", tags=["ledger"], summary="整改台账 (the rectification ledger, scoped)")
 def ledger(key: str, svc: Svc, unit: str | None = None, state: str | None = None,
            caller: Caller = require("ledger.read")) -> list[dict[str, Any]]:
-    from campaign_model.store.queries import ledger as get_ledger
-
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        if unit:
-            unit = _unit_key(conn, ctx, caller, unit)
-            check_units(scope, [unit])
-        docs = get_ledger(conn, key, unit, state, svc.now())
-    return [d for d in docs if scope is None or d["unit"] in scope]
-
-
-def item_unit(svc: Any, item: int, caller: Caller) -> tuple[str, str]:
-    from sqlalchemy import select
-
-    from campaign_model.store.ledger import item_ctx
-    from campaign_model.store.tables import ledger_items
-    from campaign_model.store.tables import units as units_t
-
-    with svc.read() as conn:
-        ctx = item_ctx(conn, item)
-        unit = conn.execute(select(units_t.c.key).join(ledger_items, ledger_items.c.unit_id == units_t.c.id)
-                            .where(ledger_items.c.id == item)).scalar_one()
-        check_units(scope_of(conn, ctx, caller), [unit])
-    return ctx.key, unit
+    return ledger_uc.ledger(svc, key, unit=unit, state=state, scope=reach(caller))
 
 
 @router.post("/ledger/{item}/progress", tags=["ledger"],
@@ -372,18 +351,8 @@ def ledger_progress(item: int, svc: Svc, state: Annotated[Literal["in_progress",
                     note: Annotated[str | None, Form(max_length=4000)] = None,
                     evidence: Annotated[list[UploadFile] | None, File(description="佐证材料 (evidence)")] = None,
                     caller: Caller = require("ledger.update")) -> dict[str, Any]:
-    return report_progress(svc, caller, item, state, note, evidence or [])
-
-
-def report_progress(svc: Any, caller: Caller, item: int, state: str, note: str | None,
-                    evidence: list[UploadFile]) -> dict[str, Any]:
-    """A unit's progress or fix on a ledger item in its scope (shared by the API and the ledger page)."""
-    from campaign_model.store.ledger import update_item
-
-    item_unit(svc, item, caller)
-    with spooled([("evidence", f) for f in evidence], svc.limits) as spool:
-        with svc.write() as conn:
-            return update_item(conn, svc.blobs, item, state, note, as_pairs(spool.get("evidence", [])), svc.act(caller.name))
+    return ledger_uc.report_progress(svc, svc.act(caller.name), item, state=state, note=note,
+                                     evidence=partial(evidence_uploads, evidence or [], svc.limits), scope=reach(caller))
 
 
 class VerifyIn(BaseModel):
@@ -394,10 +363,8 @@ class VerifyIn(BaseModel):
 
 @router.post("/ledger/{item}/verify", tags=["ledger"], summary="销号或退回整改 (close a rectified item, or reopen it)")
 def ledger_verify(item: int, body: VerifyIn, svc: Svc, caller: Caller = require("ledger.verify")) -> dict[str, Any]:
-    from campaign_model.store.ledger import verify_item
-
-    with svc.write() as conn:
-        return verify_item(conn, item, body.decision == "close", body.comment, svc.act(caller.name), body.deadline)
+    return ledger_uc.verify(svc, svc.act(caller.name), item, close=body.decision == "close", comment=body.comment,
+                            deadline=body.deadline, scope=reach(caller))
 
 
 class FindingIn(BaseModel):
@@ -412,11 +379,8 @@ class FindingIn(BaseModel):
 @router.post("/campaigns/{key}/findings", status_code=201, tags=["ledger"],
              summary="督查发现的问题，列入整改台账 (a supervision finding, as a ledger item)")
 def finding(key: str, body: FindingIn, svc: Svc, caller: Caller = require("finding.create")) -> dict[str, Any]:
-    from campaign_model.store.ledger import record_finding
-
-    with svc.write() as conn:
-        return record_finding(conn, key, body.unit, body.problem, body.deadline, svc.act(caller.name),
-                              category=body.category, measure=body.measure, long_term=body.long_term)
+    return ledger_uc.record_finding(svc, svc.act(caller.name), key, body.unit, body.problem, deadline=body.deadline,
+                                    category=body.category, measure=body.measure, long_term=body.long_term)
 
 
 # --- reminders ---

@@ -1,15 +1,17 @@
 """The rectification ledger (整改台账) in the dashboard: the items of the caller's scope, a unit's
 progress reports with evidence, and the supervisor's 销号 or sending back.
 
-The forms make the same calls as the API (`store.ledger.update_item`, `verify_item`) with the same
-checks: the item's unit in the caller's scope, uploads checked and spooled before anything is stored.
-A refused change comes back as the ledger page with the reason, and nothing stored.
+The forms call the same use cases as the API (`usecases.ledger.report_progress`, `verify`), which make
+the same checks: the item's unit in the caller's scope, uploads checked and spooled before anything is
+stored. A refused change comes back as the ledger page with the reason, and nothing stored; an item that
+is not there, or not the caller's, is an error page as for any other address.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -17,17 +19,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.errors import CampaignError
 from campaign_model.ledger import STATES
-from campaign_model.store.accounts import list_users
-from campaign_model.store.campaigns import unit_rows
-from campaign_model.store.ledger import item_history, verify_item
-from campaign_model.store.queries import ledger
 
+from ..usecases import ledger as uc
 from . import labels, render
-from .api import item_unit, report_progress
-from .deps import Caller, Svc, check_csrf, check_units, scoped
+from .deps import Caller, Svc, check_csrf, reach
 from .errors import ApiError, from_domain
 from .page_auth import page_caller, rights
-from .uploads import attachment, form_files
+from .uploads import attachment, evidence_uploads, form_files
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,15 +42,13 @@ def verify(key: str, item: int, request: Request, svc: Svc,
            deadline: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
            caller: Caller = page_caller("ledger.verify")) -> Response:
     check_csrf(request, caller, csrf)
-    _in_campaign(svc, key, item, caller)
     try:
         if decision not in ("close", "reopen"):
             raise ApiError(422, "invalid", "请选择销号或退回 (choose close or reopen)", "decision")
         if not comment.strip():
             raise ApiError(422, "invalid", "核验须写明意见 (a verification needs a comment)", "comment")
-        new_deadline = _date(deadline)
-        with svc.write() as conn:
-            verify_item(conn, item, decision == "close", comment, svc.act(caller.name), new_deadline)
+        uc.verify(svc, svc.act(caller.name), item, close=decision == "close", comment=comment, deadline=_date(deadline),
+                  campaign=key, scope=reach(caller))
     except (ApiError, CampaignError) as exc:
         return _refused(request, svc, caller, key, item, exc)
     return _back(key, "closed" if decision == "close" else "reopened", item)
@@ -64,11 +60,12 @@ def progress(key: str, item: int, request: Request, svc: Svc,
              evidence: Annotated[list[UploadFile] | None, File()] = None, csrf: Annotated[str, Form()] = "",
              caller: Caller = page_caller("ledger.update")) -> Response:
     check_csrf(request, caller, csrf)
-    _in_campaign(svc, key, item, caller)
     try:
         if state not in ("in_progress", "rectified"):
             raise ApiError(422, "invalid", "请选择整改中或已整改 (choose in progress or rectified)", "state")
-        report_progress(svc, caller, item, state, note, [f for f in form_files(evidence) if f.filename])
+        files = [f for f in form_files(evidence) if f.filename]
+        uc.report_progress(svc, svc.act(caller.name), item, state=state, note=note,
+                           evidence=partial(evidence_uploads, files, svc.limits), campaign=key, scope=reach(caller))
     except (ApiError, CampaignError) as exc:
         return _refused(request, svc, caller, key, item, exc)
     return _back(key, state, item)
@@ -77,20 +74,8 @@ def progress(key: str, item: int, request: Request, svc: Svc,
 @router.get("/c/{key}/ledger/{item}/evidence/{n}")
 def evidence(key: str, item: int, n: int, svc: Svc, caller: Caller = page_caller("ledger.read")) -> Response:
     """An evidence file of an item, as an attachment (never shown in our origin)."""
-    _in_campaign(svc, key, item, caller)
-    with svc.read() as conn:
-        files = [f for event in item_history(conn, item) for f in event["evidence"]]
-    if not 0 <= n < len(files):
-        raise ApiError(404, "not_found", f"台账条目 #{item} 没有第 {n} 个佐证 (no evidence file {n})", "n")
-    return attachment(svc.blobs, files[n]["sha256"], files[n]["name"])
-
-
-def _in_campaign(svc: Any, key: str, item: int, caller: Caller) -> str:
-    """The item's unit, after checking it is in the caller's scope and of this campaign."""
-    campaign, unit = item_unit(svc, item, caller)
-    if campaign != key:
-        raise ApiError(404, "not_found", f"活动 '{key}' 中没有台账条目 #{item} (no ledger item #{item} here)")
-    return unit
+    f = uc.evidence_file(svc, item, n, campaign=key, scope=reach(caller))
+    return attachment(svc.blobs, f["sha256"], f["name"])
 
 
 def _date(text: str) -> dt.date | None:
@@ -108,27 +93,23 @@ def _back(key: str, done: str, item: int) -> Response:
     return RedirectResponse(f"/c/{quote(key)}/ledger?{query}#item-{item}", status_code=303)
 
 
-def _refused(request: Request, svc: Any, caller: Caller, key: str, item: int, exc: Exception) -> Response:
+def _refused(request: Request, svc: Svc, caller: Caller, key: str, item: int, exc: Exception) -> Response:
     err = exc if isinstance(exc, ApiError) else from_domain(exc)  # type: ignore[arg-type]
+    if err.status in (403, 404):  # no such item here, or not the caller's: an error page, not the ledger's
+        raise exc
     return _page(request, svc, caller, key, "", "", status=err.status, error=err.message, error_item=item)
 
 
-def _page(request: Request, svc: Any, caller: Caller, key: str, unit: str, state: str, *, status: int = 200,
+def _page(request: Request, svc: Svc, caller: Caller, key: str, unit: str, state: str, *, status: int = 200,
           done: str = "", done_item: int | None = None, error: str | None = None,
           error_item: int | None = None) -> Response:
-    now = svc.now()
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        if unit:
-            check_units(scope, [unit])
-        every = {u.key: u.name for u in unit_rows(conn, ctx)}
-        names = {k: n for k, n in every.items() if scope is None or k in scope}
-        items = [i for i in ledger(conn, key, unit or None, state if state in STATES else None, now)
-                 if scope is None or i["unit"] in scope]
-        actors = labels.actor_names(every, list_users(conn))
+    view = uc.ledger_view(svc, key, unit=unit, state=state, scope=reach(caller))
+    every, scope, items = view["units"], view["scope"], view["items"]
+    names = {k: n for k, n in every.items() if scope is None or k in scope}
+    actors = labels.actor_names(every, view["accounts"])
     lang = render.lang_of(request)
     for i in items:  # the history in the page's language, people and units by name
         i["entries"] = [labels.ledger_entry(h, lang, actors) for h in i["history"]]
-    return render.page(request, "ledger.html", status=status, can=rights(caller), key=key, title=ctx.title,
+    return render.page(request, "ledger.html", status=status, can=rights(caller), key=key, title=view["title"],
                        items=items, names=names, unit=unit, state=state, states=STATES, done=done,
                        done_item=done_item, error=error, error_item=error_item)

@@ -22,6 +22,7 @@ from .audit import Act
 from .blobs import BlobStore, store_files
 from .campaigns import CampaignCtx, first_reminder, load_ctx, resolve_unit, unit_id
 from .outbox import cancel_for_closed
+from .predicates import ledger_item_overdue
 from .tables import campaign_specs, campaigns, filings, ledger_events, ledger_items, obligations, units
 
 
@@ -33,6 +34,12 @@ def _item(conn: Connection, item_id: int) -> Any:
     if row is None:
         raise NotFound(f"台账条目 #{item_id} 不存在 (no ledger item #{item_id})")
     return row
+
+
+def item_owner(conn: Connection, item_id: int) -> tuple[str, str]:
+    """The keys of an item's campaign and unit (NotFound when there is no such item): what a scope check needs."""
+    row = _item(conn, item_id)
+    return row.campaign_key, row.unit_key
 
 
 def item_ctx(conn: Connection, item_id: int) -> CampaignCtx:
@@ -110,7 +117,7 @@ def _changeable(conn: Connection, item_id: int, act: Act) -> tuple[Any, Campaign
 
 
 def update_item(conn: Connection, blobstore: BlobStore, item_id: int, state: str, note: str | None,
-                evidence_paths: Sequence[Path | tuple[Path, str]], act: Act) -> dict[str, Any]:
+                evidence_paths: Sequence[Path | tuple[Path | bytes, str]], act: Act) -> dict[str, Any]:
     """A unit reports progress (in_progress, with a note) or the fix (rectified, with evidence files)."""
     if state not in rules.UPDATE_STATES:
         raise InvalidInput(f"--state 应为 in_progress 或 rectified (use in_progress or rectified), got '{state}'")
@@ -211,7 +218,7 @@ def _short(failing: list[Any]) -> list[str]:
 
 def _ledger_detail(conn: Connection, ctx: CampaignCtx, cond: LedgerGate, at: dt.datetime) -> dict[str, Any]:
     i = ledger_items.c
-    overdue = case((i.state.in_(rules.OWED) & i.long_term.is_(False) & (i.due_at < at), 1), else_=0)
+    overdue = case((ledger_item_overdue(at), 1), else_=0)
     rows = conn.execute(select(units.c.key, i.state, func.count(), func.sum(overdue))
                         .join(units, units.c.id == i.unit_id)
                         .where(i.campaign_id == ctx.id, i.current.is_(True), units.c.active.is_(True))
