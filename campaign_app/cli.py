@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 import typer
 
 from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
-from campaign_model.store.audit import Act
 
-from .cli_common import (AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, now, parse_instant, reminder_words,
+from .cli_common import (AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, parse_instant, reminder_words,
                          settings, transaction)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
@@ -35,13 +34,12 @@ app.add_typer(db_app, name="db")
 @app.command()
 def validate(file: Path) -> None:
     """检查活动规格文件 (check a campaign spec; exit 2 listing every problem)."""
-    from campaign_model.specfile import load_spec_file
+    from .usecases import campaigns as uc
 
-    loaded = load_spec_file(file)
-    for w in loaded.warnings:
-        typer.echo(str(w), err=True)
-    typer.echo(f"{file}: 有效 (valid) — {loaded.spec.key}: {len(loaded.spec.phases)} 个阶段 (phases), "
-               f"{len(loaded.units)} 个单位 (units)")
+    doc = uc.validate(file)
+    for w in doc["warnings"]:
+        typer.echo(w, err=True)
+    typer.echo(f"{file}: 有效 (valid) — {doc['campaign']}: {doc['phases']} 个阶段 (phases), {doc['units']} 个单位 (units)")
 
 
 @template_app.command("list")
@@ -109,15 +107,15 @@ def create(file: Path, units: Annotated[Path | None, typer.Option("--units", hel
            at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """创建活动：保存规格并生成每个单位的应报材料 (create a campaign and materialize its obligations)."""
     from campaign_model.specfile import load_spec_file
-    from campaign_model.store.campaigns import create_campaign
+
+    from .cli_common import services
+    from .usecases import campaigns as uc
 
     # the list's units join the spec's own (a unit in both must be listed the same): specfile.merge_units
     loaded = load_spec_file(file, unit_list=units)
     for w in loaded.warnings:
         typer.echo(str(w), err=True)
-    with transaction() as conn:
-        summary = create_campaign(conn, loaded, act(at, by, loaded.spec.tz))
-    emit(summary, as_json, _created_text)
+    emit(uc.create(services(), act(at, by, loaded.spec.tz), loaded), as_json, _created_text)
 
 
 def _created_text(s: dict[str, Any]) -> str:
@@ -135,13 +133,14 @@ def units_import(campaign: str, file: Path,
                  reason: Annotated[str | None, typer.Option(help="撤销单位的理由 (why removed units are excused)")] = None,
                  at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """按名单更新运行中活动的单位 (bring a running campaign's units in line with a CSV/XLSX list)."""
-    from campaign_model.store.campaigns import import_units
     from campaign_model.unitfile import read_units
 
+    from .cli_common import services
+    from .usecases import units as uc
+
     new_units = read_units(file)
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        summary = import_units(conn, campaign, new_units, act(at, by, tz), reason, str(file))
+    summary = uc.import_units(services(), act(at, by, campaign_tz(campaign)), campaign, new_units, reason=reason,
+                              source=str(file))
     emit(summary, as_json, lambda s: (f"新增 (added) {len(s['added'])}, 更新 (updated) {len(s['updated'])}, "
                                       f"撤销 (removed) {len(s['removed'])}; 新增应报 (new obligations) "
                                       f"{s['obligations_added']}, 免报 (waived) {s['obligations_waived']}"))
@@ -150,11 +149,10 @@ def units_import(campaign: str, file: Path,
 @units_app.command("list")
 def units_list(campaign: str, as_json: JsonOpt = False) -> None:
     """列出活动的单位，按层级排列 (a campaign's units in hierarchy order; contacts are counted, not shown)."""
-    from campaign_model.store.campaigns import load_ctx, unit_listing
+    from .cli_common import services
+    from .usecases import units as uc
 
-    with transaction() as conn:
-        docs = unit_listing(conn, load_ctx(conn, campaign))
-    emit(docs, as_json, lambda d: _units_text(campaign, d))
+    emit(uc.unit_tree(services(), campaign), as_json, lambda d: _units_text(campaign, d))
 
 
 def _units_text(campaign: str, docs: list[dict[str, Any]]) -> str:
@@ -176,11 +174,10 @@ def _units_text(campaign: str, docs: list[dict[str, Any]]) -> str:
 @app.command("list")
 def list_campaigns(as_json: JsonOpt = False) -> None:
     """列出活动 (list campaigns)."""
-    from campaign_model.store.queries import campaign_list
+    from .cli_common import services
+    from .usecases import campaigns as uc
 
-    with transaction() as conn:
-        docs = campaign_list(conn)
-    emit(docs, as_json, lambda d: "\n".join(f"{c['key']}  {c['title']}" for c in d) or "尚无活动 (no campaigns)")
+    emit(uc.list_campaigns(services()), as_json, lambda d: "\n".join(f"{c['key']}  {c['title']}" for c in d) or "尚无活动 (no campaigns)")
 
 
 # --- filings, reviews, waivers, advance ---
@@ -243,12 +240,10 @@ def advance(campaign: str, force: Annotated[bool, typer.Option("--force", help="
             reason: Annotated[str | None, typer.Option("--reason")] = None,
             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """转段：完成当前阶段 (complete the current phase; --force --reason overrides the gate)."""
-    from campaign_model.store.campaigns import load_ctx
-    from campaign_model.store.phases import force_advance
+    from .cli_common import services
+    from .usecases import campaigns as uc
 
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        result = force_advance(conn, load_ctx(conn, campaign), reason or "", act(at, by, tz), force)
+    result = uc.advance(services(), act(at, by, campaign_tz(campaign)), campaign, force=force, reason=reason)
     emit(result, as_json, lambda r: f"阶段 {r['completed']} 已完成 (completed)" + ("（特批 forced）" if r["forced"] else ""))
 
 
@@ -270,27 +265,17 @@ def tick(campaign: str, at: AtOpt = None,
          every: Annotated[str, typer.Option("--every", help="与 --until 一起：间隔 (interval with --until, e.g. 1h)")] = "1h",
          by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """检查期限、催办、转段 (run a tick: deadlines, reminders, gates, phase changes)."""
-    s = settings()
-    s.prepare_prefect()
-    from flows.tick import tick as run_tick
-
+    settings().prepare_prefect()  # before Prefect is first imported
     from flows.schedule import SCHEDULER_ACTOR
+
+    from .cli_common import services
+    from .usecases import campaigns as uc
 
     tz = campaign_tz(campaign)
     first = act(at, by, tz, system=SCHEDULER_ACTOR)  # a tick only applies the rules: the scheduler's name will do
-    instants = [first.at]
-    if until:
-        from campaign_model.store.campaigns import load_ctx
-
-        with transaction() as conn:
-            last = load_ctx(conn, campaign).last_tick_at
-        start = first.at if at or last is None else last + _parse_every(every)
-        end, step = parse_instant(until, tz), _parse_every(every)
-        instants = []
-        while start <= end:
-            instants.append(start)
-            start += step
-    results = [run_tick(s.db_url, campaign, Act(t, first.actor, now()), str(s.outbox_file(campaign))) for t in instants]
+    # with --until and no --at, the ticks go on from the last one
+    results = uc.tick(services(), first, campaign, until=parse_instant(until, tz) if until else None,
+                      every=_parse_every(every), after_last=not at)
     doc: Any = results[0] if len(results) == 1 and not until else results
     emit(doc, as_json, lambda d: "\n".join(_tick_line(r, tz) for r in (d if isinstance(d, list) else [d])))
 
@@ -312,12 +297,10 @@ STATE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期
 @app.command()
 def status(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """活动进展 (where a campaign stands at an instant)."""
-    from campaign_model.store.queries import status as get_status
+    from .cli_common import services
+    from .usecases import campaigns as uc
 
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        doc = get_status(conn, campaign, parse_instant(at, tz))
-    emit(doc, as_json, _status_text)
+    emit(uc.status(services(), campaign, parse_instant(at, campaign_tz(campaign))), as_json, _status_text)
 
 
 def _status_text(d: dict[str, Any]) -> str:

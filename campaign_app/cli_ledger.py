@@ -153,29 +153,22 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
 
 @top_app.command("gate")
 def gate(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
-    """转段条件中的台账与测评条件：销号率、满意率与参评率 (the ledger and evaluation conditions of each phase's gate)."""
-    from campaign_app.cli_common import emit, parse_instant, transaction
-    from campaign_model.store.campaigns import load_ctx
-    from campaign_model.store.ledger import ledger_gate_met
-    from campaign_model.store.phases import gate_open_exists, phase_rows
+    """转段条件中的台账与测评条件：销号率、满意率与参评率，及回头看复查 (each phase's gate beyond its filings:
+    the ledger and evaluation conditions and pending look-back re-checks; `met` is the whole gate, as the tick sees it)."""
+    from campaign_app.cli_common import campaign_tz, emit, parse_instant, services
+    from campaign_app.usecases import campaigns as uc
 
-    with transaction() as conn:
-        ctx = load_ctx(conn, campaign)
-        when = parse_instant(at, ctx.tz)
-        docs = []
-        for row in phase_rows(conn, ctx.id):
-            _, detail = ledger_gate_met(conn, ctx, row, when)
-            if detail:
-                since = detail.pop("since", None)
-                docs.append({"phase": row.key, "artifacts_met": not gate_open_exists(conn, row.id), **detail,
-                             "since": since.astimezone(ctx.tz).isoformat() if since else None})
-    emit(docs, as_json, _gate_text)
+    emit(uc.gate(services(), campaign, parse_instant(at, campaign_tz(campaign))), as_json, _gate_text)
 
 
 def _gate_text(docs: list[dict[str, Any]]) -> str:
     lines = []
     for d in docs:
         lines.append(f"{d['phase']}: {'已满足 (met)' if d['met'] else '未满足 (not met)'}")
+        if not d["artifacts_met"]:
+            lines.append("  应报材料未齐 (filings missing: see `campaign status`)")
+        if d["rechecks_pending"]:
+            lines.append(f"  回头看复查待定 {d['rechecks_pending']} 项 (look-back re-checks pending)")
         if "ledger" in d:
             c = d["ledger"]["counts"]
             lines.append(f"  台账 (ledger): 销号 {c.get('closed', 0)}/{c['total']}（{d['ledger']['closed_share']}），"

@@ -66,10 +66,11 @@ def plan_reminders(url: str, campaign: str, phase_key: str, act: Act) -> int:
         return planned
 
 
-def evaluate_gate(url: str, campaign: str, phase_key: str) -> bool:
+def evaluate_gate(url: str, campaign: str, phase_key: str, act: Act) -> bool:
+    """The phase's gate (phases.gate_report, quick: one index probe while a filing is missing)."""
     with engine_for(url).begin() as conn:
         ctx = load_ctx(conn, campaign)
-        return not phases.gate_open_exists(conn, _phase(conn, ctx, phase_key).id)
+        return phases.gate_report(conn, ctx, _phase(conn, ctx, phase_key), act.at, quick=True).met
 
 
 def advance_phase(url: str, campaign: str, phase_key: str, act: Act) -> list[str]:

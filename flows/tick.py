@@ -56,7 +56,7 @@ async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
 def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: str, act: Act) -> dict[str, Any]:
     marked = call_sync(steps.check_deadlines, url, campaign, key, act)
     planned = call_sync(steps.plan_reminders, url, campaign, key, act)
-    met = call_sync(steps.evaluate_gate, url, campaign, key)
+    met = call_sync(steps.evaluate_gate, url, campaign, key, act)
     advanced = call_sync(steps.advance_phase, url, campaign, key, act) if met else []
     return {"phase": key, "overdue_marked": marked, "reminders_planned": planned, "gate_met": met,
             "advanced": advanced}

@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from campaign_model.errors import CampaignError, SpecInvalid
-from campaign_model.store.campaigns import load_ctx, unit_rows
+from campaign_model.store.campaigns import load_ctx
 
+from ..usecases import campaigns as campaigns_uc
 from ..usecases import ledger as ledger_uc
-from .deps import Caller, Svc, check_unit, check_units, reach, require, scope_of, scoped
+from ..usecases import units as units_uc
+from .deps import Caller, Svc, check_unit, check_units, reach, require, scoped
 from .errors import ApiError, from_domain
 from .uploads import as_pairs, attachment, evidence_uploads, spooled
 
@@ -47,20 +49,7 @@ def me(caller: Caller = require("campaign.read")) -> dict[str, Any]:
 
 @router.get("/campaigns", tags=["campaigns"], summary="活动列表 (campaigns the caller may see)")
 def campaigns(svc: Svc, caller: Caller = require("campaign.read")) -> list[dict[str, Any]]:
-    from campaign_model.store.queries import campaign_list
-
-    with svc.read() as conn:
-        docs = campaign_list(conn)
-        if caller.role != "unit":
-            return docs
-        visible = []
-        for d in docs:
-            try:
-                scope_of(conn, load_ctx(conn, d["key"]), caller)
-                visible.append(d)
-            except ApiError:
-                continue
-        return visible
+    return campaigns_uc.list_campaigns(svc, role=caller.role, unit=caller.principal.unit)
 
 
 @router.post("/campaigns", status_code=201, tags=["campaigns"],
@@ -69,7 +58,6 @@ def create_campaign(svc: Svc, spec: Annotated[UploadFile, File(description="活�
                     units: Annotated[UploadFile | None, File(description="单位名单 CSV/XLSX (unit list)")] = None,
                     caller: Caller = require("campaign.create")) -> dict[str, Any]:
     from campaign_model.specfile import load_spec_text
-    from campaign_model.store.campaigns import create_campaign as create
 
     text = _spec_text(spec)
     with spooled([("units", units)] if units else [], svc.limits, frozenset({"units"})) as files:
@@ -82,8 +70,7 @@ def create_campaign(svc: Svc, spec: Annotated[UploadFile, File(description="活�
             raise from_domain(exc, "units" if f and exc.problems and exc.problems[0].file == f.name else "spec") from None
         except CampaignError as exc:
             raise from_domain(exc, "spec") from None
-        with svc.write() as conn:
-            summary = create(conn, loaded, svc.act(caller.name))
+        summary = campaigns_uc.create(svc, svc.act(caller.name), loaded)
     return {**summary, "warnings": [str(w) for w in loaded.warnings]}
 
 
@@ -106,36 +93,20 @@ def _no_units_file(path: Path) -> Any:
 
 @router.get("/campaigns/{key}", tags=["campaigns"], summary="活动概况：阶段时间线 (a campaign's phases and timeline)")
 def campaign(key: str, svc: Svc, caller: Caller = require("campaign.read")) -> dict[str, Any]:
-    from campaign_model.store.queries import status
-
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        doc = status(conn, key, svc.now())
-    phases = [{k: p[k] for k in ("key", "title", "kind", "state", "start", "end", "started_at", "completed_at", "forced")}
-              for p in doc["phases"]]
-    return {"campaign": key, "title": ctx.title, "at": doc["at"], "current_phase": doc["current_phase"], "phases": phases,
-            "units": sorted(scope) if scope is not None else None}
+    return campaigns_uc.timeline(svc, key, svc.now(), scope=reach(caller))
 
 
 @router.get("/campaigns/{key}/status", tags=["campaigns"],
             summary="活动进展，与 `campaign status --json` 相同 (status: the same document as `campaign status --json`)")
 def status(key: str, svc: Svc, caller: Caller = require("campaign.status")) -> dict[str, Any]:
-    from campaign_model.store.queries import status as get_status
-
-    with svc.read() as conn:
-        return get_status(conn, key, svc.now())
+    return campaigns_uc.status(svc, key, svc.now())
 
 
 # --- units ---
 
 @router.get("/campaigns/{key}/units", tags=["units"], summary="单位 (units; a unit user sees its own and those below)")
 def units(key: str, svc: Svc, caller: Caller = require("units.read")) -> list[dict[str, Any]]:
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        rows = unit_rows(conn, ctx)
-    return [{"key": u.key, "name": u.name, "parent": u.parent_key, "tags": u.tags, "active": bool(u.active),
-             **({"contacts": u.contacts} if scope is None else {})}
-            for u in rows if scope is None or u.key in scope]
+    return units_uc.list_units(svc, key, scope=reach(caller))
 
 
 @router.post("/campaigns/{key}/units", tags=["units"],
@@ -143,7 +114,6 @@ def units(key: str, svc: Svc, caller: Caller = require("units.read")) -> list[di
 def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(description="CSV/XLSX")],
                  reason: Annotated[str | None, Form(description="撤销单位的理由 (why removed units are excused)")] = None,
                  caller: Caller = require("units.import")) -> dict[str, Any]:
-    from campaign_model.store.campaigns import import_units as do_import
     from campaign_model.unitfile import read_units
 
     with spooled([("file", file)], svc.limits, frozenset({"file"})) as files:
@@ -152,8 +122,7 @@ def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(descriptio
             new_units = read_units(f.path, f.name)
         except CampaignError as exc:
             raise from_domain(exc, "file") from None
-        with svc.write() as conn:
-            return do_import(conn, key, new_units, svc.act(caller.name), reason, f.name)
+        return units_uc.import_units(svc, svc.act(caller.name), key, new_units, reason=reason, source=f.name)
 
 
 # --- obligations and filings ---
@@ -331,10 +300,7 @@ class AdvanceIn(BaseModel):
 @router.post("/campaigns/{key}/advance", tags=["campaigns"],
              summary="转段；force 须写理由（特批）(complete the current phase; force overrides the gate, with a reason)")
 def advance(key: str, body: AdvanceIn, svc: Svc, caller: Caller = require("phase.advance")) -> dict[str, Any]:
-    from campaign_model.store.phases import force_advance
-
-    with svc.write() as conn:
-        return force_advance(conn, load_ctx(conn, key), body.reason or "", svc.act(caller.name), body.force)
+    return campaigns_uc.advance(svc, svc.act(caller.name), key, force=body.force, reason=body.reason)
 
 
 # --- the rectification ledger ---

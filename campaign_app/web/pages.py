@@ -1,14 +1,13 @@
 """The dashboard: campaigns, a campaign's overview, the traffic-light matrix, the overdue list with
 "remind now", the audit log, and the public board 作风整改进行时 (no login).
 
-Each route turns a request into calls of the read models (`store.queries`, `store.board`) and one
+Each route turns a request into one call of a use case (`campaign_app.usecases`) and one
 template; a unit user sees only the units of its scope, as in the API. Filing and the ledger have
 their own modules, included here. The instant is always the server's clock.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -22,14 +21,13 @@ from campaign_model.errors import NotFound
 from campaign_model.store import audit, board
 from campaign_model.store.accounts import list_users
 from campaign_model.store.campaigns import load_ctx, unit_rows
-from campaign_model.store.phases import phase_rows
-from campaign_model.store.queries import campaign_list, phase_state, status
+from campaign_model.store.queries import campaign_list
 
+from ..usecases import campaigns as campaigns_uc
 from . import labels, render
-from .api import campaigns as visible_campaigns
 from .api import remind_now
 from .charts import progress_svg, timeline_svg
-from .deps import Caller, Svc, check_csrf, scoped
+from .deps import Caller, Svc, check_csrf, reach, scoped
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
@@ -51,41 +49,19 @@ def _page(request: Request, template: str, caller: Caller | None, status_code: i
 
 @router.get("/")
 def home(request: Request, svc: Svc, caller: Caller = page_caller("campaign.read")) -> Response:
-    docs = visible_campaigns(svc, caller)  # a unit user: only the campaigns its unit takes part in
-    with svc.read() as conn:
-        cards = [_card(conn, doc["key"], svc.now()) for doc in docs]
+    # a unit user: only the campaigns its unit takes part in
+    cards = campaigns_uc.cards(svc, svc.now(), role=caller.role, unit=caller.principal.unit)
     return _page(request, "home.html", caller, campaigns=cards)
-
-
-def _card(conn: Any, key: str, now: dt.datetime) -> dict[str, Any]:
-    """A campaign's title and where it stands: its running phase, else not started or completed."""
-    ctx = load_ctx(conn, key)
-    phases = phase_rows(conn, ctx.id)
-    current = next((p for p in phases if p.started_at is not None and p.state != "completed"), None)
-    if current is not None:
-        return {"key": key, "title": ctx.title, "phase": current.title, "state": phase_state(current, now)}
-    done = bool(phases) and all(p.state == "completed" for p in phases)
-    return {"key": key, "title": ctx.title, "phase": None, "state": "completed" if done else "pending"}
 
 
 @router.get("/c/{key}")
 def overview(key: str, request: Request, svc: Svc, caller: Caller = page_caller("campaign.read")) -> Response:
     now, lang = svc.now(), render.lang_of(request)
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        doc = status(conn, key, now)
-        series = board.progress_series(conn, key, now) if scope is None else []  # campaign-wide: read-all roles
-        charts = [{"phase": s["phase"], "svg": Markup(progress_svg(s, lang))} for s in series]
-        own = _own_obligations(board.matrix(conn, key, now, units=scope)) if scope is not None else []
-    return _page(request, "campaign.html", caller, key=key, title=ctx.title, doc=doc, scope=scope, charts=charts,
-                 own=own, timeline=Markup(timeline_svg(doc["phases"], now, lang)))
-
-
-def _own_obligations(m: dict[str, Any]) -> list[dict[str, Any]]:
-    """A unit user's obligations, from the matrix of its scope: one entry per owed cell."""
-    return [{"unit": row["unit"], "name": row["name"], "artifact": col["artifact"], "title": col["title"],
-             "step": col["step"], **cell}
-            for row in m["rows"] for col, cell in zip(m["columns"], row["cells"], strict=True) if cell is not None]
+    view = campaigns_uc.overview(svc, key, now, scope=reach(caller))
+    charts = [{"phase": s["phase"], "svg": Markup(progress_svg(s, lang))} for s in view["series"]]
+    return _page(request, "campaign.html", caller, key=key, title=view["title"], doc=view["status"],
+                 scope=view["scope"], charts=charts, own=view["own"],
+                 timeline=Markup(timeline_svg(view["status"]["phases"], now, lang)))
 
 
 # --- the matrix and the overdue list ---
@@ -93,12 +69,9 @@ def _own_obligations(m: dict[str, Any]) -> list[dict[str, Any]]:
 @router.get("/c/{key}/matrix")
 def matrix(key: str, request: Request, svc: Svc, parent: str = "", tag: str = "",
            caller: Caller = page_caller("obligations.read")) -> Response:
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        mx = board.matrix(conn, key, svc.now(), parent=parent or None, tag=tag or None, units=scope)
-    parents = [p for p in mx["parents"] if scope is None or p["key"] in scope]
-    return _page(request, "matrix.html", caller, key=key, title=ctx.title, mx=mx, parents=parents, parent=parent,
-                 tag=tag)
+    view = campaigns_uc.matrix(svc, key, svc.now(), parent=parent or None, tag=tag or None, scope=reach(caller))
+    return _page(request, "matrix.html", caller, key=key, title=view["title"], mx=view["matrix"],
+                 parents=view["parents"], parent=parent, tag=tag)
 
 
 @router.get("/c/{key}/overdue")

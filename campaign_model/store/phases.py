@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select, update
@@ -13,6 +14,7 @@ from . import audit
 from .audit import Act
 from .campaigns import CampaignCtx, first_reminder
 from .ledger import ledger_gate_met
+from .lookback import pending
 from .predicates import obligation_overdue
 from .tables import campaigns, obligations, phases, requirements, units
 
@@ -54,17 +56,44 @@ def gate_open_exists(conn: Connection, phase_id: int) -> bool:
         .limit(1)).first() is not None
 
 
-def gate_blocked(conn: Connection, ctx: CampaignCtx, phase: Any, at: dt.datetime) -> tuple[bool, dt.datetime | None]:
-    """(blocked, met since): an open gating obligation blocks (one index probe); otherwise the ledger and
-    evaluation conditions the phase's gate declares, if any (set-based counts over the campaign's ledger)."""
-    if gate_open_exists(conn, phase.id):
-        return True, None
-    from .lookback import pending
+@dataclass(frozen=True)
+class GateReport:
+    """A phase's gate at an instant, part by part: the gating obligations still open (filings), the look-back
+    re-checks not yet decided, the ledger and evaluation conditions the phase declares. `met` when none holds
+    it. In a quick report (the tick's) a part not reached is None: the report stops at the first part held."""
 
-    if pending(conn, phase.id):  # look-back re-checks not yet decided
-        return True, None
-    met, detail = ledger_gate_met(conn, ctx, phase, at)
-    return not met, detail.get("since")
+    filings_met: bool
+    missing: list[Any]  # the open gating obligations (unit key, artifact, due_at, state); [] in a quick report
+    rechecks_pending: int | None
+    conditions_met: bool | None
+    conditions: dict[str, Any]  # store.ledger.ledger_gate_met's detail without `since`; {} when none declared
+    since: dt.datetime | None  # the conditions have held at least since then (when a when_ready phase completes)
+
+    @property
+    def met(self) -> bool:
+        return self.filings_met and self.rechecks_pending == 0 and self.conditions_met is True
+
+
+def gate_report(conn: Connection, ctx: CampaignCtx, phase: Any, at: dt.datetime, *, quick: bool = False) -> GateReport:
+    """The phase's gate at `at`: the one definition, used by the tick, status, `campaign gate`, the pages and
+    the API. Quick (the tick): one index probe first; the re-checks and the conditions (set-based counts
+    over the campaign's ledger) only when the filings part is met."""
+    if quick:
+        missing: list[Any] = []
+        if gate_open_exists(conn, phase.id):
+            return GateReport(False, [], None, None, {}, None)
+    else:
+        missing = list(conn.execute(
+            select(units.c.key, obligations.c.artifact, obligations.c.due_at, obligations.c.state)
+            .join(units, units.c.id == obligations.c.unit_id)
+            .where(obligations.c.phase_id == phase.id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
+            .order_by(obligations.c.due_at, units.c.key)).all())
+    waiting = pending(conn, phase.id)  # look-back re-checks not yet decided
+    if quick and waiting:
+        return GateReport(True, [], waiting, None, {}, None)
+    conditions_met, conditions = ledger_gate_met(conn, ctx, phase, at)
+    since = conditions.pop("since", None)
+    return GateReport(not missing, missing, waiting, conditions_met, conditions, since)
 
 
 def has_open(conn: Connection, phase_id: int) -> bool:
@@ -119,9 +148,9 @@ def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = Non
                 break
             _start(conn, ctx, row, started_at, act)
             row = conn.execute(select(phases).where(phases.c.id == row.id)).one()
-        blocked, since = gate_blocked(conn, ctx, row, act.at)
-        when = None if blocked else rules.completion_instant(
-            view(row), started_at, min(max(_met_since(conn, row), since or started_at), act.at), act.at)
+        gate = gate_report(conn, ctx, row, act.at, quick=True)
+        when = None if not gate.met else rules.completion_instant(
+            view(row), started_at, min(max(_met_since(conn, row), gate.since or started_at), act.at), act.at)
         if when is not None:
             _complete(conn, ctx, row, when, act)
             completed.append(row.key)
@@ -148,7 +177,7 @@ def force_advance(conn: Connection, ctx: CampaignCtx, reason: str, act: Act, for
     if current.started_at is None:
         raise ConflictError(f"阶段 '{current.key}' 尚未开始 (phase '{current.key}' has not started; it opens "
                             f"{current.start_at.astimezone(ctx.tz):%Y-%m-%d})")
-    if gate_blocked(conn, ctx, current, act.at)[0]:
+    if not gate_report(conn, ctx, current, act.at, quick=True).met:
         if not force:
             raise ConflictError(f"阶段 '{current.key}' 的转段条件未满足；如需特批请加 --force --reason "
                                 f"(the gate of phase '{current.key}' is not met; use --force --reason to override)")

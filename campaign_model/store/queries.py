@@ -9,7 +9,7 @@ from sqlalchemy import Connection, case, func, select
 
 from .. import rules
 from .campaigns import CampaignCtx, load_ctx, resolve_unit
-from .phases import phase_rows
+from .phases import gate_report, phase_rows
 from .predicates import obligation_not_open, obligation_overdue
 from .tables import campaigns, ledger_items, obligations, phases, requirements, units
 
@@ -38,34 +38,24 @@ def phase_state(row: Any, at: dt.datetime) -> str:
 
 
 def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
-    from .ledger import ledger_gate_met
-    from .lookback import pending as pending_rechecks
-
     ctx = load_ctx(conn, key)
     out_phases = []
     current = None
     for row in phase_rows(conn, ctx.id):
-        missing = conn.execute(
-            select(units.c.key, obligations.c.artifact, obligations.c.due_at, obligations.c.state)
-            .join(units, units.c.id == obligations.c.unit_id)
-            .where(obligations.c.phase_id == row.id, obligations.c.gating.is_(True), obligations.c.done.is_(False))
-            .order_by(obligations.c.due_at, units.c.key)).all()
-        state = phase_state(row, at)
-        conditions_met, conditions = ledger_gate_met(conn, ctx, row, at)  # ledger and evaluation conditions
-        conditions.pop("since", None)
-        waiting = pending_rechecks(conn, row.id)
-        if waiting:
-            conditions_met, conditions = False, {**conditions, "rechecks_pending": waiting}
+        gate = gate_report(conn, ctx, row, at)
+        conditions = gate.conditions
+        if gate.rechecks_pending:
+            conditions = {**conditions, "rechecks_pending": gate.rechecks_pending}
         if current is None and row.started_at is not None and row.state != "completed":
             current = row.key
         out_phases.append({
-            "key": row.key, "title": row.title, "kind": row.kind, "state": state,
+            "key": row.key, "title": row.title, "kind": row.kind, "state": phase_state(row, at),
             "start": iso(row.start_at, ctx), "end": iso(row.end_at, ctx),
             "started_at": iso(row.started_at, ctx), "completed_at": iso(row.completed_at, ctx),
             "forced": bool(row.forced), "force_reason": row.force_reason,
-            "gate": {"met": not missing and conditions_met, "missing": [
+            "gate": {"met": gate.met, "missing": [
                 {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at, row.started_at)}
-                for m in missing], **({"conditions": conditions} if conditions else {})},
+                for m in gate.missing], **({"conditions": conditions} if conditions else {})},
         })
     return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "phases": out_phases,
             "obligations": obligation_counts(conn, ctx.id, at), "obligations_legend": COUNTS_LEGEND}
@@ -122,9 +112,13 @@ def ledger(conn: Connection, key: str, unit: str | None = None, state: str | Non
     return out
 
 
-def campaign_list(conn: Connection) -> list[dict[str, Any]]:
-    return [{"key": r.key, "title": r.title} for r in conn.execute(select(campaigns.c.key, campaigns.c.title)
-                                                                   .order_by(campaigns.c.key)).all()]
+def campaign_list(conn: Connection, member: str | None = None) -> list[dict[str, Any]]:
+    """The campaigns by key; with `member`, only those where that unit is an active unit (a unit user's)."""
+    q = select(campaigns.c.key, campaigns.c.title).order_by(campaigns.c.key)
+    if member is not None:
+        q = q.where(select(units.c.id).where(units.c.campaign_id == campaigns.c.id, units.c.key == member,
+                                             units.c.active.is_(True)).exists())
+    return [{"key": r.key, "title": r.title} for r in conn.execute(q).all()]
 
 
 def obligation_list(conn: Connection, key: str, at: dt.datetime) -> list[dict[str, Any]]:
