@@ -18,14 +18,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from campaign_model.errors import CampaignError, SpecInvalid
-from campaign_model.store.campaigns import load_ctx
 
+from ..usecases import audit as audit_uc
 from ..usecases import campaigns as campaigns_uc
+from ..usecases import filings as filing_cases
 from ..usecases import ledger as ledger_uc
+from ..usecases import reminders as reminders_uc
 from ..usecases import units as units_uc
-from .deps import Caller, Svc, check_unit, check_units, reach, require, scoped
+from .deps import Caller, Svc, reach, require
 from .errors import ApiError, from_domain
-from .uploads import as_pairs, attachment, evidence_uploads, spooled
+from .uploads import attachment, evidence_uploads, filing_uploads, spooled
 
 router = APIRouter(prefix="/api/v1")
 
@@ -130,16 +132,7 @@ def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(descriptio
 @router.get("/campaigns/{key}/obligations", tags=["obligations"], summary="应报材料 (obligations, scoped to the caller's units)")
 def obligations(key: str, svc: Svc, unit: str | None = None, state: str | None = None,
                 caller: Caller = require("obligations.read")) -> list[dict[str, Any]]:
-    from campaign_model.store.queries import obligation_list
-
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        if unit:
-            unit = _unit_key(conn, ctx, caller, unit)
-            check_units(scope, [unit])
-        docs = obligation_list(conn, key, svc.now())
-    return [d for d in docs if (scope is None or d["unit"] in scope) and (unit is None or d["unit"] == unit)
-            and (state is None or d["state"] == state)]
+    return filing_cases.obligations(svc, key, unit=unit, state=state, scope=reach(caller))
 
 
 FILING_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -169,94 +162,27 @@ async def create_filing(key: str, request: Request, svc: Svc, caller: Caller = r
                            fields=[{"field": name, "message": "必填 (required)"} for name in missing])
         files = [f for f in form.getlist("files") if not isinstance(f, str)]
         rows = form.get("rows")
-        doc = await run_in_threadpool(file_for, svc, caller, key, text["unit"], text["artifact"], files,
-                                      rows if not isinstance(rows, str) else None, text["signed_by"], text["step"])
+        uploads = partial(filing_uploads, files, rows if not isinstance(rows, str) else None, svc.limits)
+        doc = await run_in_threadpool(filing_cases.file_uploads, svc, svc.act(caller.name), key, text["unit"] or "",
+                                      text["artifact"] or "", uploads, signed_by=text["signed_by"], step=text["step"],
+                                      scope=reach(caller))
     return JSONResponse(doc, status_code=201)
-
-
-def file_for(svc: Any, caller: Caller, key: str, unit: str, artifact: str, files: list[UploadFile],
-             rows: UploadFile | None, signed_by: str | None, step: str | None) -> dict[str, Any]:
-    """File an artifact for a unit in the caller's scope (shared by the API and the dashboard's form).
-
-    Checked first (scope, uploads, sign-off, rows) in a read transaction; the contents are then put by hash;
-    only the writes take the writers' lock. A refused filing stores nothing."""
-    from campaign_model.store.blobs import put_files
-    from campaign_model.store.filings import prepare_filing, record_filing
-
-    uploads = [("files", f) for f in files] + ([("rows", rows)] if rows is not None else [])
-    with svc.read() as conn:
-        ctx = load_ctx(conn, key)
-        unit = _unit_key(conn, ctx, caller, unit)
-        check_unit(conn, ctx, caller, unit)
-    with spooled(uploads, svc.limits, frozenset({"rows"})) as spool:
-        rows_file = spool.get("rows", [None])[0]
-        try:
-            with svc.read() as conn:
-                prepared = prepare_filing(conn, key, unit, artifact, has_files=bool(spool.get("files")),
-                                          rows_file=rows_file.path if rows_file else None,
-                                          rows_name=rows_file.name if rows_file else None,
-                                          signed_by=(signed_by or "").strip() or None, step=step or None)
-            stored = put_files(svc.blobs, as_pairs(spool.get("files", [])))
-            with svc.write() as conn:
-                return record_filing(conn, prepared, stored, svc.act(caller.name))
-        except CampaignError as exc:
-            raise from_domain(exc, _filing_field(str(exc))) from None
-
-
-def _unit_key(conn: Any, ctx: Any, caller: Caller, unit: str) -> str:
-    """The unit's key when the form names it by key or name. For a caller who does not see every unit, a
-    name that fits nothing stays as typed and the scope check refuses it: the suggestions of an unknown
-    unit would show the names of units beyond the caller's own."""
-    from campaign_model.access import sees_everything
-    from campaign_model.store.campaigns import resolve_unit
-
-    try:
-        return resolve_unit(conn, ctx, unit)
-    except CampaignError as exc:
-        if sees_everything(caller.role):
-            raise from_domain(exc, "unit") from None
-        return unit
-
-
-def _filing_field(message: str) -> str | None:
-    """Which form field a filing error is about, from what it says (the domain raises plain messages)."""
-    for marker, field in (("--signed-by", "signed_by"), ("--rows", "rows"), ("单位 '", "unit"), ("材料类型", "artifact"),
-                          ("step", "step")):
-        if marker in message:
-            return field
-    return None
 
 
 @router.get("/campaigns/{key}/filings", tags=["filings"], summary="已报材料的各个版本 (filed versions, newest first)")
 def filings(key: str, svc: Svc, unit: str | None = None, artifact: str | None = None,
             caller: Caller = require("filing.read")) -> list[dict[str, Any]]:
-    from campaign_model.store.filing_query import filing_list
-
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        if unit:
-            unit = _unit_key(conn, ctx, caller, unit)
-            check_units(scope, [unit])
-        return filing_list(conn, ctx, scope, unit, artifact)
+    return filing_cases.filings(svc, key, unit=unit, artifact=artifact, scope=reach(caller))
 
 
 @router.get("/campaigns/{key}/filings/{filing_id}", tags=["filings"], summary="一次报送及其逐行内容 (one filing, with its rows)")
 def filing(key: str, filing_id: int, svc: Svc, caller: Caller = require("filing.read")) -> dict[str, Any]:
-    from campaign_model.store.filing_query import filing as get_filing
-
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        doc = get_filing(conn, ctx, filing_id)
-    check_units(scope, [doc["unit"]])
-    return doc
+    return filing_cases.filing(svc, key, filing_id, scope=reach(caller))
 
 
 @router.get("/campaigns/{key}/filings/{filing_id}/files/{n}", tags=["filings"], summary="下载附件 (download a filed file)")
 def download(key: str, filing_id: int, n: int, svc: Svc, caller: Caller = require("filing.read")) -> Response:
-    doc = filing(key, filing_id, svc, caller)
-    if not 0 <= n < len(doc["files"]):
-        raise ApiError(404, "not_found", f"报送 #{filing_id} 没有第 {n} 个附件 (no file {n} in this filing)", "n")
-    f = doc["files"][n]
+    f = filing_cases.filed_file(svc, key, filing_id, n, scope=reach(caller))
     return attachment(svc.blobs, f["sha256"], f["name"])
 
 
@@ -270,11 +196,8 @@ class ReviewIn(BaseModel):
 
 @router.post("/campaigns/{key}/reviews", tags=["filings"], summary="审核：通过或退回 (accept or reject the latest filing)")
 def review(key: str, body: ReviewIn, svc: Svc, caller: Caller = require("filing.review")) -> dict[str, Any]:
-    from campaign_model.store.filings import review as do_review
-
-    with svc.write() as conn:
-        return do_review(conn, key, body.unit, body.artifact, body.decision == "accept", body.comment,
-                         svc.act(caller.name), body.step)
+    return filing_cases.review(svc, svc.act(caller.name), key, body.unit, body.artifact, accept=body.decision == "accept",
+                               comment=body.comment, step=body.step)
 
 
 class WaiverIn(BaseModel):
@@ -286,10 +209,7 @@ class WaiverIn(BaseModel):
 
 @router.post("/campaigns/{key}/waivers", tags=["obligations"], summary="免报（须写理由）(waive an obligation, with a reason)")
 def waive(key: str, body: WaiverIn, svc: Svc, caller: Caller = require("obligation.waive")) -> dict[str, Any]:
-    from campaign_model.store.filings import waive as do_waive
-
-    with svc.write() as conn:
-        return do_waive(conn, key, body.unit, body.artifact, body.reason, svc.act(caller.name), body.step)
+    return filing_cases.waive(svc, svc.act(caller.name), key, body.unit, body.artifact, reason=body.reason, step=body.step)
 
 
 class AdvanceIn(BaseModel):
@@ -354,10 +274,7 @@ def finding(key: str, body: FindingIn, svc: Svc, caller: Caller = require("findi
 @router.get("/campaigns/{key}/reminders", tags=["reminders"], summary="催办发件箱 (the reminder outbox)")
 def reminders(key: str, svc: Svc, state: str | None = None, unit: str | None = None,
               caller: Caller = require("reminders.read")) -> list[dict[str, Any]]:
-    from campaign_model.store import outbox
-
-    with svc.read() as conn:
-        return outbox.listing_docs(conn, load_ctx(conn, key), state, unit)
+    return reminders_uc.outbox(svc, key, state=state, unit=unit)
 
 
 class RemindIn(BaseModel):
@@ -368,18 +285,8 @@ class RemindIn(BaseModel):
              summary="立即催办所选应报材料（每项每天一次）(remind now: one reminder per obligation per day)")
 def remind(key: str, body: RemindIn, svc: Svc, background: BackgroundTasks,
            caller: Caller = require("reminders.send")) -> dict[str, Any]:
-    return remind_now(svc, caller, key, body.obligations, background)
-
-
-def remind_now(svc: Any, caller: Caller, key: str, ids: list[int], background: BackgroundTasks) -> dict[str, Any]:
-    from campaign_model.store.outbox import remind_now as plan
-    from notifications.setup import router_from_env
-
-    with svc.write() as conn:
-        result = plan(conn, load_ctx(conn, key), ids, svc.act(caller.name), router_from_env())
-    if result["planned"] and svc.on_remind is not None:
-        background.add_task(svc.on_remind, key)  # sent by a tick now, not inside this request
-    return result
+    # the tick that sends them runs after the answer, not inside this request
+    return reminders_uc.remind_now(svc, svc.act(caller.name), key, body.obligations, defer=background.add_task)
 
 
 # --- audit and reports ---
@@ -388,23 +295,13 @@ def remind_now(svc: Any, caller: Caller, key: str, ids: list[int], background: B
 def audit_log(svc: Svc, campaign: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
               caller: Caller = require("audit.read")) -> dict[str, Any]:
-    from campaign_model.store.audit import search
-
-    with svc.read() as conn:
-        total, rows = search(conn, campaign, q, limit, offset)
-    return {"total": total, "events": [{"seq": r.seq, "at": r.at.isoformat(), "recorded_at": r.recorded_at.isoformat(),
-                                        "actor": r.actor, "action": r.action, "campaign": r.campaign,
-                                        "subject": r.subject, "before": r.before, "after": r.after, "hash": r.hash}
-                                       for r in rows]}
+    return audit_uc.search(svc, campaign=campaign, text=q, limit=limit, offset=offset)
 
 
-@router.get("/audit/verify", tags=["audit"], summary="校验审计链 (verify the audit chain)")
+@router.get("/audit/verify", tags=["audit"], summary="校验整条审计链并记录结果 (verify the audit chain; the result is kept)")
 def audit_verify(svc: Svc, caller: Caller = require("audit.read")) -> dict[str, Any]:
-    from campaign_model.store import audit
-
-    with svc.read() as conn:
-        v = audit.verify(conn)
-    return {"ok": v.ok, "events": v.count, "first_bad": v.first_bad, "reason": v.reason}
+    v = audit_uc.verify(svc, caller.name)
+    return {"ok": v["ok"], "events": v["events"], "first_bad": v["first_bad"], "reason": v["reason"] or ""}
 
 
 REPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv",
@@ -416,21 +313,17 @@ REPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshe
             summary="报表：phase-audit | ledger | notice | closure，格式 xlsx csv json html pdf (svg png)")
 def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | None = None, unit: str | None = None,
            caller: Caller = require("reports.read")) -> Response:
-    from notifications.reports import write_report
-
-    from ..reporting import FORMATS, KINDS, build_report
+    from ..usecases.reports import FORMATS, KINDS, write_report
 
     if kind not in KINDS:
         raise ApiError(404, "not_found", f"没有报表 '{kind}'，可选 {', '.join(KINDS)} (unknown report)", "kind")
     if format not in FORMATS[kind]:
         raise ApiError(422, "invalid", f"报表 {kind} 不支持格式 '{format}'，可选 {', '.join(FORMATS[kind])} "
                                        f"(unsupported format)", "format")
-    with svc.read() as conn:
-        data = build_report(conn, key, kind, svc.now(), phase if kind == "phase-audit" else None,
-                      unit if kind == "ledger" else None, False)
     with tempfile.TemporaryDirectory(prefix="campaignflow-report-") as tmp:
         out = Path(tmp) / f"{key}-{kind}.{format}"
-        write_report(data, format, out)
+        write_report(svc, key, kind, format, out, phase=phase if kind == "phase-audit" else None,
+                     unit=unit if kind == "ledger" else None)
         content = out.read_bytes()
     return Response(content, media_type=REPORT_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="{key}-{kind}.{format}"'})
@@ -440,8 +333,5 @@ def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | Non
 
 @router.get("/public/{key}", tags=["public"], summary="公示：汇总进度与整改数字，无需登录 (the public board's figures; no login)")
 def public(key: str, svc: Svc) -> dict[str, Any]:
-    from campaign_model.store.board import public_board
-
-    with svc.read() as conn:
-        return public_board(conn, key, svc.now())
+    return audit_uc.public_board(svc, key)
 

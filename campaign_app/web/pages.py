@@ -11,23 +11,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from campaign_model.errors import NotFound
-from campaign_model.store import audit, board
-from campaign_model.store.accounts import list_users
-from campaign_model.store.campaigns import load_ctx, unit_rows
-from campaign_model.store.queries import campaign_list
-
+from ..usecases import audit as audit_uc
 from ..usecases import campaigns as campaigns_uc
+from ..usecases import reminders as reminders_uc
 from . import labels, render
-from .api import remind_now
 from .charts import progress_svg, timeline_svg
-from .deps import Caller, Svc, check_csrf, reach, scoped
+from .deps import Caller, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
@@ -37,7 +31,6 @@ router.include_router(filing_router)
 router.include_router(ledger_router)
 
 AUDIT_PAGE = 50
-UTC = ZoneInfo("UTC")
 
 
 def _page(request: Request, template: str, caller: Caller | None, status_code: int = 200, **context: Any) -> Response:
@@ -77,10 +70,8 @@ def matrix(key: str, request: Request, svc: Svc, parent: str = "", tag: str = ""
 @router.get("/c/{key}/overdue")
 def overdue(key: str, request: Request, svc: Svc, done: int | None = None, items: int | None = None,
             caller: Caller = page_caller("obligations.read")) -> Response:
-    with svc.read() as conn:
-        ctx, scope = scoped(conn, key, caller)
-        rows = board.overdue(conn, key, svc.now(), units=scope)
-    return _page(request, "overdue.html", caller, key=key, title=ctx.title, rows=rows, done=done, items=items)
+    doc = reminders_uc.overdue(svc, key, scope=reach(caller))
+    return _page(request, "overdue.html", caller, key=key, title=doc["title"], rows=doc["rows"], done=done, items=items)
 
 
 @router.post("/c/{key}/remind")
@@ -88,8 +79,8 @@ def remind(key: str, request: Request, svc: Svc, background: BackgroundTasks,
            obligation: Annotated[list[int] | None, Form()] = None, csrf: Annotated[str, Form()] = "",
            caller: Caller = page_caller("reminders.send")) -> Response:
     check_csrf(request, caller, csrf)
-    chosen = obligation or []
-    result = remind_now(svc, caller, key, chosen, background) if chosen else {"planned": 0, "obligations": []}
+    # the tick that sends them runs after the redirect, not inside this request
+    result = reminders_uc.remind_now(svc, svc.act(caller.name), key, obligation or [], defer=background.add_task)
     query = urlencode({"done": result["planned"], "items": len(result["obligations"])})
     return RedirectResponse(f"/c/{quote(key)}/overdue?{query}", status_code=303)
 
@@ -102,30 +93,23 @@ def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, 
     """The log, newest first, and the latest full verification of the chain (a view re-hashes nothing:
     the chain is verified by the button below and on the schedule of `serve`)."""
     lang = render.lang_of(request)
-    with svc.read() as conn:
-        check, head = audit.last_check(conn), audit.head_seq(conn)
-        total, rows = audit.search(conn, campaign or None, q.strip() or None, AUDIT_PAGE, (page - 1) * AUDIT_PAGE)
-        ctxs = _ctxs(conn, {r.campaign for r in rows if r.campaign})
-        names = labels.actor_names({u.key: u.name for ctx in ctxs.values() for u in unit_rows(conn, ctx)},
-                                   list_users(conn))
-        campaigns = campaign_list(conn)
+    log = audit_uc.browse(svc, campaign=campaign or None, text=q.strip() or None, limit=AUDIT_PAGE,
+                          offset=(page - 1) * AUDIT_PAGE)
+    names = labels.actor_names(log["units"], log["users"])
+    campaigns, total, check = log["campaigns"], log["total"], log["check"]
     titles = {c["key"]: c["title"] for c in campaigns}
-    events = [{"seq": r.seq, "at": r.at.astimezone(ctxs[r.campaign].tz if r.campaign in ctxs else UTC).isoformat(),
-               "actor": labels.actor(r.actor, lang, names), "action": r.action,
-               "action_label": labels.audit_action(r.action, lang), "campaign": r.campaign,
-               "campaign_title": titles.get(r.campaign or "", r.campaign), "subject": r.subject,
-               "before": _brief(r.before), "after": _brief(r.after), "hash": r.hash[:12]} for r in rows]
+    events = [{**e, "actor": labels.actor(e["actor"], lang, names), "action_label": labels.audit_action(e["action"], lang),
+               "campaign_title": titles.get(e["campaign"] or "", e["campaign"]), "before": _brief(e["before"]),
+               "after": _brief(e["after"]), "hash": e["hash"][:12]} for e in log["events"]]
     pages = max((total + AUDIT_PAGE - 1) // AUDIT_PAGE, 1)
 
     def link(n: int) -> str:
         return "/audit?" + urlencode({"campaign": campaign, "q": q, "page": n})
 
     if check is not None:
-        tz = next(iter(ctxs.values())).tz if ctxs else ZoneInfo("Asia/Shanghai")
-        check = {**check, "at": check["checked_at"].astimezone(tz).isoformat(),
-                 "by_name": labels.actor(check["by"], lang, names), "reason": labels.one_language(check["reason"], lang),
-                 "newer": max(head - check["up_to_seq"], 0)}
-    return _page(request, "audit.html", caller, check=check, head=head, events=events, total=total, page=page,
+        check = {**check, "by_name": labels.actor(check["by"], lang, names),
+                 "reason": labels.one_language(check["reason"], lang)}
+    return _page(request, "audit.html", caller, check=check, head=log["head"], events=events, total=total, page=page,
                  pages=pages, campaign=campaign, q=q, campaigns=campaigns, prev_url=link(page - 1) if page > 1 else None,
                  next_url=link(page + 1) if page < pages else None)
 
@@ -133,24 +117,10 @@ def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, 
 @router.post("/audit/verify")
 def audit_verify(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "", campaign: Annotated[str, Form()] = "",
                  caller: Caller = page_caller("audit.read")) -> Response:
-    """Verify the whole chain now (in a read) and record the result (a short write)."""
+    """Verify the whole chain now and keep the result."""
     check_csrf(request, caller, csrf)
-    with svc.read() as conn:
-        verdict, up_to = audit.full_check(conn)
-    with svc.write() as conn:
-        audit.record_check(conn, verdict, up_to, svc.now(), caller.name)
+    audit_uc.verify(svc, caller.name)
     return RedirectResponse("/audit?" + urlencode({"campaign": campaign, "checked": 1}), status_code=303)
-
-
-def _ctxs(conn: Any, keys: set[str]) -> dict[str, Any]:
-    """The campaigns named by events, for their time zone (instants as their people read them) and units."""
-    ctxs = {}
-    for key in keys:
-        try:
-            ctxs[key] = load_ctx(conn, key)
-        except NotFound:  # an event may name a campaign that was never stored (a refused command)
-            continue
-    return ctxs
 
 
 def _brief(value: Any, limit: int = 300) -> str:
@@ -166,7 +136,6 @@ def _brief(value: Any, limit: int = 300) -> str:
 def public(key: str, request: Request, svc: Svc) -> Response:
     """No login, and nobody is looked up: aggregated figures only, the same for every visitor."""
     now = svc.now()
-    with svc.read() as conn:
-        doc = board.public_board(conn, key, now)
+    doc = audit_uc.public_board(svc, key, at=now)
     return _page(request, "public.html", None, doc=doc,
                  timeline=Markup(timeline_svg(doc["phases"], now, render.lang_of(request))))
