@@ -170,7 +170,8 @@ def record_finding(conn: Connection, campaign: str, unit: str, problem: str, dea
         campaign_id=ctx.id, unit_id=uid, row_no=row_no, problem=problem.strip(), category=category, measure=measure,
         leader=leader, office=office, deadline=deadline, due_at=due_at, long_term=long_term, state="open",
         source=source, current=True, created_at=act.at, updated_at=act.at,
-        next_remind_at=first_reminder(ctx, due_at, act.at) if due_at and not long_term else None)).inserted_primary_key[0]
+        next_remind_at=first_reminder(ctx, due_at, act.at) if due_at and not long_term else None)
+        .returning(ledger_items.c.id)).scalar_one()
     conn.execute(insert(ledger_events).values(item_id=item_id, at=act.at, by=act.actor, action="created",
                                               state_after="open", note=f"督查发现 (finding, {source})"))
     doc = {"problem": problem.strip(), "category": category, "measure": measure, "leader": leader, "office": office,
@@ -229,7 +230,10 @@ def _ledger_detail(conn: Connection, ctx: CampaignCtx, cond: LedgerGate, at: dt.
         per_unit[unit][state], late[unit] = n, late[unit] + int(o or 0)
     total = rules.LedgerCounts({s: sum(u.get(s, 0) for u in per_unit.values()) for s in rules.STATES}, sum(late.values()))
     share = rules.parse_share(cond.closed_at_least) if cond.closed_at_least is not None else None
-    check = lambda c: rules.ledger_condition(c, share, cond.rest_in_progress, cond.none_overdue)  # noqa: E731
+
+    def check(c: rules.LedgerCounts) -> list[str]:
+        return rules.ledger_condition(c, share, cond.rest_in_progress, cond.none_overdue)
+
     failing = ([{"unit": u, "why": w} for u in sorted(per_unit)
                 if (w := check(rules.LedgerCounts(per_unit[u], late[u])))] if cond.scope == "unit" else [])
     why = check(total) if cond.scope == "campaign" else _short(failing)

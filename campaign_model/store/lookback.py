@@ -138,4 +138,4 @@ def decide(conn: Connection, item_id: int, passed: bool, comment: str | None, ac
 def _campaign_key(conn: Connection, campaign_id: int) -> str:
     from .tables import campaigns
 
-    return conn.execute(select(campaigns.c.key).where(campaigns.c.id == campaign_id)).scalar_one()
+    return str(conn.execute(select(campaigns.c.key).where(campaigns.c.id == campaign_id)).scalar_one())
