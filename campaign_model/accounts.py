@@ -38,30 +38,33 @@ def check_user_name(name: str) -> None:
     if not _NAME.fullmatch(name):
         raise InvalidInput(f"用户名 '{name}' 无效：只能用字母、数字、汉字和 _ . @ -，1 至 {NAME_MAX_LENGTH} 个字符 "
                            f"(invalid user name: use letters, digits, Chinese characters and _ . @ -, "
-                           f"1 to {NAME_MAX_LENGTH} characters)")
+                           f"1 to {NAME_MAX_LENGTH} characters)", field="name")
 
 
 def check_role(role: str, unit: str | None) -> None:
     """A `unit` account names its unit; the other roles see every unit and so name none."""
     if role not in ROLES:
-        raise InvalidInput(f"未知角色 '{role}'，可选 {'、'.join(ROLES)} (unknown role; use one of {', '.join(ROLES)})")
+        raise InvalidInput(f"未知角色 '{role}'，可选 {'、'.join(ROLES)} (unknown role; use one of {', '.join(ROLES)})",
+                           field="role")
     if role == "unit" and not unit:
-        raise InvalidInput("单位账号须用 --unit 指定单位代码 (a unit account needs its unit key)")
+        raise InvalidInput("单位账号须指定单位代码 (a unit account needs its unit key)", field="unit")
     if role != "unit" and unit is not None:
         raise InvalidInput(f"只有单位账号才指定单位，角色 {role} 不应有单位 (only a unit account names a unit; "
-                           f"role {role} takes none)")
+                           f"role {role} takes none)", field="unit")
     if unit is not None and len(unit) > NAME_MAX_LENGTH:
-        raise InvalidInput(f"单位代码过长，最多 {NAME_MAX_LENGTH} 个字符 (unit key longer than {NAME_MAX_LENGTH} characters)")
+        raise InvalidInput(f"单位代码过长，最多 {NAME_MAX_LENGTH} 个字符 (unit key longer than {NAME_MAX_LENGTH} characters)",
+                           field="unit")
 
 
 def check_password_policy(pw: str, name: str | None = None) -> None:
     """Refuse a password that is short, all digits (a birthday, a phone number) or the user name."""
     if len(pw) < PASSWORD_MIN_LENGTH:
-        raise InvalidInput(f"密码至少 {PASSWORD_MIN_LENGTH} 个字符 (a password needs at least {PASSWORD_MIN_LENGTH} characters)")
+        raise InvalidInput(f"密码至少 {PASSWORD_MIN_LENGTH} 个字符 (a password needs at least {PASSWORD_MIN_LENGTH} characters)",
+                           field="password")
     if pw.isdigit():
-        raise InvalidInput("密码不能全是数字 (a password cannot be all digits)")
+        raise InvalidInput("密码不能全是数字 (a password cannot be all digits)", field="password")
     if name is not None and pw.casefold() == name.casefold():
-        raise InvalidInput("密码不能与用户名相同 (a password cannot be the user name)")
+        raise InvalidInput("密码不能与用户名相同 (a password cannot be the user name)", field="password")
 
 
 def _wait(failures: Sequence[dt.datetime], limit: int, at: dt.datetime) -> int | None:

@@ -63,8 +63,9 @@ def test_a_ten_character_password_with_a_letter_is_accepted():
 def test_a_unit_account_names_its_unit_and_no_other_role_does():
     check_role("unit", "school-1")
     check_role("viewer", None)
-    with pytest.raises(InvalidInput, match="--unit"):
+    with pytest.raises(InvalidInput, match="unit key") as refused:
         check_role("unit", None)
+    assert refused.value.field == "unit"  # the CLI prints it as --unit
     with pytest.raises(InvalidInput, match="supervisor"):
         check_role("supervisor", "school-1")
     with pytest.raises(InvalidInput, match="admin, supervisor, unit, viewer"):
@@ -147,15 +148,16 @@ def test_a_second_user_of_the_same_name_is_refused(engine):
         _add(engine, "li.ming", "viewer")
 
 
-@pytest.mark.parametrize("role, unit, password, match", [
-    ("root", None, PASSWORD, "admin、supervisor、unit、viewer"),
-    ("unit", None, PASSWORD, "--unit"),
-    ("viewer", "school-1", PASSWORD, "viewer"),
-    ("viewer", None, "1234567890", "全是数字"),
+@pytest.mark.parametrize("role, unit, password, match, field", [
+    ("root", None, PASSWORD, "admin、supervisor、unit、viewer", "role"),
+    ("unit", None, PASSWORD, "unit key", "unit"),  # the CLI prints the field as --unit
+    ("viewer", "school-1", PASSWORD, "viewer", "unit"),
+    ("viewer", None, "1234567890", "全是数字", "password"),
 ])
-def test_add_user_refuses_bad_roles_units_and_passwords(engine, role, unit, password, match):
-    with pytest.raises(InvalidInput, match=match):
+def test_add_user_refuses_bad_roles_units_and_passwords(engine, role, unit, password, match, field):
+    with pytest.raises(InvalidInput, match=match) as refused:
         _add(engine, "li.ming", role, unit, password)
+    assert refused.value.field == field
     with engine.begin() as conn:
         assert accounts.list_users(conn) == []
 

@@ -202,7 +202,8 @@ def test_a_re_check_needs_a_comment_and_an_item_with_one(engine, db_url, tmp_pat
     run = Run(engine, db_url, tmp_path)
     run.tick("2023-03-01T09:00")
     run.issues("s1", "2023-03-10T10:00", "会议多落实少")
-    with engine.begin() as conn, pytest.raises(InvalidInput, match="--comment"):
+    with engine.begin() as conn, pytest.raises(InvalidInput, match="comment") as refused:
         decide(conn, run.item("会议多落实少"), True, " ", run.act("2023-03-11T10:00"))
+    assert refused.value.field == "comment"
     with engine.begin() as conn, pytest.raises(ConflictError, match="no pending re-check"):
         decide(conn, run.item("会议多落实少"), True, "看过", run.act("2023-03-11T10:00"))

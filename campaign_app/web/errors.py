@@ -51,10 +51,12 @@ def _row_fields(exc: Any, field: str) -> list[dict[str, Any]]:
 
 
 def from_domain(exc: CampaignError, field_hint: str | None = None) -> ApiError:
-    """A domain error as an ApiError; `field_hint` names the request field the error is about, when known."""
+    """A domain error as an ApiError naming the request field at fault: `field_hint` when the route knows
+    better (a file upload's form field), else the field the error itself carries (`exc.field`)."""
     from campaign_model.rows import RowsInvalid
 
     msg = str(exc)
+    field_hint = field_hint or exc.field
     if isinstance(exc, RowsInvalid):
         return ApiError(422, "rows_invalid", msg, fields=_row_fields(exc, field_hint or "rows"))
     if isinstance(exc, SpecInvalid):

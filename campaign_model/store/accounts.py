@@ -168,7 +168,7 @@ def create_token(conn: Connection, user_name: str, act: Act, expires_days: int |
                  label: str | None = None) -> tuple[str, dict[str, Any]]:
     """A new API token: the plaintext (shown once, never stored) and its listing entry."""
     if expires_days is not None and expires_days < 1:
-        raise InvalidInput("有效期至少 1 天 (a token expires after at least 1 day)")
+        raise InvalidInput("有效期至少 1 天 (a token expires after at least 1 day)", field="expires")
     row = _user(conn, user_name)
     if row.disabled:
         raise ConflictError(f"用户 '{user_name}' 已停用，不能发放令牌 (the user is disabled; no tokens for it)")

@@ -32,10 +32,10 @@ def resolve_artifact(ctx: CampaignCtx, text: str) -> str:
         return match.key
     if match.ambiguous:
         raise InvalidInput(f"材料类型 '{text}' 对应多个材料：{names.describe(match.ambiguous)}；请改用代码 "
-                           f"(the title '{text}' fits several artifact kinds; give one of their keys)")
+                           f"(the title '{text}' fits several artifact kinds; give one of their keys)", field="artifact")
     known = names.describe(candidates)
     raise NotFound(f"活动 '{ctx.key}' 没有材料类型 '{text}' (no such artifact kind)" + names.did_you_mean(match.suggestions)
-                   + f"；可选 (known): {known}")
+                   + f"；可选 (known): {known}", field="artifact")
 
 
 def _kind(ctx: CampaignCtx, artifact: str) -> ArtifactKind:
@@ -57,7 +57,8 @@ def find_obligation(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str
     rows = conn.execute(q).all()
     if not rows:
         where = f" (步骤 step '{step}')" if step else ""
-        raise NotFound(f"单位 '{unit}' 没有需报送的 '{artifact}'{where} (unit '{unit}' owes no '{artifact}'{where})")
+        raise NotFound(f"单位 '{unit}' 没有需报送的 '{artifact}'{where} (unit '{unit}' owes no '{artifact}'{where})",
+                       field="step" if step else "artifact")
     if states is not None:
         matching = [r for r in rows if r.state in states]
         if not matching:
@@ -100,18 +101,19 @@ def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_
     unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step)
     if ob.signoff and (not (signed_by or "").strip() or not has_files):
-        raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请提供 --signed-by 和签字盖章的扫描件 --file "
-                           f"('{artifact}' needs the unit head's signature: give --signed-by and the signed, stamped scan with --file)")
+        raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请写明签字人并附签字盖章的扫描件 "
+                           f"('{artifact}' needs the unit head's signature: who signed, and the signed, stamped scan)",
+                           field="signed_by")
     rows: list[dict[str, Any]] | None = None
     if kind.rows:
         if rows_file is None:
-            raise InvalidInput(f"'{kind.title}' 需要逐行填报：请用 --rows 提供表格 (CSV/XLSX) "
-                               f"('{artifact}' is filed as rows: give --rows FILE)")
+            raise InvalidInput(f"'{kind.title}' 需要逐行填报：请提供表格 (CSV/XLSX) "
+                               f"('{artifact}' is filed as rows: give a CSV/XLSX table)", field="rows")
         from ..rows import read_rows
 
         rows = read_rows(rows_file, kind, rows_name)
     elif rows_file is not None:
-        raise InvalidInput(f"'{kind.title}' 不按行填报，不能使用 --rows ('{artifact}' takes no rows)")
+        raise InvalidInput(f"'{kind.title}' 不按行填报，不能附表格 ('{artifact}' takes no rows)", field="rows")
     return PreparedFiling(ctx, kind, unit, artifact, ob.id, rows, signed_by)
 
 
@@ -196,7 +198,7 @@ def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, c
     ctx = load_ctx(conn, key)
     artifact = resolve_artifact(ctx, artifact)
     if not accept and not (comment or "").strip():
-        raise InvalidInput("退回必须写明理由 --comment (a rejection needs --comment saying what to fix)")
+        raise InvalidInput("退回必须写明理由 (a rejection needs a comment saying what to fix)", field="comment")
     unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step, states=("filed",))
     filing_id = conn.execute(select(filings.c.id).where(filings.c.obligation_id == ob.id)
@@ -224,7 +226,7 @@ def waive(conn: Connection, key: str, unit: str, artifact: str, reason: str, act
           step: str | None = None) -> dict[str, Any]:
     """Excuse a unit from an open obligation (特批), audited with the reason."""
     if not (reason or "").strip():
-        raise InvalidInput("免报必须写明理由 --reason (a waiver needs --reason)")
+        raise InvalidInput("免报必须写明理由 (a waiver needs a reason)", field="reason")
     ctx = load_ctx(conn, key)
     artifact = resolve_artifact(ctx, artifact)
     unit = resolve_unit(conn, ctx, unit)

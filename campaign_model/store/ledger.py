@@ -120,7 +120,8 @@ def update_item(conn: Connection, blobstore: BlobStore, item_id: int, state: str
                 evidence_paths: Sequence[Path | tuple[Path | bytes, str]], act: Act) -> dict[str, Any]:
     """A unit reports progress (in_progress, with a note) or the fix (rectified, with evidence files)."""
     if state not in rules.UPDATE_STATES:
-        raise InvalidInput(f"--state 应为 in_progress 或 rectified (use in_progress or rectified), got '{state}'")
+        raise InvalidInput(f"状态应为 in_progress 或 rectified (use in_progress or rectified), got '{state}'",
+                           field="state")
     item, ctx = _changeable(conn, item_id, act)
     action = "progress" if state == "in_progress" else "rectified"
     note = (note or "").strip() or None
@@ -156,12 +157,14 @@ def record_finding(conn: Connection, campaign: str, unit: str, problem: str, dea
     """A supervision finding (督查, 明查暗访) becomes a ledger item of the unit, open, with its deadline."""
     ctx = load_ctx(conn, campaign)
     if not (problem or "").strip():
-        raise InvalidInput("请写明问题 --problem (a finding needs --problem)")
+        raise InvalidInput("请写明问题 (a finding needs its problem)", field="problem")
     if deadline is None and not long_term:
-        raise InvalidInput("请写明整改时限 --deadline，或标记为长期坚持 --long-term (give --deadline or --long-term)")
+        raise InvalidInput("请写明整改时限，或标记为长期坚持 (give a deadline, or mark the item long-term)",
+                           field="deadline")
     due_at = local_end_of_day(deadline, ctx.tz) if deadline else None
     if due_at is not None and due_at < act.at:
-        raise InvalidInput(f"整改时限 {deadline} 早于发现时刻 (the deadline is before the finding)")
+        raise InvalidInput(f"整改时限 {deadline} 早于发现时刻 (the deadline is before the finding)",
+                           field="deadline")
     unit = resolve_unit(conn, ctx, unit)
     uid = unit_id(conn, ctx, unit)
     row_no = conn.execute(select(func.coalesce(func.max(ledger_items.c.row_no), 0) + 1).where(

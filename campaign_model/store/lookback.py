@@ -104,7 +104,7 @@ def decide(conn: Connection, item_id: int, passed: bool, comment: str | None, ac
     """A supervisor's re-check: passed keeps the item closed; failed reopens it (反弹), with a new deadline."""
     comment = (comment or "").strip()
     if not comment:
-        raise InvalidInput("复查结论须写明 --comment (a re-check needs --comment)")
+        raise InvalidInput("复查结论须写明意见 (a re-check needs a comment)", field="comment")
     q = select(rechecks).where(rechecks.c.item_id == item_id, rechecks.c.state == "pending")
     if step:
         q = q.where(rechecks.c.step_key == step)
@@ -115,7 +115,8 @@ def decide(conn: Connection, item_id: int, passed: bool, comment: str | None, ac
             raise NotFound(f"没有台账事项 #{item_id} (no ledger item #{item_id})")
         raise ConflictError(f"事项 #{item_id} 没有待复查的回头看 (item #{item_id} has no pending re-check)")
     if len(found) > 1:
-        raise InvalidInput(f"事项 #{item_id} 有多个待复查，请用 --step 指明 (several pending re-checks: give --step)")
+        raise InvalidInput(f"事项 #{item_id} 有多个待复查，请指明步骤 (several pending re-checks: name the step)",
+                           field="step")
     check = found[0]
     state = "passed" if passed else "failed"
     conn.execute(update(rechecks).where(rechecks.c.id == check.id).values(

@@ -169,7 +169,7 @@ def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = Non
 def force_advance(conn: Connection, ctx: CampaignCtx, reason: str, act: Act, force: bool) -> dict[str, Any]:
     """Complete the current phase: with `force`, whatever its gate says (特批), audited with the reason."""
     if force and not (reason or "").strip():
-        raise InvalidInput("强制转段必须写明理由 --reason (a forced advance needs --reason)")
+        raise InvalidInput("强制转段必须写明理由 (a forced advance needs a reason)", field="reason")
     advance(conn, ctx, act)
     current = next((r for r in phase_rows(conn, ctx.id) if r.state != "completed"), None)
     if current is None:
@@ -179,8 +179,8 @@ def force_advance(conn: Connection, ctx: CampaignCtx, reason: str, act: Act, for
                             f"{current.start_at.astimezone(ctx.tz):%Y-%m-%d})")
     if not gate_report(conn, ctx, current, act.at, quick=True).met:
         if not force:
-            raise ConflictError(f"阶段 '{current.key}' 的转段条件未满足；如需特批请加 --force --reason "
-                                f"(the gate of phase '{current.key}' is not met; use --force --reason to override)")
+            raise ConflictError(f"阶段 '{current.key}' 的转段条件未满足；如需特批请强制转段并写明理由 "
+                                f"(the gate of phase '{current.key}' is not met; a forced advance with a reason overrides it)")
         _complete(conn, ctx, current, act.at, act, forced=True, reason=reason)
     else:
         _complete(conn, ctx, current, act.at, act, forced=force, reason=reason or None)
@@ -196,4 +196,5 @@ def record_tick(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> None:
 def check_tick_instant(ctx: CampaignCtx, at: dt.datetime) -> None:
     if ctx.last_tick_at is not None and at < ctx.last_tick_at:
         raise InvalidInput(f"不能在上一次检查 ({ctx.last_tick_at.astimezone(ctx.tz).isoformat()}) 之前运行检查 "
-                           f"(a tick cannot run before the last tick at {ctx.last_tick_at.astimezone(ctx.tz).isoformat()})")
+                           f"(a tick cannot run before the last tick at {ctx.last_tick_at.astimezone(ctx.tz).isoformat()})",
+                           field="at")

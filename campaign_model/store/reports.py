@@ -55,7 +55,8 @@ def _phase_rows(conn: Connection, ctx: CampaignCtx, phase: str | None) -> list[A
         return list(rows)
     if not (chosen := [r for r in rows if r.key == phase]):
         known = ", ".join(r.key for r in rows)
-        raise NotFound(f"活动 '{ctx.key}' 没有阶段 '{phase}'；可选: {known} (no phase '{phase}'; known: {known})")
+        raise NotFound(f"活动 '{ctx.key}' 没有阶段 '{phase}'；可选: {known} (no phase '{phase}'; known: {known})",
+                       field="phase")
     return chosen
 
 
@@ -218,8 +219,8 @@ def add_ledger_items(conn: Connection, campaign: str, items: list[dict[str, Any]
     for it in items:
         where, name = f"{file}: 第 {it['row']} 行 / row {it['row']}", unit or it.get("unit") or ""
         if name not in by_name:
-            problems.append(f"{where}: 单位 '{name}' 不在本活动中；请用 --unit 或“单位”列 (unit '{name}' is not "
-                            f"an active unit of the campaign; give --unit or a 单位 column)")
+            problems.append(f"{where}: 单位 '{name}' 不在本活动中；请指定单位或填写“单位”列 (unit '{name}' is not "
+                            f"an active unit of the campaign; name the unit or fill in a 单位 column)")
         if it["state"] not in ("open", "in_progress"):
             problems.append(f"{where}: 导入的问题只能是待整改或整改中；整改完成和销号须提交佐证并经验收 "
                             f"(imported items start open or in progress; closing needs evidence and verification)")

@@ -42,9 +42,9 @@ def resolve_unit(conn: Connection, ctx: CampaignCtx, text: str) -> str:
         return match.key
     if match.ambiguous:
         raise InvalidInput(f"单位名称 '{text}' 对应多个单位：{names.describe(match.ambiguous)}；请改用单位代码 "
-                           f"(the name '{text}' fits several units; give one of their keys)")
+                           f"(the name '{text}' fits several units; give one of their keys)", field="unit")
     raise NotFound(f"活动 '{ctx.key}' 中没有单位 '{text}' (no such unit in campaign '{ctx.key}')"
-                   + names.did_you_mean(match.suggestions))
+                   + names.did_you_mean(match.suggestions), field="unit")
 
 
 def unit_id(conn: Connection, ctx: CampaignCtx, key: str) -> int:
@@ -52,7 +52,7 @@ def unit_id(conn: Connection, ctx: CampaignCtx, key: str) -> int:
     key = resolve_unit(conn, ctx, key)
     row = conn.execute(select(units.c.id, units.c.active).where(units.c.campaign_id == ctx.id, units.c.key == key)).one()
     if not row.active:
-        raise ConflictError(f"单位 '{key}' 已撤销 (unit '{key}' was removed from the campaign)")
+        raise ConflictError(f"单位 '{key}' 已撤销 (unit '{key}' was removed from the campaign)", field="unit")
     return int(row.id)
 
 
