@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a check failed (audit verify), 2 bad input (with a mess
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
+from campaign_model.labels import OBLIGATION_STATE, PHASE_STATE, names
 
 from .cli_common import (AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, parse_instant, reminder_words,
                          settings, transaction)
@@ -191,13 +191,11 @@ def file_cmd(campaign: str, unit: Annotated[str, typer.Option("--unit", help="�
              step: Annotated[str | None, typer.Option("--step", help="步骤代码 (step key, when the artifact is owed twice)")] = None,
              at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """报送材料 (file an artifact for a unit)."""
-    from campaign_model.store.blobs import BlobStore
-    from campaign_model.store.filings import file_artifact
+    from .cli_common import services
+    from .usecases import filings
 
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        result = file_artifact(conn, BlobStore(settings().files_dir), campaign, unit, artifact, act(at, by, tz),
-                               files=files or [], rows_file=rows, signed_by=signed_by, step=step)
+    result = filings.file_artifact(services(), act(at, by, campaign_tz(campaign)), campaign, unit, artifact,
+                                   files=files or [], rows=rows, signed_by=signed_by, step=step)
     emit(result, as_json, lambda r: (f"已报送 (filed) {r['unit']}/{r['artifact']} 第 {r['version']} 版 (version)"
                                      + ("，逾期 (late)" if r["late"] else "")
                                      + (f"，{r['ledger_items']} 条整改台账 (ledger items)" if r["ledger_items"] else "")))
@@ -211,13 +209,13 @@ def review(campaign: str, unit: Annotated[str, typer.Option("--unit")], artifact
            step: Annotated[str | None, typer.Option("--step")] = None,
            at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """审核已报材料 (accept or reject a filing)."""
-    from campaign_model.store.filings import review as do_review
+    from .cli_common import services
+    from .usecases import filings
 
     if accept == reject:
         raise InvalidInput("请指定 --accept 或 --reject 之一 (give exactly one of --accept or --reject)")
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        result = do_review(conn, campaign, unit, artifact, accept, comment, act(at, by, tz), step)
+    result = filings.review(services(), act(at, by, campaign_tz(campaign)), campaign, unit, artifact, accept=accept,
+                            comment=comment, step=step)
     emit(result, as_json, lambda r: f"{r['unit']}/{r['artifact']}: {'通过 (accepted)' if accept else '退回 (rejected)'}")
 
 
@@ -227,11 +225,11 @@ def waive(campaign: str, unit: Annotated[str, typer.Option("--unit")], artifact:
           step: Annotated[str | None, typer.Option("--step")] = None,
           at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """免报（特批，须写理由）(waive an obligation, with a reason)."""
-    from campaign_model.store.filings import waive as do_waive
+    from .cli_common import services
+    from .usecases import filings
 
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        result = do_waive(conn, campaign, unit, artifact, reason, act(at, by, tz), step)
+    result = filings.waive(services(), act(at, by, campaign_tz(campaign)), campaign, unit, artifact, reason=reason,
+                           step=step)
     emit(result, as_json, lambda r: f"{r['unit']}/{r['artifact']}: 已免报 (waived) — {r['reason']}")
 
 
@@ -274,8 +272,11 @@ def tick(campaign: str, at: AtOpt = None,
     tz = campaign_tz(campaign)
     first = act(at, by, tz, system=SCHEDULER_ACTOR)  # a tick only applies the rules: the scheduler's name will do
     # with --until and no --at, the ticks go on from the last one
-    results = uc.tick(services(), first, campaign, until=parse_instant(until, tz) if until else None,
-                      every=_parse_every(every), after_last=not at)
+    if until:
+        results = uc.tick(services(), first, campaign, until=parse_instant(until, tz), every=_parse_every(every),
+                          after_last=not at)
+    else:
+        results = uc.tick(services(), first, campaign)
     doc: Any = results[0] if len(results) == 1 and not until else results
     emit(doc, as_json, lambda d: "\n".join(_tick_line(r, tz) for r in (d if isinstance(d, list) else [d])))
 
@@ -291,7 +292,7 @@ def _tick_line(r: dict[str, Any], tz: ZoneInfo) -> str:
     return "  ".join(parts)
 
 
-STATE_ZH = {"pending": "未开始", "active": "进行中", "overdue": "已超期", "completed": "已完成"}
+STATE_ZH = names(PHASE_STATE, "zh")
 
 
 @app.command()
@@ -327,17 +328,16 @@ def _held_warning(campaign: str, p: dict[str, Any]) -> str:
             f"特批转段 (override): campaign advance {campaign} --force --reason …")
 
 
-OBLIGATION_ZH = {"pending": "待报送", "filed": "已报送", "accepted": "已通过", "rejected": "已退回", "waived": "免报"}
+OBLIGATION_ZH = names(OBLIGATION_STATE, "zh")
 
 
 @app.command()
 def obligations(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """应报材料清单 (every obligation with its state)."""
-    from campaign_model.store.queries import obligation_list
+    from .cli_common import services
+    from .usecases import filings
 
-    tz = campaign_tz(campaign)
-    with transaction() as conn:
-        docs = obligation_list(conn, campaign, parse_instant(at, tz))
+    docs = filings.obligations(services(), campaign, at=parse_instant(at, campaign_tz(campaign)))
     emit(docs, as_json, lambda d: "\n".join(f"{o['due'][:16]}  {o['unit']:<14} {o['artifact']:<24} {o['state']}" for o in d))
 
 
@@ -368,57 +368,50 @@ def recheck(item: int, passed: Annotated[bool, typer.Option("--pass", help="复�
 def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state", help="planned|sent|failed|dead|cancelled")] = None,
               unit: Annotated[str | None, typer.Option("--unit")] = None, as_json: JsonOpt = False) -> None:
     """催办发件箱 (the reminder outbox)."""
-    from campaign_model.store import outbox
-    from campaign_model.store.campaigns import load_ctx
+    from .cli_common import services
+    from .usecases import reminders as uc
 
-    with transaction() as conn:
-        docs = outbox.listing_docs(conn, load_ctx(conn, campaign), state, unit)
+    docs = uc.outbox(services(), campaign, state=state, unit=unit)
     emit(docs, as_json, lambda d: "\n".join(f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
 
 
 # --- audit and database ---
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """校验审计链 (verify the audit chain; exit 1 naming the first bad event)."""
-    from campaign_model.store import audit
+def audit_verify(by: ByOpt = None) -> None:
+    """校验审计链并记录结果 (verify the whole audit chain and keep the result; exit 1 naming the first bad event)."""
+    from .cli_common import actor, services
+    from .usecases import audit as uc
 
-    with transaction() as conn:
-        verdict = audit.verify(conn)
-    if verdict.ok:
-        typer.echo(f"审计链完整 (audit chain intact): {verdict.count} 个事件 (events)")
+    # kept as checked by --by or $CAMPAIGN_ACTOR; a check changes nothing, so it is not refused without either
+    verdict = uc.verify(services(), actor(by, system=VERIFY_ACTOR))
+    if verdict["ok"]:
+        typer.echo(f"审计链完整 (audit chain intact): {verdict['events']} 个事件 (events)")
         return
-    typer.echo(f"审计链被破坏 (audit chain broken) at event #{verdict.first_bad}: {verdict.reason}", err=True)
+    typer.echo(f"审计链被破坏 (audit chain broken) at event #{verdict['first_bad']}: {verdict['reason'] or ''}", err=True)
     raise typer.Exit(1)
+
+
+VERIFY_ACTOR = "cli"
 
 
 @audit_app.command("log")
 def audit_log(campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False) -> None:
     """审计日志 (the audit log, oldest first)."""
-    from campaign_model.store import audit
+    from .cli_common import services
+    from .usecases import audit as uc
 
-    from sqlalchemy import select
-
-    from campaign_model.store.tables import campaigns
-
-    with transaction() as conn:
-        events = audit.events(conn, campaign)
-        zones = {k: ZoneInfo(z) for k, z in conn.execute(select(campaigns.c.key, campaigns.c.timezone)).tuples()}
-    local = lambda e, v: v.astimezone(zones.get(e.campaign or "", dt.timezone.utc)).isoformat()  # noqa: E731
-    docs = [{"seq": e.seq, "at": local(e, e.at), "recorded_at": local(e, e.recorded_at), "actor": e.actor,
-             "action": e.action, "campaign": e.campaign, "subject": e.subject, "before": e.before, "after": e.after,
-             "hash": e.hash} for e in events]
+    docs = uc.events(services(), campaign)
     emit(docs, as_json, lambda d: "\n".join(f"#{e['seq']:<5} {e['at'][:19]} {e['actor']:<10} {e['action']:<20} {e['subject']}" for e in d))
 
 
 @app.command()
 def channels(as_json: JsonOpt = False) -> None:
     """已配置的发送渠道（不显示密钥）(the configured delivery channels, secrets masked)."""
-    from notifications.config import channels_file, load_channels
+    from .cli_common import services
+    from .usecases import configuration
 
-    path = channels_file(os.environ)
-    docs = [c.safe_dict() for c in load_channels(path, os.environ)]
-    emit({"file": str(path) if path else None, "channels": docs}, as_json,
+    emit(configuration.channels(services()), as_json,
          lambda d: (f"配置文件 (settings file): {d['file'] or '—'}\n" + "\n".join(
              f"  {c['name']:<16} {c['type']:<9} {c.get('url') or c.get('host', '')}" for c in d["channels"])
                     if d["channels"] else "未配置渠道：催办写入 JSON 行文件 (no channels: reminders go to the JSON-lines file)"))
@@ -444,6 +437,13 @@ def demo(db: Annotated[Path | None, typer.Option("--db", help="演示数据库�
     run_demo(s, db, units)
 
 
+def _debug() -> bool:
+    try:
+        return settings().debug
+    except CampaignError:  # unreadable settings were reported as such; this error is another
+        return False
+
+
 def main() -> None:
     try:
         # without standalone mode, click returns (not raises) the code of a typer.Exit inside a command
@@ -454,7 +454,9 @@ def main() -> None:
             typer.echo(str(p), err=True)
         sys.exit(2)
     except CampaignError as exc:
-        typer.echo(f"错误 (error): {exc}", err=True)
+        from .cli_errors import error_line  # the option at fault first (--signed-by: ...)
+
+        typer.echo(error_line(exc, typer.main.get_command(app), sys.argv[1:]), err=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -466,7 +468,7 @@ def main() -> None:
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
-        if os.environ.get("CAMPAIGN_DEBUG"):
+        if _debug():
             raise
         typer.echo(f"内部错误 (internal error): {type(exc).__name__}: {exc}\n"
                    f"设置 CAMPAIGN_DEBUG=1 可查看详情 (set CAMPAIGN_DEBUG=1 for details)", err=True)

@@ -19,8 +19,8 @@ import typer
 
 from campaign_model.errors import InvalidInput
 
+from .cli_common import JsonOpt, settings
 from .settings import Settings
-from .cli_common import JsonOpt
 
 schedule_app = typer.Typer(no_args_is_help=True, help="定时检查 (scheduled ticks)")
 
@@ -30,10 +30,6 @@ GraceOpt = Annotated[int, typer.Option("--misfire-grace", min=0,
 
 WAKEUP_SECONDS = 10  # a running `serve` re-reads the job store at least this often (changes by `schedule`, sleep)
 SYNC_SECONDS = 60  # ... and gives new campaigns their job
-
-
-def settings() -> Settings:
-    return Settings.from_env()
 
 
 def _jobs_text(docs: list[dict[str, Any]]) -> str:
@@ -87,6 +83,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
     from flows import schedule as sched
     from flows import tick as _tick  # noqa: F401 - import Prefect now, not in the first job
 
+    sched.use_delivery(s.delivery)  # the jobs of this process send with its settings
     scheduler = sched.make_scheduler(s.db_url, misfire_grace)
     sched.log_events(scheduler)
     scheduler.start(paused=True)
@@ -291,7 +288,7 @@ def deploy(campaign: str,
     open_engine(s.db_url).dispose()
     from flows.deploy import deploy as do_deploy
 
-    doc = do_deploy(s.db_url, campaign, cron, pool)
+    doc = do_deploy(s.db_url, campaign, cron, pool, str(s.outbox_file(campaign)))
     lines = [f"已注册部署 (deployment registered): {doc['deployment']} @ {doc['api_url']}",
              f"工作池 (work pool): {doc['work_pool']}  定时 (schedules, {doc['timezone']}): {'; '.join(doc['schedules'])}",
              "下次运行 (next runs): " + ", ".join(doc["next_runs"]),

@@ -15,7 +15,12 @@ The database URL is a deployment parameter when it has no password (an SQLite fi
 PostgreSQL); otherwise it is left out, and the worker's environment must give it (CAMPAIGN_DB_URL).
 Use either `campaign serve` or a deployment for a campaign, not both.
 
-Importing this module imports Prefect: call `Settings.prepare_prefect()` first.
+The worker has nothing but its environment: `scheduled_tick` is the one place in flows/ that reads it,
+building `FlowSettings` (flows/settings.py: the database, the data directory and the sending settings,
+declared once and extended by campaign_app's Settings) at that edge and passing plain values down.
+
+Importing this module imports Prefect: prepare Prefect's environment first (campaign_app's
+`Settings.prepare_prefect()`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from typing import Any
 
 from prefect import flow
 
-from campaign_app.settings import Settings
 from campaign_model.errors import InvalidInput
+from flows.settings import FlowSettings
 
 FLOW_NAME = "scheduled-tick"
 ENTRYPOINT = "flows/deploy.py:scheduled_tick"
@@ -47,13 +52,13 @@ async def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: 
     from flows.schedule import SCHEDULER_ACTOR
     from flows.tick import campaign_tick
 
-    settings = Settings.from_env()
+    settings = FlowSettings.from_env()  # the worker's edge: its environment, read once per run
     url = db_url or settings.db_url
     out = outbox_file or str(settings.outbox_file(campaign))
     now = dt.datetime.now(dt.timezone.utc)
     act = Act(now, SCHEDULER_ACTOR, now)
     steps.precheck(url, campaign, act)
-    return await campaign_tick(url, campaign, act, out)
+    return await campaign_tick(url, campaign, act, out, settings.delivery)
 
 
 def prefect_cron(expr: str) -> str:
@@ -98,15 +103,16 @@ async def _ensure_pool(name: str) -> None:
             return
     if pool.type != "process":
         raise InvalidInput(f"工作池 '{name}' 的类型是 {pool.type}，需要 process 类型 "
-                           f"(work pool '{name}' is of type {pool.type}; campaign deploy needs a process pool)")
+                           f"(work pool '{name}' is of type {pool.type}; campaign deploy needs a process pool)", field="pool")
 
 
-def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: str,
+def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: str, outbox_file: str,
            project_dir: Path | str = PROJECT_DIR) -> dict[str, Any]:
     """Register (or update) the deployment `scheduled-tick/tick-<campaign>`; returns what was registered.
 
     `cron`: one expression or several (5 fields, or 6 with the seconds first); None takes the schedule
-    the campaign has in `campaign serve`. Needs PREFECT_API_URL to name a Prefect server.
+    the campaign has in `campaign serve`. `outbox_file`: where the worker writes the reminders no channel
+    takes. Needs PREFECT_API_URL to name a Prefect server.
     """
     import asyncio
 
@@ -132,7 +138,7 @@ def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: 
     except ValueError as exc:
         raise InvalidInput(f"Prefect 不接受该 cron 表达式 (Prefect refuses the cron expression): "
                            f"{' '.join(str(exc).split())}") from None
-    parameters: dict[str, Any] = {"campaign": campaign, "outbox_file": str(Settings.from_env().outbox_file(campaign))}
+    parameters: dict[str, Any] = {"campaign": campaign, "outbox_file": outbox_file}
     if not _has_password(db_url):
         parameters["db_url"] = db_url
     name = f"tick-{campaign}"

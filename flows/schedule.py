@@ -57,6 +57,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from campaign_model.errors import ConflictError, InvalidInput
+from notifications.settings import DeliveryConfig
 
 log = logging.getLogger("campaignflow.schedule")
 
@@ -91,21 +92,31 @@ def redact(text: str, db_url: str) -> str:
     return line if len(line) <= 300 else line[:297] + "..."
 
 
+# The delivery settings of the process that runs the jobs (`campaign serve` gives its own, `use_delivery`):
+# a job in the store keeps only its campaign's arguments, so that the serving process's settings govern,
+# never those of whichever command last wrote the job.
+_delivery: DeliveryConfig | None = None
+
+
+def use_delivery(config: DeliveryConfig) -> None:
+    """The delivery settings the jobs of this process send with (the serving process, at its start)."""
+    global _delivery
+    _delivery = config
+
+
 def run_tick_job(db_url: str, campaign: str, outbox_file: str) -> None:
     """The scheduled job: one tick of `campaign` at the real clock instant; never raises.
 
     Referenced by the persistent job store as ``flows.schedule:run_tick_job``. A failed tick is logged
-    as one line (without the database password) and the scheduler goes on.
+    as one line (without the database password) and the scheduler goes on. The process has prepared
+    Prefect's environment before it started its scheduler (`campaign serve`).
     """
     try:
-        from campaign_app.settings import Settings
-
-        Settings.from_env().prepare_prefect()  # before prefect is imported (no-op when already done)
         from campaign_model.store.audit import Act
         from flows.tick import tick
 
         now = dt.datetime.now(dt.timezone.utc)
-        r = tick(db_url, campaign, Act(now, SCHEDULER_ACTOR, now), outbox_file)
+        r = tick(db_url, campaign, Act(now, SCHEDULER_ACTOR, now), outbox_file, _delivery)
         log.info("检查完成 (tick done) %s at %s: advanced=%s overdue+%s planned=%s sent=%s written-to-file=%s",
                  campaign, r.get("at"), ",".join(r.get("advanced") or []) or "-", r.get("overdue_marked"),
                  r.get("reminders_planned"), r.get("reminders_sent"), r.get("reminders_written"))
@@ -125,7 +136,7 @@ def _cron_error(expr: str, reason: str) -> InvalidInput:
         f"无法识别的 cron 表达式 '{expr}'：{reason}；应写作 5 段「分 时 日 月 周」如 '0 9 * * 1-5'，"
         f"或 6 段「秒 分 时 日 月 周」如 '*/2 * * * * *' "
         f"(cannot read cron expression '{expr}': {reason}; use 5 fields 'minute hour day month weekday', "
-        f"e.g. '0 9 * * 1-5', or 6 with the seconds first, e.g. '*/2 * * * * *')")
+        f"e.g. '0 9 * * 1-5', or 6 with the seconds first, e.g. '*/2 * * * * *')", field="cron")
 
 
 def _day_number(token: str) -> int:

@@ -1,6 +1,7 @@
 """The steps of a tick, each one short transaction over set-based SQL; flows orchestrate them.
 
-Steps take the database URL (not an engine) so that a Prefect worker in another process can run them.
+Steps take the database URL (not an engine) so that a Prefect worker in another process can run them,
+and the delivery settings as a plain `DeliveryConfig` (None: notifications reads them from the environment).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from campaign_model.store import db, outbox, phases
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import load_ctx
 from notifications.dispatch import send_due
-from notifications.setup import delivery_from_env, router_from_env
+from notifications.settings import DeliveryConfig
+from notifications.setup import delivery_for, router_for
 from notifications.weekly import send_weekly_notice
 
 
@@ -54,13 +56,13 @@ def check_deadlines(url: str, campaign: str, phase_key: str, act: Act) -> int:
         return phases.mark_overdue(conn, ctx, _phase(conn, ctx, phase_key), act)
 
 
-def plan_reminders(url: str, campaign: str, phase_key: str, act: Act) -> int:
+def plan_reminders(url: str, campaign: str, phase_key: str, act: Act, delivery: DeliveryConfig | None = None) -> int:
     from campaign_model.store import audit
 
     with engine_for(url).begin() as conn:
         ctx = load_ctx(conn, campaign)
         phase = _phase(conn, ctx, phase_key)
-        planned = outbox.plan_reminders(conn, ctx, phase.id, act.at, router_from_env())
+        planned = outbox.plan_reminders(conn, ctx, phase.id, act.at, router_for(delivery))
         if planned:
             audit.append(conn, act, "reminders.planned", campaign, f"phase:{phase_key}", None, {"count": planned})
         return planned
@@ -79,13 +81,14 @@ def advance_phase(url: str, campaign: str, phase_key: str, act: Act) -> list[str
         return phases.advance(conn, ctx, act, only=phase_key)
 
 
-def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
+def send_reminders(url: str, campaign: str, act: Act, outbox_file: str,
+                   config: DeliveryConfig | None = None) -> dict[str, Any]:
     """Send the due reminders (one digest per recipient and channel) and this week's notice (通报).
 
     Returns what really happened: reminders handed to a real channel (`sent`), reminders only written to
     the outbox file (`written`), and the reminders by channel name with its kind.
     """
-    delivery = delivery_from_env(Path(outbox_file))
+    delivery = delivery_for(Path(outbox_file), config)
     try:
         result = send_due(engine_for(url), campaign, act, delivery)
         send_weekly_notice(engine_for(url), campaign, act, delivery)
@@ -100,14 +103,14 @@ def send_reminders(url: str, campaign: str, act: Act, outbox_file: str) -> dict[
             channel.close()
 
 
-def ledger_deadlines(url: str, campaign: str, act: Act) -> tuple[int, int]:
+def ledger_deadlines(url: str, campaign: str, act: Act, delivery: DeliveryConfig | None = None) -> tuple[int, int]:
     """Ledger items' deadlines: overdue marks, then reminders; once per tick, after the phase flows."""
     from campaign_model.store import audit
 
     with engine_for(url).begin() as conn:
         ctx = load_ctx(conn, campaign)
         marked = outbox.mark_items_overdue(conn, ctx, act)
-        planned = outbox.plan_item_reminders(conn, ctx, act.at, router_from_env())
+        planned = outbox.plan_item_reminders(conn, ctx, act.at, router_for(delivery))
         if planned:
             audit.append(conn, act, "reminders.planned", campaign, f"campaign:{campaign}", None,
                          {"count": planned, "ledger_items": True})

@@ -19,13 +19,14 @@ from prefect import flow, task
 
 from campaign_model.spec import PHASE_KINDS
 from campaign_model.store.audit import Act
+from notifications.settings import DeliveryConfig
 
 from . import steps
 
 StepRunner = Callable[..., Awaitable[Any]]
 
 
-async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
+async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None,
                        call: StepRunner, run_phase: StepRunner) -> dict[str, Any]:
     advanced = list(await call(steps.start_phases, url, campaign, act))
     await call(steps.look_back, url, campaign, act)
@@ -36,15 +37,15 @@ async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
         if not todo:
             break
         key, kind = todo[0]
-        result = await run_phase(kind, url, campaign, key, act)
+        result = await run_phase(kind, url, campaign, key, act, delivery)
         done.add(key)
         marked += result["overdue_marked"]
         planned += result["reminders_planned"]
         advanced += result["advanced"]
-    items_marked, items_planned = await call(steps.ledger_deadlines, url, campaign, act)
+    items_marked, items_planned = await call(steps.ledger_deadlines, url, campaign, act, delivery)
     marked += items_marked
     planned += items_planned
-    sent = await call(steps.send_reminders, url, campaign, act, outbox_file)
+    sent = await call(steps.send_reminders, url, campaign, act, outbox_file, delivery)
     at_local, states = await call(steps.finish_tick, url, campaign, act)
     # reminders_sent: handed to a real channel; reminders_written: only written to the outbox file, sent to
     # nobody; deliveries: the reminders by channel name (with the channel's kind)
@@ -53,9 +54,10 @@ async def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str,
             "phases": states}
 
 
-def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: str, act: Act) -> dict[str, Any]:
+def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: str, act: Act,
+                 delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     marked = call_sync(steps.check_deadlines, url, campaign, key, act)
-    planned = call_sync(steps.plan_reminders, url, campaign, key, act)
+    planned = call_sync(steps.plan_reminders, url, campaign, key, act, delivery)
     met = call_sync(steps.evaluate_gate, url, campaign, key, act)
     advanced = call_sync(steps.advance_phase, url, campaign, key, act) if met else []
     return {"phase": key, "overdue_marked": marked, "reminders_planned": planned, "gate_met": met,
@@ -74,8 +76,9 @@ def _task_call(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _make_phase_flow(kind: str) -> Any:
-    async def phase_flow(url: str, campaign: str, key: str, act: Act) -> dict[str, Any]:
-        return _phase_steps(_task_call, url, campaign, key, act)
+    async def phase_flow(url: str, campaign: str, key: str, act: Act,
+                         delivery: DeliveryConfig | None = None) -> dict[str, Any]:
+        return _phase_steps(_task_call, url, campaign, key, act, delivery)
 
     phase_flow.__name__ = f"{kind}_phase"
     return flow(phase_flow, name=f"{kind}-phase", log_prints=False)
@@ -85,23 +88,25 @@ PHASE_FLOWS = {kind: _make_phase_flow(kind) for kind in PHASE_KINDS}
 
 
 @flow(name="campaign-tick")
-async def campaign_tick(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
+async def campaign_tick(url: str, campaign: str, act: Act, outbox_file: str,
+                        delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         return _task_call(fn, *args)
 
     async def run_phase(kind: str, *args: Any) -> Any:
         return await PHASE_FLOWS[kind](*args)
 
-    return await _orchestrate(url, campaign, act, outbox_file, call, run_phase)
+    return await _orchestrate(url, campaign, act, outbox_file, delivery, call, run_phase)
 
 
-def tick(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
+def tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     """Run one tick as a Prefect flow run (bad input is refused before the run, not logged as a failure)."""
     steps.precheck(url, campaign, act)
-    return asyncio.run(campaign_tick(url, campaign, act, outbox_file))
+    return asyncio.run(campaign_tick(url, campaign, act, outbox_file, delivery))
 
 
-def tick_direct(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str, Any]:
+def tick_direct(url: str, campaign: str, act: Act, outbox_file: str,
+                delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     """The same tick without Prefect: the work below the orchestration, for benchmarks and tests."""
     steps.precheck(url, campaign, act)
 
@@ -111,4 +116,4 @@ def tick_direct(url: str, campaign: str, act: Act, outbox_file: str) -> dict[str
     async def run_phase(kind: str, *args: Any) -> Any:
         return _phase_steps(lambda fn, *a: fn(*a), *args)
 
-    return asyncio.run(_orchestrate(url, campaign, act, outbox_file, call, run_phase))
+    return asyncio.run(_orchestrate(url, campaign, act, outbox_file, delivery, call, run_phase))
