@@ -58,7 +58,8 @@ def user_add(name: str, role: Annotated[str, typer.Option("--role", help="admin|
     """添加账号 (add a user account)."""
     if no_password and password_stdin:
         raise InvalidInput("--no-password 与 --password-stdin 不能同时使用 (give at most one of them)")
-    accounts.check_new_user(name, role, unit)  # a typo in the name or role is reported before anyone types a password
+    # a typo in the name or role is reported before anyone types a password
+    accounts.check_new_user(name, role, unit)
     password = None if no_password else _read_password(password_stdin)
     doc = accounts.add_user(services(), _act(by), name, role, unit=unit, password=password, display_name=display_name)
     emit(_local(doc), as_json, lambda d: f"已添加用户 {d['name']}，角色 {role}（{ROLE_TEXT[role][0]}）"

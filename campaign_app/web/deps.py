@@ -19,9 +19,9 @@ from campaign_model.store.accounts import Principal
 from campaign_model.store.campaigns import CampaignCtx, load_ctx
 from campaign_model.store.scope import active_parent, unit_parents
 
-from .errors import ApiError, forbidden, unauthenticated
 from ..usecases import accounts
 from ..usecases.services import Services
+from .errors import ApiError, forbidden, unauthenticated
 
 SESSION_COOKIE = "cf_session"
 CSRF_HEADER = "x-csrf-token"
