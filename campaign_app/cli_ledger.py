@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from campaign_model.errors import InvalidInput
+from campaign_model.labels import LEDGER_STATE, names
 from campaign_model.store.audit import Act
 
 from .cli_common import AtOpt, ByOpt, JsonOpt
@@ -39,7 +40,7 @@ ledger_app = typer.Typer(
          "`ledger verify ITEM` 销号或退回 (close or send back).")
 top_app = typer.Typer(add_completion=False)
 
-STATE_ZH = {"open": "未整改", "in_progress": "整改中", "rectified": "已整改待核验", "closed": "已销号", "reopened": "已退回"}
+STATE_ZH = names(LEDGER_STATE, "zh")
 
 
 def _item_id(text: str) -> int:

@@ -19,9 +19,10 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import ConflictError, InvalidInput
+from .labels import LEDGER_STATE, names
 
 STATES = ("open", "in_progress", "rectified", "closed", "reopened")
-STATE_ZH = {"open": "未整改", "in_progress": "整改中", "rectified": "已整改待核验", "closed": "已销号", "reopened": "已退回/反弹"}
+STATE_ZH = names(LEDGER_STATE, "zh")  # labels.LEDGER_STATE: the one definition, with English
 # states in which the unit still owes work: these can be overdue, and do not count as "in progress"
 OWED = ("open", "in_progress", "reopened")
 WORKING = ("in_progress", "rectified")  # "the rest in progress" (seed 000): being worked on or done, awaiting check
@@ -66,7 +67,7 @@ def check_instant(last_change: dt.datetime | None, at: dt.datetime) -> None:
     """The history of an item is in time order: nothing may be recorded before its last change."""
     if last_change is not None and at < last_change:
         raise ConflictError(f"操作时刻早于该条目上一次变更 {last_change.isoformat()} "
-                            f"(the instant is before the item's last change)")
+                            f"(the instant is before the item's last change)", field="at")
 
 
 def transition(state: str, action: str, *, long_term: bool = False, note: str | None = None,
@@ -79,16 +80,16 @@ def transition(state: str, action: str, *, long_term: bool = False, note: str | 
     said = bool((note or "").strip()) or new_evidence > 0
     if action in ("progress", "rectified"):
         if state == "closed":
-            raise ConflictError("该条目已销号，不能再更新；如问题反弹，请由督导组 verify --reopen "
-                                "(the item is closed; a supervisor may send it back with verify --reopen)")
+            raise ConflictError("该条目已销号，不能再更新；如问题反弹，请由督导组退回重新整改 "
+                                "(the item is closed; a supervisor may send it back)")
         if action == "progress" and state == "rectified" and not long_term:
             raise ConflictError("该条目已报整改完成，等待核验；如需继续整改请由督导组退回 "
                                 "(the item is rectified and awaits verification; a supervisor may send it back)")
         if not said:
-            raise InvalidInput("请写明进展 --note 或附佐证材料 --evidence (give a progress --note or --evidence)")
+            raise InvalidInput("请写明进展或附佐证材料 (give a progress note or evidence)", field="note")
         return "in_progress" if action == "progress" else "rectified"
     if not (comment or "").strip():
-        raise InvalidInput("核验须写明意见 --comment (a verification needs --comment)")
+        raise InvalidInput("核验须写明意见 (a verification needs a comment)", field="comment")
     if action == "closed":
         if state == "closed":
             raise ConflictError("该条目已销号 (the item is already closed)")
@@ -96,8 +97,9 @@ def transition(state: str, action: str, *, long_term: bool = False, note: str | 
             raise ConflictError(f"该条目为“{STATE_ZH.get(state, state)}”，整改完成后才能销号 "
                                 f"(the item is {state}; only a rectified item can be closed)")
         if evidence_since_reopen < 1:
-            raise InvalidInput("销号须有整改佐证材料：请先用 ledger update --evidence 上传 "
-                               "(closing needs evidence of the fix: upload it with ledger update --evidence)")
+            raise InvalidInput("销号须有整改佐证材料：请先在报告整改时上传 "
+                               "(closing needs evidence of the fix: the unit uploads it with its progress report)",
+                               field="evidence")
         return "closed"
     if action == "reopened":
         if state not in ("rectified", "closed"):

@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from campaign_model.labels import PHASE_STATE, names
+
 WIDTH = 800
 FONT = 'font-family="sans-serif"'
 STATE_COLOURS = {"pending": "#9e9e9e", "active": "#1e6fd9", "overdue": "#d9534f", "completed": "#2e9d4f"}
-STATE_NAMES = {
-    "zh": {"pending": "未开始", "active": "进行中", "overdue": "已超期", "completed": "已完成"},
-    "en": {"pending": "not started", "active": "in progress", "overdue": "overdue", "completed": "completed"},
-}
+STATE_NAMES = {lang: names(PHASE_STATE, lang) for lang in ("zh", "en")}
 WORDS = {
     "zh": {"timeline": "活动阶段时间轴", "today": "今天", "progress": "报送进度", "due": "应报", "filed": "已报",
            "no_phases": "暂无阶段", "no_data": "暂无数据", "as_of": "截至"},

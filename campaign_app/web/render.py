@@ -13,11 +13,16 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from campaign_model import labels
+
 TEMPLATES = Path(__file__).parent / "templates"
 LANG_COOKIE = "lang"
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+# the names of the states, defined once for the command line, the pages and the reports (_macros.html reads them)
+_env.globals.update(PHASE_STATE=labels.PHASE_STATE, OBLIGATION_STATE=labels.OBLIGATION_STATE,
+                    LEDGER_STATE=labels.LEDGER_STATE)
 
 
 def lang_of(request: Request) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from campaign_model.labels import LEDGER_STATE, names
 from campaign_model.ledger import OWED, STATE_ZH  # the ledger's own labels and rules
 from campaign_model.store.notice_query import NoticeData
 from notifications.notice import HEADER as NOTICE_HEADER
@@ -23,8 +24,7 @@ from .model import LONG_TERM_LABEL, Col, Report, Table, columns
 
 # an English campaign's report: the ledger states and the notice's statuses in English (documents are in
 # the campaign's language only)
-STATE_EN = {"open": "open", "in_progress": "in progress", "rectified": "rectified, awaiting check", "closed": "closed",
-            "reopened": "reopened"}
+STATE_EN = names(LEDGER_STATE, "en")
 STATES = {"zh": STATE_ZH, "en": STATE_EN}
 NOTICE_STATUS = {"zh": ("逾期未报", "退回未重报"), "en": ("not filed", "rejected, not re-filed")}
 TONES = {STATE_ZH["reopened"]: "bad", STATE_ZH["closed"]: "ok", "逾期未报": "bad", "退回未重报": "bad",

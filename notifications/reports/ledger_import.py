@@ -36,7 +36,8 @@ REQUIRED = {"problem": "问题", "measure": "整改措施", "leader": "责任领
 STATES = {**{v: k for k, v in STATE_ZH.items()}, **{k: k for k in STATE_ZH}, "未整改": "open", "未开始": "open",
           "待整改": "open", "正在整改": "in_progress", "推进中": "in_progress", "长期坚持": "in_progress",
           "已整改": "rectified", "已整改待验收": "rectified", "整改完成": "rectified", "已完成": "rectified",
-          "销号": "closed", "反弹": "reopened", "已反弹": "reopened", "已退回": "reopened"}
+          "销号": "closed", "反弹": "reopened", "已反弹": "reopened", "已退回": "reopened",
+          "已退回/反弹": "reopened"}
 LONG_TERM = re.compile(r"长期(坚持|整改)?|持续整改|long[- ]?term", re.IGNORECASE)
 HEADER_SEARCH = 10  # how many rows above the header a title block may take
 
@@ -64,9 +65,9 @@ def _raw_rows(path: Path) -> list[list[Any]]:
             finally:
                 wb.close()
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidInput(f"{path}: 无法读取台账文件 (cannot read the ledger file: {exc})")
+        raise InvalidInput(f"{path}: 无法读取台账文件 (cannot read the ledger file: {exc})", field="file")
     raise InvalidInput(f"{path}: 不支持的文件类型 '{path.suffix}'，请使用 .xlsx 或 .csv "
-                       f"(unsupported file type; use .xlsx or .csv)")
+                       f"(unsupported file type; use .xlsx or .csv)", field="file")
 
 
 def _header(path: Path, rows: list[list[Any]]) -> tuple[int, dict[int, str]]:
@@ -76,10 +77,11 @@ def _header(path: Path, rows: list[list[Any]]) -> tuple[int, dict[int, str]]:
             missing = [t for k, t in REQUIRED.items() if k not in found.values()]
             if missing:
                 raise InvalidInput(f"{path}: 第 {i + 1} 行 / row {i + 1}: 缺少列 {'、'.join(missing)} "
-                                   f"(missing columns: {', '.join(missing)})")
+                                   f"(missing columns: {', '.join(missing)})", field="file")
             return i, found
     raise InvalidInput(f"{path}: 前 {HEADER_SEARCH} 行中找不到表头（应含 序号、问题、类别、整改措施、责任领导、牵头股室、"
-                       f"整改时限、进展、状态）(no header row with the ledger's columns in the first {HEADER_SEARCH} rows)")
+                       f"整改时限、进展、状态）(no header row with the ledger's columns in the first {HEADER_SEARCH} rows)",
+                       field="file")
 
 
 def _item(number: int, cells: dict[str, Any], problems: list[str]) -> dict[str, Any]:
@@ -113,7 +115,7 @@ def import_ledger(path: str | Path) -> list[dict[str, Any]]:
     """The items of a ledger workbook (or CSV), each with its spreadsheet row number as "row"."""
     path = Path(path)
     if not path.is_file():
-        raise InvalidInput(f"{path}: 文件不存在 (file not found)")
+        raise InvalidInput(f"{path}: 文件不存在 (file not found)", field="file")
     rows = _raw_rows(path)
     head, columns = _header(path, rows)
     items: list[dict[str, Any]] = []
@@ -126,7 +128,7 @@ def import_ledger(path: str | Path) -> list[dict[str, Any]]:
     if not items and not problems:
         problems.append("表头下没有数据行 (no items below the header)")
     if problems:
-        raise InvalidInput("\n".join(f"{path}: {p}" for p in problems))
+        raise InvalidInput("\n".join(f"{path}: {p}" for p in problems), field="file")
     return items
 
 
