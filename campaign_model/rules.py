@@ -53,15 +53,6 @@ class PhaseView:
     completed_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
-class PhaseChange:
-    key: str
-    before: str
-    after: str
-    started_at: dt.datetime | None
-    completed_at: dt.datetime | None
-
-
 def can_start(phase: PhaseView, previous_completed_at: dt.datetime | None, is_first: bool, at: dt.datetime) -> dt.datetime | None:
     """The instant the phase started, if it has by `at`: its window is open and the one before is done."""
     if is_first:

@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,13 +69,3 @@ def open_engine(url: str, migrate: bool = True) -> Engine:
     if migrate:
         upgrade(engine)
     return engine
-
-
-def has_schema(engine: Engine) -> bool:
-    return inspect(engine).has_table("campaigns")
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as conn:
-        yield conn
