@@ -149,6 +149,7 @@ def tick(svc: Services, act: Act, campaign: str, *, until: dt.datetime | None = 
         while start <= until:
             instants.append(start)
             start += every
-    url, outbox = svc.settings.db_url, str(svc.settings.outbox_file(campaign))
+    s = svc.settings
+    url, outbox, delivery = s.db_url, str(s.outbox_file(campaign)), s.delivery  # the settings built at the edge
     # each tick at its own instant, recorded when it really runs
-    return [run_tick(url, campaign, Act(t, act.actor, wall_clock()), outbox) for t in instants]
+    return [run_tick(url, campaign, Act(t, act.actor, wall_clock()), outbox, delivery) for t in instants]
