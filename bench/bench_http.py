@@ -93,7 +93,7 @@ def setup(home: Path, url: str, n_units: int, n_districts: int) -> dict[str, str
     from campaign_model.store.campaigns import create_campaign
     from campaign_model.store.db import open_engine
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     act = Act(now, "bench", now)
     engine = open_engine(url)
     tokens = {}
@@ -313,7 +313,7 @@ def direct(home: Path, url: str, units: list[str], distinct_every: int) -> dict[
         for n, unit in enumerate(units):
             path = work / f"{n}.pdf"
             path.write_bytes(pdf_bytes(10_000_000 + n, n % distinct_every == 0))  # spooled beforehand, like the route
-            now = dt.datetime.now(dt.timezone.utc)
+            now = dt.datetime.now(dt.UTC)
             t0 = time.perf_counter()
             with engine.begin() as conn:
                 file_artifact(conn, store, KEY, unit, "plan", Act(now, "bench", now), files=[(path, "plan.pdf")],
@@ -434,9 +434,9 @@ def breakdown(home: Path, url: str, work: Work, n_pdf: int, n_rows: int, rows_st
     import uvicorn
 
     from campaign_app.settings import Settings
+    from campaign_app.usecases.services import Services
     from campaign_app.web import api, deps, uploads
     from campaign_app.web.app import create_app
-    from campaign_app.usecases.services import Services
     from campaign_model import rows as rows_mod
     from campaign_model.store import audit, blobs, filings
     from campaign_model.store.db import open_engine
@@ -524,7 +524,7 @@ def print_breakdown(b: dict[str, Any]) -> None:
               + f"   {what}")
         if label in children:  # the parent's own share: what none of its timed children covers
             rest = [None if c is None else c - sum(b[k]["ms"].get(ch, 0.0) for ch in children[label])
-                    for c, k in zip(cells, ("health", "pdf", "rows"))]
+                    for c, k in zip(cells, ("health", "pdf", "rows"), strict=False)]
             print(f"{'  ' * (depth + 1) + '(other)':<34}" + "".join(f"{c:>9.3f}" if c is not None else f"{'':>9}"
                                                                      for c in rest)
                   + "   " + {"client latency": "uvicorn (HTTP parsing, socket), the client's own work",
@@ -616,7 +616,8 @@ def main() -> int:
 
 
 def report(fig: dict[str, Any], levels: list[int]) -> None:
-    print(f"\ncampaignflow HTTP filing benchmark: `campaign serve` on {fig['server']} (the scheduler and {fig['workers']} uvicorn worker process(es)), "
+    print(f"\ncampaignflow HTTP filing benchmark: `campaign serve` on {fig['server']} "
+          f"(the scheduler and {fig['workers']} uvicorn worker process(es)), "
           f"SQLite, {fig['units']:,} schools in {fig['districts']} districts, one unit token per district; "
           f"{fig['cpus']} CPUs shared by server and clients; load average before {fig['loadavg_before'][0]:.2f}, "
           f"after {fig['loadavg_after'][0]:.2f}")

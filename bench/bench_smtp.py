@@ -12,8 +12,8 @@ messages (bytes) over one connection, the ceiling for any sender on this machine
 from __future__ import annotations
 
 import argparse
-import email.policy
 import datetime as dt
+import email.policy
 import json
 import multiprocessing as mp
 import os

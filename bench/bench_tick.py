@@ -19,9 +19,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +153,7 @@ def main() -> int:
     url = f"sqlite:///{home / 'campaign.db'}"
     outbox_file = str(home / "outbox" / f"{KEY}.jsonl")
     engine = steps.engine_for(url)  # db.open_engine(url), the engine the tick steps use
-    acts = lambda at: Act(at.astimezone(dt.timezone.utc), "bench", dt.datetime.now(dt.timezone.utc))  # noqa: E731
+    acts = lambda at: Act(at.astimezone(dt.UTC), "bench", dt.datetime.now(dt.UTC))  # noqa: E731
     fig: dict[str, Any] = {"units": args.units, "requirements": args.requirements}
     breakdown: dict[str, dict[str, float]] = {}
     slow_sql: dict[str, list[tuple[float, str]]] = {}

@@ -16,10 +16,10 @@ import typer
 from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
 from campaign_model.labels import OBLIGATION_STATE, PHASE_STATE, names
 
-from .cli_common import (AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, parse_instant, reminder_words,
-                         settings, transaction)
+from .cli_common import AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit, parse_instant, reminder_words, settings, transaction
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
 template_app = typer.Typer(no_args_is_help=True, help="内置模板 (shipped templates)")
 units_app = typer.Typer(no_args_is_help=True, help="单位管理 (units)")
 audit_app = typer.Typer(no_args_is_help=True, help="审计日志 (audit log)")
@@ -80,14 +80,14 @@ def template_workbook(name: str, kind: str,
                 artifacts = load_ctx(conn, name).artifacts
         except NotFound:
             raise NotFound(f"没有名为 '{name}' 的模板或活动；模板：{'、'.join(template_names())} "
-                           f"(no template or campaign named '{name}'; see `campaign template list` and `campaign list`)")
+                           f"(no template or campaign named '{name}'; see `campaign template list` and `campaign list`)") from None
         kinds = {k: ArtifactKind.model_validate(v) for k, v in artifacts.items()}
     filename, data = blank_workbook(kinds, kind)
     path = out or Path(filename)
     try:
         path.write_bytes(data)
     except OSError as exc:
-        raise InvalidInput(f"无法写入 {path} (cannot write {path}: {exc.strerror or exc})")
+        raise InvalidInput(f"无法写入 {path} (cannot write {path}: {exc.strerror or exc})") from None
     typer.echo(f"已写入空白表格 {path} (blank workbook written)")
 
 
@@ -372,7 +372,8 @@ def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state"
     from .usecases import reminders as uc
 
     docs = uc.outbox(services(), campaign, state=state, unit=unit)
-    emit(docs, as_json, lambda d: "\n".join(f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
+    emit(docs, as_json, lambda d: "\n".join(
+        f"{r['planned_for'][:16]} {r['unit']:<14} {r['artifact']:<24} {r['kind']:<8} {r['state']}" for r in d))
 
 
 # --- audit and database ---

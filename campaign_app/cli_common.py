@@ -62,7 +62,7 @@ def parse_instant(text: str | None, tz: ZoneInfo) -> dt.datetime:
     except ValueError:
         raise InvalidInput(f"--at: 无法识别的时刻 '{text}'，应写作 2023-04-05T09:00 (cannot read instant; use ISO 8601)",
                            field="at") from None
-    return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(dt.timezone.utc)
+    return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(dt.UTC)
 
 
 def campaign_tz(key: str) -> ZoneInfo:

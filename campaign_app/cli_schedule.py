@@ -76,7 +76,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
     if demo:
         from .demo import load_live_demo
 
-        loaded = load_live_demo(s, dt.datetime.now(dt.timezone.utc))
+        loaded = load_live_demo(s, dt.datetime.now(dt.UTC))
         if loaded:
             typer.echo(f"已载入演示活动 (demo loaded): {loaded['campaign']}；演示账号 (demo accounts): "
                        f"{', '.join(loaded['users'])}，密码 (password): {loaded['password']}")
@@ -102,7 +102,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
                                     name="campaignflow-jobs", daemon=True)
     scheduler.resume()
     housekeeping.start()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     typer.echo(f"调度器已启动 (scheduler started) {started.isoformat()}")
     try:
         count = workers or min(os.cpu_count() or 1, 4)

@@ -50,7 +50,7 @@ def demo_units(schools: int) -> list[UnitSpec]:
 
 
 def at(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.UTC)
 
 
 class Demo:
@@ -87,7 +87,7 @@ class Demo:
         return self.until is None or self.instant(when) <= self.until
 
     def act(self, when: str, who: str | None = None) -> Act:
-        return Act(self.instant(when), who or self.actor, dt.datetime.now(dt.timezone.utc))
+        return Act(self.instant(when), who or self.actor, dt.datetime.now(dt.UTC))
 
     def say(self, when: str, text: str) -> None:
         if not self.quiet:
@@ -169,8 +169,10 @@ def run_demo(settings: Settings, db_path: Path | None, schools: int) -> None:
     counts = Counter({k: v for k, v in doc["obligations"].items() if k != "total"})
     print("\n结果 (result):")
     for p in doc["phases"]:
-        print(f"  {p['key']:<14} {p['state']:<10} 完成于 (completed) {p['completed_at'] or '—'}" + ("  特批 (forced)" if p["forced"] else ""))
-    print("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; total {doc['obligations']['total']}")
+        print(f"  {p['key']:<14} {p['state']:<10} 完成于 (completed) {p['completed_at'] or '—'}"
+              + ("  特批 (forced)" if p["forced"] else ""))
+    print("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+          + f"; total {doc['obligations']['total']}")
     print(f"  审计链 (audit chain): {'完整 (intact)' if verdict.ok else '被破坏 (broken)'}, {verdict.count} 个事件 (events)")
     print(f"  催办消息 (reminder messages): {d.outbox}")
     print(f"\n查看 (inspect): CAMPAIGN_DB_URL=sqlite:///{db_path} campaign status {KEY}")

@@ -28,7 +28,7 @@ class AuditEvent:
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def event_hash(e: AuditEvent) -> str:
@@ -55,7 +55,8 @@ def verify_chain(events: Iterable[AuditEvent], head: tuple[int, str] | None) -> 
             return Verdict(False, count, expected_seq if what == "deleted" else e.seq,
                            f"事件 #{expected_seq} 缺失或顺序被改动 (event #{expected_seq} was {what})")
         if e.prev_hash != prev_hash:
-            return Verdict(False, count, e.seq, f"事件 #{e.seq} 与前一事件不相接 (event #{e.seq} does not follow the one before: inserted or deleted)")
+            return Verdict(False, count, e.seq, f"事件 #{e.seq} 与前一事件不相接 "
+                                                f"(event #{e.seq} does not follow the one before: inserted or deleted)")
         if event_hash(e) != e.hash:
             return Verdict(False, count, e.seq, f"事件 #{e.seq} 的内容被改动 (event #{e.seq} was altered)")
         prev_hash, expected_seq = e.hash, expected_seq + 1

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -81,7 +82,7 @@ def _phase_years(text: str) -> tuple[int, int, int]:
         raise InvalidInput(
             f"无法确定模板的年份：需要 phases 及其 start/end 日期 "
             f"(cannot find the template's year: phases with start/end dates are needed; {exc})"
-        )
+        ) from None
     if not starts:
         raise InvalidInput("模板没有阶段 (the template has no phases)")
     years = [d.year for d in starts + ends]
@@ -118,7 +119,7 @@ def _rewrite(text: str, shift: int, first: int, last: int, fields: dict[tuple[in
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
         naming = bool(_NAMING_LINE.match(line))
-        lines[i] = _YEAR_OR_DATE.sub(lambda m: replace(m, i, naming), line)
+        lines[i] = _YEAR_OR_DATE.sub(partial(replace, line_no=i, naming=naming), line)
     return "".join(lines)
 
 

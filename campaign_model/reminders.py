@@ -29,7 +29,7 @@ class ReminderSlot:
 
 
 def _instant(day: dt.date, send_at: dt.time, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, send_at, tzinfo=tz).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, send_at, tzinfo=tz).astimezone(dt.UTC)
 
 
 def _early_slots(due: dt.datetime, policy: ReminderPolicy, cal: WorkCalendar, tz: ZoneInfo) -> list[ReminderSlot]:

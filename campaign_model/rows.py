@@ -139,7 +139,7 @@ def validate_rows(raw: list[dict[str, Any]], kind: ArtifactKind, file: str, *,
     problems: list[RowProblem] = []
     reported: set[str] = set()
     out: list[dict[str, Any]] = []
-    for n, item in zip(numbers, raw):
+    for n, item in zip(numbers, raw, strict=False):
         if not isinstance(item, Mapping):
             problems.append({"row": n, "column": None, "message": "应为对象（列名: 值） (must be an object of column: value)"})
             continue
@@ -182,9 +182,9 @@ def _read_json(path: Path, file: str) -> list[Any]:
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
-        raise RowsInvalid(file, [{"row": None, "column": None, "message": "文件不存在 (file not found)"}])
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": "文件不存在 (file not found)"}]) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RowsInvalid(file, [{"row": None, "column": None, "message": f"无法读取 JSON (cannot read the JSON: {exc})"}])
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": f"无法读取 JSON (cannot read the JSON: {exc})"}]) from None
     if not isinstance(data, list):
         raise RowsInvalid(file, [{"row": None, "column": None,
                                   "message": "JSON 应为对象列表 (the JSON must be a list of objects)"}])
@@ -202,7 +202,7 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
     try:
         header, rows = read_table(path)
     except SpecInvalid as exc:
-        raise RowsInvalid(file, [{"row": None, "column": None, "message": p.message} for p in exc.problems])
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": p.message} for p in exc.problems]) from None
 
     # the header is checked once, not on every row as validate_rows would for JSON objects
     columns = kind.rows or {}

@@ -116,7 +116,7 @@ class Requirement(_Model):
         try:
             ReminderPolicy.model_validate(v)
         except ValidationError as exc:
-            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
         return v
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -304,7 +304,7 @@ class ReminderPolicy(_Model):
         return v
 
     @model_validator(mode="after")
-    def _window(self) -> "ReminderPolicy":
+    def _window(self) -> ReminderPolicy:
         if self.send_until <= self.send_at:
             raise ValueError(f"发送时段结束 {self.send_until} 应晚于开始 {self.send_at} (send_until must be after send_at)")
         return self
@@ -333,7 +333,7 @@ class Messages(_Model):
             try:
                 jinja2.Environment().parse(v)
             except jinja2.TemplateSyntaxError as exc:
-                raise ValueError(f"模板语法错误，第 {exc.lineno} 行: {exc.message} (template syntax error)")
+                raise ValueError(f"模板语法错误，第 {exc.lineno} 行: {exc.message} (template syntax error)") from None
         return v
 
 
@@ -360,7 +360,7 @@ class CampaignSpec(_Model):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError(f"未知时区 '{v}' (unknown time zone; use an IANA name such as Asia/Shanghai)")
+            raise ValueError(f"未知时区 '{v}' (unknown time zone; use an IANA name such as Asia/Shanghai)") from None
         return v
 
     @property

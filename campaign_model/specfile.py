@@ -117,7 +117,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         reason = getattr(exc, "problem", None) or str(exc)
-        raise SpecInvalid([Problem(file, line, "", f"YAML 语法错误: {reason} (YAML syntax error)")])
+        raise SpecInvalid([Problem(file, line, "", f"YAML 语法错误: {reason} (YAML syntax error)")]) from None
     if node is None:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
     dups: list[tuple[PathT, str, int]] = []
@@ -198,7 +198,7 @@ def load_spec_text(
     try:
         spec = CampaignSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecInvalid(_pydantic_problems(exc, lm, data))
+        raise SpecInvalid(_pydantic_problems(exc, lm, data)) from None
     if units is None:
         units = spec.units
     if units is None and spec.units_file:
@@ -260,9 +260,9 @@ def load_spec_file(path: Path, units: list[UnitSpec] | None = None, unit_list: P
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise SpecInvalid([Problem(str(path), None, "", "文件不存在 (file not found)")])
+        raise SpecInvalid([Problem(str(path), None, "", "文件不存在 (file not found)")]) from None
     except (UnicodeDecodeError, IsADirectoryError) as exc:
-        raise SpecInvalid([Problem(str(path), None, "", f"无法读取文件 (cannot read the file: {exc})")])
+        raise SpecInvalid([Problem(str(path), None, "", f"无法读取文件 (cannot read the file: {exc})")]) from None
     return load_spec_text(text, str(path), base_dir=path.parent, units=units, unit_list=unit_list)
 
 
@@ -320,10 +320,12 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
         if i > 0:
             prev = spec.phases[i - 1]
             if phase.start <= prev.start:
-                out.append(lm.problem(p + ("start",), f"阶段顺序错误：开始于 {phase.start}，不晚于上一阶段 '{prev.key}' 的开始 {prev.start} "
+                out.append(lm.problem(p + ("start",), f"阶段顺序错误：开始于 {phase.start}，"
+                                                      f"不晚于上一阶段 '{prev.key}' 的开始 {prev.start} "
                                                       f"(phases out of order: starts before the previous phase)"))
             elif phase.start <= prev.end:
-                out.append(lm.problem(p + ("start",), f"与上一阶段 '{prev.key}' 的时间窗口重叠 (overlaps the previous phase's window)", "warning"))
+                out.append(lm.problem(p + ("start",), f"与上一阶段 '{prev.key}' 的时间窗口重叠 "
+                                                      f"(overlaps the previous phase's window)", "warning"))
         if phase.gate and phase.gate.artifacts:
             for j, gated in enumerate(phase.gate.artifacts):
                 if gated not in spec.artifacts:
@@ -339,9 +341,11 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
                 due = resolve_due(step.due, phase_start=phase.start, phase_end=phase.end, calendar=cal, tz=tz)
                 local = due.astimezone(tz)
                 if local.date() < phase.start:
-                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 早于阶段开始 {phase.start} (due before its phase starts)"))
+                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 早于阶段开始 {phase.start} "
+                                                        f"(due before its phase starts)"))
                 elif local.date() > phase.end:
-                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 晚于阶段结束 {phase.end} (due after its phase ends)", "warning"))
+                    out.append(lm.problem(s + ("due",), f"期限 {local:%Y-%m-%d %H:%M} 晚于阶段结束 {phase.end} "
+                                                        f"(due after its phase ends)", "warning"))
             seen_req: set[tuple[str, str]] = set()
             for k, req in enumerate(step.requires):
                 r = s + ("requires", k)

@@ -92,13 +92,13 @@ def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
     try:
         text = decode_text(path.read_bytes())
     except UnicodeDecodeError:
-        raise _fail(path, "无法识别文件编码，请另存为 UTF-8 CSV (cannot decode the file; save it as UTF-8 CSV)")
+        raise _fail(path, "无法识别文件编码，请另存为 UTF-8 CSV (cannot decode the file; save it as UTF-8 CSV)") from None
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
     try:
         # a record is one spreadsheet row even when a quoted cell spans several lines
         return _split(enumerate(reader, start=1))
     except csv.Error as exc:
-        raise _fail(path, f"CSV 格式错误 (malformed CSV: {exc})")
+        raise _fail(path, f"CSV 格式错误 (malformed CSV: {exc})") from None
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
@@ -108,7 +108,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise _fail(path, f"无法读取 Excel 文件 (cannot read the Excel file: {exc})")
+        raise _fail(path, f"无法读取 Excel 文件 (cannot read the Excel file: {exc})") from None
     try:
         if not wb.worksheets:
             return [], []
@@ -117,7 +117,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[Row]]:
         ws.reset_dimensions()
         return _split(enumerate(ws.iter_rows(values_only=True), start=1))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise _fail(path, f"无法读取 Excel 文件 (cannot read the Excel file: {exc})")
+        raise _fail(path, f"无法读取 Excel 文件 (cannot read the Excel file: {exc})") from None
     finally:
         wb.close()  # read-only workbooks keep the zip file open until closed
 
@@ -134,4 +134,4 @@ def read_table(path: Path) -> tuple[list[str], list[Row]]:
     try:
         return _read_csv(path) if suffix in CSV_SUFFIXES else _read_xlsx(path)
     except (PermissionError, IsADirectoryError) as exc:
-        raise _fail(path, f"无法读取文件 (cannot read the file: {exc})")
+        raise _fail(path, f"无法读取文件 (cannot read the file: {exc})") from None

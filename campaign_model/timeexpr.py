@@ -118,4 +118,4 @@ def resolve_due(
         local = value if value.tzinfo else value.replace(tzinfo=tz)
     else:
         local = local_end_of_day(value, tz)
-    return local.astimezone(dt.timezone.utc)
+    return local.astimezone(dt.UTC)

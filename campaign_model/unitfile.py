@@ -9,8 +9,8 @@ cell (line = the spreadsheet row) — a list is used whole or not at all.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError

@@ -35,7 +35,7 @@ def check_and_record(db_url: str, by: str = CHECK_ACTOR, now: dt.datetime | None
         with engine.connect() as conn:
             verdict, up_to = audit.full_check(conn)
         with engine.begin() as conn:
-            return audit.record_check(conn, verdict, up_to, now or dt.datetime.now(dt.timezone.utc), by)
+            return audit.record_check(conn, verdict, up_to, now or dt.datetime.now(dt.UTC), by)
     finally:
         engine.dispose()
 
@@ -63,7 +63,7 @@ def add_audit_job(scheduler: Any, db_url: str, now: dt.datetime | None = None) -
     from campaign_model.store import audit
     from campaign_model.store.db import make_engine
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:

@@ -29,9 +29,9 @@ import contextlib
 import datetime as dt
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from prefect import flow
+from prefect import Flow, flow
 
 from campaign_model.errors import InvalidInput
 from flows.settings import FlowSettings
@@ -55,7 +55,7 @@ async def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: 
     settings = FlowSettings.from_env()  # the worker's edge: its environment, read once per run
     url = db_url or settings.db_url
     out = outbox_file or str(settings.outbox_file(campaign))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     act = Act(now, SCHEDULER_ACTOR, now)
     steps.precheck(url, campaign, act)
     return await campaign_tick(url, campaign, act, out, settings.delivery)
@@ -144,7 +144,8 @@ def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: 
     name = f"tick-{campaign}"
     try:
         asyncio.run(_ensure_pool(work_pool))
-        source = flow.from_source(source=str(Path(project_dir).resolve()), entrypoint=ENTRYPOINT)
+        # outside an event loop Prefect's from_source returns the Flow itself; its stub says Flow | Coroutine
+        source = cast("Flow[..., Any]", flow.from_source(source=str(Path(project_dir).resolve()), entrypoint=ENTRYPOINT))
         with contextlib.redirect_stdout(io.StringIO()):  # Prefect prints a table; ours is the only output
             deployment_id = source.deploy(
                 name=name, work_pool_name=work_pool, schedules=schedules, parameters=parameters,

@@ -115,7 +115,7 @@ def run_tick_job(db_url: str, campaign: str, outbox_file: str) -> None:
         from campaign_model.store.audit import Act
         from flows.tick import tick
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         r = tick(db_url, campaign, Act(now, SCHEDULER_ACTOR, now), outbox_file, _delivery)
         log.info("检查完成 (tick done) %s at %s: advanced=%s overdue+%s planned=%s sent=%s written-to-file=%s",
                  campaign, r.get("at"), ",".join(r.get("advanced") or []) or "-", r.get("overdue_marked"),
@@ -180,7 +180,7 @@ def parse_cron(expr: str, tz: ZoneInfo | str) -> CronTrigger:
     parts = expr.split()
     if len(parts) not in (5, 6):
         raise _cron_error(expr, f"应有 5 或 6 段，实有 {len(parts)} 段 (expected 5 or 6 fields, got {len(parts)})")
-    fields = dict(zip(_FIELDS5 if len(parts) == 5 else _FIELDS6, parts))
+    fields = dict(zip(_FIELDS5 if len(parts) == 5 else _FIELDS6, parts, strict=False))
     if len(parts) == 5:
         fields["second"] = "0"
     try:
@@ -209,12 +209,12 @@ def default_triggers(send_at: str, tz: ZoneInfo | str) -> BaseTrigger:
 def trigger_tz(trigger: BaseTrigger) -> Any:
     if isinstance(trigger, OrTrigger):
         return trigger_tz(trigger.triggers[0])
-    return getattr(trigger, "timezone", dt.timezone.utc)
+    return getattr(trigger, "timezone", dt.UTC)
 
 
 def next_times(trigger: BaseTrigger, count: int = 3, after: dt.datetime | None = None) -> list[dt.datetime]:
     """The next `count` fire times of a trigger, in its zone."""
-    now = after or dt.datetime.now(dt.timezone.utc)
+    now = after or dt.datetime.now(dt.UTC)
     times: list[dt.datetime] = []
     t = trigger.get_next_fire_time(None, now)
     while t is not None and len(times) < count:
@@ -263,7 +263,7 @@ def make_scheduler(db_url: str, misfire_grace: int | None = MISFIRE_GRACE, worke
         jobstores={"default": store},
         executors={"default": ThreadPoolExecutor(max_workers=workers)},
         job_defaults={"coalesce": True, "misfire_grace_time": misfire_grace or None, "max_instances": 1},
-        timezone=dt.timezone.utc,
+        timezone=dt.UTC,
         daemon=True,
     )
 
@@ -312,7 +312,7 @@ def sync_jobs(scheduler: BackgroundScheduler, db_url: str, outbox_for: Callable[
     wanted = active_campaigns(db_url)
     done: dict[str, list[str]] = {"added": [], "kept": [], "updated": [], "removed": []}
     settings = _job_settings(misfire_grace)
-    existing = {job_campaign(j): j for j in scheduler.get_jobs() if job_campaign(j) is not None}
+    existing = {c: j for j in scheduler.get_jobs() if (c := job_campaign(j)) is not None}
     for key, job in existing.items():
         if key not in wanted:
             scheduler.remove_job(job.id)
@@ -377,7 +377,7 @@ def log_events(scheduler: BackgroundScheduler) -> None:
     def on_event(event: Any) -> None:
         try:
             if isinstance(event, JobExecutionEvent):
-                finished = dt.datetime.now(dt.timezone.utc)
+                finished = dt.datetime.now(dt.UTC)
                 when = local(event.job_id, event.scheduled_run_time)
                 if event.code == EVENT_JOB_MISSED:
                     log.warning("错过运行 (run missed) %s: scheduled %s (later than the misfire grace)",
@@ -398,7 +398,7 @@ def run_now(scheduler: BackgroundScheduler, campaign: str) -> None:
     """Run a campaign's tick job as soon as possible (after "remind now"); a tick already running makes it wait."""
     job = scheduler.get_job(job_id(campaign))
     if job is not None:
-        job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+        job.modify(next_run_time=dt.datetime.now(dt.UTC))
         scheduler.wakeup()
 
 
@@ -408,4 +408,4 @@ def request_run(db_url: str, campaign: str) -> None:
     with paused_scheduler(db_url) as scheduler:
         job = scheduler.get_job(job_id(campaign))
         if job is not None:
-            job.modify(next_run_time=dt.datetime.now(dt.timezone.utc))
+            job.modify(next_run_time=dt.datetime.now(dt.UTC))

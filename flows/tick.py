@@ -66,9 +66,10 @@ def _phase_steps(call_sync: Callable[..., Any], url: str, campaign: str, key: st
 
 # --- Prefect: tasks around the steps, one flow per phase kind, the tick flow ---
 
-_TASKS = {fn: task(fn, name=fn.__name__.replace("_", "-")) for fn in (
+_STEPS: tuple[Callable[..., Any], ...] = (
     steps.start_phases, steps.running_phases, steps.check_deadlines, steps.plan_reminders, steps.evaluate_gate,
-    steps.advance_phase, steps.send_reminders, steps.finish_tick, steps.look_back, steps.ledger_deadlines)}
+    steps.advance_phase, steps.send_reminders, steps.finish_tick, steps.look_back, steps.ledger_deadlines)
+_TASKS = {fn: task(name=fn.__name__.replace("_", "-"))(fn) for fn in _STEPS}
 
 
 def _task_call(fn: Callable[..., Any], *args: Any) -> Any:
@@ -81,7 +82,7 @@ def _make_phase_flow(kind: str) -> Any:
         return _phase_steps(_task_call, url, campaign, key, act, delivery)
 
     phase_flow.__name__ = f"{kind}_phase"
-    return flow(phase_flow, name=f"{kind}-phase", log_prints=False)
+    return flow(name=f"{kind}-phase", log_prints=False)(phase_flow)
 
 
 PHASE_FLOWS = {kind: _make_phase_flow(kind) for kind in PHASE_KINDS}

@@ -14,8 +14,8 @@ the installation. Secrets stay out of the file too: `${VAR}` is replaced from th
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal

@@ -15,8 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from campaign_model.accounts import (MAX_FAILURES_PER_NAME, MAX_FAILURES_PER_SOURCE, THROTTLE_WINDOW,
-                                     check_password_policy, check_role, check_user_name, throttle_verdict)
+from campaign_model.accounts import (
+    MAX_FAILURES_PER_NAME,
+    MAX_FAILURES_PER_SOURCE,
+    THROTTLE_WINDOW,
+    check_password_policy,
+    check_role,
+    check_user_name,
+    throttle_verdict,
+)
 from campaign_model.errors import AuthFailed, ConflictError, InvalidInput, NotFound, Throttled
 from campaign_model.store import accounts, audit
 from campaign_model.store.audit import Act
@@ -199,7 +206,7 @@ def test_a_sixth_wrong_password_within_15_minutes_is_throttled(engine):
     _add(engine)
     for i in range(5):
         with pytest.raises(AuthFailed):
-            _login(engine, password="guess-number-%d" % i, at=T0 + minutes(i))
+            _login(engine, password=f"guess-number-{i}", at=T0 + minutes(i))
     # refused before the password is looked at: even the right one waits
     with pytest.raises(Throttled) as throttled:
         _login(engine, at=T0 + minutes(5))

@@ -187,20 +187,20 @@ def test_the_matrix_lists_every_route_of_the_api(tmp_path, engine):
 def test_each_role_gets_what_its_rights_and_its_units_allow(api, row):
     shared = api.world()
     got = []
-    for role, expected in zip(ROLES, row.expect):
+    for role, expected in zip(ROLES, row.expect, strict=False):
         # a refusal changes nothing (the uploads tests show it), so only a success needs a campaign of its own
         w = api.world() if row.changes and expected < 400 else shared
         response = api.call(role, row, w)
         got.append(response.status_code)
         if response.status_code >= 400:  # every refusal is the API's JSON error
             assert response.json()["error"]["status"] == response.status_code, response.text
-    assert dict(zip(ROLES, got)) == dict(zip(ROLES, row.expect))
+    assert dict(zip(ROLES, got, strict=False)) == dict(zip(ROLES, row.expect, strict=False))
 
 
 def test_the_matrix_refuses_exactly_the_roles_without_the_right():
     """Where the table says 403 for a role that has the right, it is the unit scope (unit-other) speaking."""
     for row in MATRIX:
-        for role, code in zip(ROLES[1:], row.expect[1:]):
+        for role, code in zip(ROLES[1:], row.expect[1:], strict=False):
             has_right = row.right is None or ACCOUNTS[role][0] in RIGHTS[row.right]
             if not has_right:
                 assert code == 403, (row.method, row.path, role)

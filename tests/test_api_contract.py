@@ -18,8 +18,20 @@ import pytest
 from campaign_model.store.tables import filings
 
 from .conftest import local
-from .web_support import (HTTPX_WARNING, ISSUE_ROW, NOW, PDF, Clock, account, api_routes, bearer, count, issue_rows,
-                          new_campaign, serve)
+from .web_support import (
+    HTTPX_WARNING,
+    ISSUE_ROW,
+    NOW,
+    PDF,
+    Clock,
+    account,
+    api_routes,
+    bearer,
+    count,
+    issue_rows,
+    new_campaign,
+    serve,
+)
 
 pytestmark = pytest.mark.filterwarnings(HTTPX_WARNING)
 

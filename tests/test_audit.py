@@ -129,7 +129,7 @@ def test_events_carry_before_and_after(history):
 def test_each_event_links_to_the_one_before(history):
     assert [e.seq for e in history] == list(range(1, len(history) + 1))
     assert history[0].prev_hash == GENESIS
-    for previous, event in zip(history, history[1:]):
+    for previous, event in zip(history, history[1:], strict=False):
         assert event.prev_hash == previous.hash
     assert all(event_hash(e) == e.hash for e in history)
 

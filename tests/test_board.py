@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 
+from campaign_model.spec import UnitSpec
 from campaign_model.specfile import load_spec_text
 from campaign_model.store import board
 from campaign_model.store.audit import Act
 from campaign_model.store.blobs import BlobStore
 from campaign_model.store.board import light, matrix, overdue, progress_series, public_board
-from campaign_model.spec import UnitSpec
 from campaign_model.store.campaigns import import_units, load_ctx
 from campaign_model.store.filings import file_artifact, review, waive
 from campaign_model.store.ledger import record_finding, update_item, verify_item
@@ -96,7 +96,7 @@ def camp(engine, db_url, small, tmp_path) -> Campaign:
 def lights(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(unit, artifact) -> light of every cell the matrix shows."""
     return {(row["unit"], col["artifact"]): cell["light"]
-            for row in doc["rows"] for col, cell in zip(doc["columns"], row["cells"]) if cell is not None}
+            for row in doc["rows"] for col, cell in zip(doc["columns"], row["cells"], strict=False) if cell is not None}
 
 
 # --- the light of one obligation (pure) ---

@@ -298,8 +298,8 @@ def cli(tmp_path):
 
 def test_the_ledger_from_the_command_line(cli, tmp_path):
     (tmp_path / "small.yaml").write_text(SMALL_SPEC, encoding="utf-8")
-    (tmp_path / "issues.csv").write_text("问题,类别,责任领导,牵头股室,整改措施,整改时限\n会议多落实少,慢,李副局长,办公室,压缩会议,2023-06-30\n",
-                                         encoding="utf-8")
+    (tmp_path / "issues.csv").write_text("问题,类别,责任领导,牵头股室,整改措施,整改时限\n"
+                                         "会议多落实少,慢,李副局长,办公室,压缩会议,2023-06-30\n", encoding="utf-8")
     (tmp_path / "minutes.pdf").write_bytes(b"%PDF minutes")
     cli("create", "small.yaml", "--at", "2023-02-01T09:00")
     cli("file", CAMPAIGN, "--unit", "s1", "--artifact", "issue_list", "--rows", "issues.csv", "--by", "s1",

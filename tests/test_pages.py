@@ -20,8 +20,8 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from campaign_app.settings import Settings
-from campaign_app.web.app import create_app
 from campaign_app.usecases.services import Services
+from campaign_app.web.app import create_app
 from campaign_model.specfile import load_spec_text
 from campaign_model.store import outbox
 from campaign_model.store.accounts import add_user
@@ -32,7 +32,6 @@ from campaign_model.store.ledger import record_finding
 from campaign_model.store.tables import audit_events, blobs, filings, ledger_items
 
 from .conftest import SMALL_SPEC, local
-
 
 C = "small-2023"
 NOW = local("2023-03-10T10:00")

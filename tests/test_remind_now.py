@@ -13,8 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from campaign_app.settings import Settings
-from campaign_app.web.app import create_app
 from campaign_app.usecases.services import Services
+from campaign_app.web.app import create_app
 from campaign_model.store.accounts import add_user, create_token
 from campaign_model.store.audit import Act
 from flows.tick import tick_direct
@@ -22,7 +22,6 @@ from flows.tick import tick_direct
 from .conftest import local
 from .loopback import smtp_server  # noqa: F401 (fixture)
 from .test_delivery import KEY, Run, channels, email_channel, run, settings_env  # noqa: F401 (fixtures)
-
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import pytest
 import uvicorn
 
 from campaign_app.settings import Settings
-from campaign_app.web.app import create_app
 from campaign_app.usecases.services import Services
+from campaign_app.web.app import create_app
 from campaign_model.store.accounts import add_user
 from campaign_model.store.audit import Act
 from flows.tick import tick_direct

@@ -63,7 +63,7 @@ def _campaign(engine):
 
 
 def _apply(conn, ids, obs):
-    for oid, (state, minutes, review, gating) in zip(ids, obs):
+    for oid, (state, minutes, review, gating) in zip(ids, obs, strict=False):
         conn.execute(update(obligations).where(obligations.c.id == oid).values(
             state=state, review=review, gating=gating, done=rules.obligation_done(state, review),
             due_at=BASE + dt.timedelta(minutes=minutes), overdue_at=None))
@@ -93,7 +93,7 @@ def test_overdue_gate_and_counts_agree(engine, obs, at_minutes, started_minutes)
 
         counts = obligation_counts(conn, ctx.id, at)
         pure = dict.fromkeys(counts, 0)
-        for (s, m, _, _), late in zip(obs, expected_overdue):
+        for (s, _m, _, _), late in zip(obs, expected_overdue, strict=False):
             pure[s] += 1  # the states partition the total; overdue and not_open are subsets of the open ones
             pure["total"] += 1
             pure["overdue"] += late

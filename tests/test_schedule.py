@@ -28,7 +28,7 @@ from .conftest import SMALL_SPEC, TZ, local
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "campaign_model" / "templates" / "zuofeng-2023.yaml"
 KEY = "zuofeng-2023"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # `campaign` with the scheduling commands, whether or not campaign_app/cli.py registers them yet
 CAMPAIGN = ("import sys; sys.argv[0] = 'campaign'\n"
@@ -127,7 +127,7 @@ def test_serve_ticks_on_a_custom_schedule_keeps_it_and_catches_up_once_after_dow
     doc = json.loads(cli("schedule", KEY, "--cron", "*/2 * * * * *", "--json").stdout)
     assert doc["id"] == f"tick:{KEY}" and doc["schedule"] == "*/2 * * * * *"
     nxt = [dt.datetime.fromisoformat(t) for t in doc["next_runs"]]
-    assert all(b - a == dt.timedelta(seconds=2) for a, b in zip(nxt, nxt[1:])) and nxt[0].utcoffset() == dt.timedelta(hours=8)
+    assert all(b - a == dt.timedelta(seconds=2) for a, b in zip(nxt, nxt[1:], strict=False)) and nxt[0].utcoffset() == dt.timedelta(hours=8)
     assert cli.last_tick() is None
 
     # first start: the custom schedule ticks at the real clock instant
@@ -155,7 +155,7 @@ def test_serve_ticks_on_a_custom_schedule_keeps_it_and_catches_up_once_after_dow
     assert catch_up[1] - stopped_at >= dt.timedelta(seconds=8), runs  # a run time from the downtime...
     # ...and the only run of all those missed: every later run was scheduled after the catch-up tick finished
     assert [r for r in runs if r[1] < catch_up[2]] == [catch_up], out
-    assert all(b[1] > a[1] for a, b in zip(runs, runs[1:]))
+    assert all(b[1] > a[1] for a, b in zip(runs, runs[1:], strict=False))
     assert cli.last_tick() > last_before
     assert [r[0] for r in cli.sql("SELECT id FROM apscheduler_jobs")] == [f"tick:{KEY}"]
     jobs = json.loads(cli("jobs", "--json").stdout)
@@ -185,7 +185,7 @@ def test_schedule_refuses_a_bad_cron_and_restores_the_default(cli):
     default = json.loads(cli("schedule", KEY, "--default", "--json").stdout)
     times = [dt.datetime.fromisoformat(t) for t in default["next_runs"]]
     assert default["schedule"] == "default"  # hourly, which covers the template's send_at 09:00
-    assert all(t.minute == 0 and b - a == dt.timedelta(hours=1) for a, b, t in zip(times, times[1:], times))
+    assert all(t.minute == 0 and b - a == dt.timedelta(hours=1) for a, b, t in zip(times, times[1:], times, strict=False))
     jobs = json.loads(cli("jobs", "--json").stdout)
     assert [(j["id"], j["schedule"]) for j in jobs] == [(f"tick:{KEY}", "default")]
 

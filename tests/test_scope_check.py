@@ -38,8 +38,8 @@ def test_check_unit_agrees_with_scope_of(engine, small):
             for own in [*keys, None]:
                 caller = Caller(Principal(1, "u", role, own, None), "token")
                 for unit in keys:
-                    expected = outcome(lambda: check_units(scope_of(conn, ctx, caller), [unit]))
-                    assert outcome(lambda: check_unit(conn, ctx, caller, unit)) == expected, (role, own, unit)
+                    expected = outcome(lambda c=caller, u=unit: check_units(scope_of(conn, ctx, c), [u]))
+                    assert outcome(lambda c=caller, u=unit: check_unit(conn, ctx, c, u)) == expected, (role, own, unit)
     # the cases the walk must get right are all there: allowed below, refused beside, not in the campaign
     with engine.connect() as conn:
         ctx = load_ctx(conn, small)

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from campaign_app.settings import Settings
-from campaign_app.web.app import create_app
 from campaign_app.usecases.services import Services, UploadLimits
+from campaign_app.web.app import create_app
 from campaign_model.specfile import load_spec_text
 from campaign_model.store.accounts import add_user, create_token
 from campaign_model.store.audit import Act

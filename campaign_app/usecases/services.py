@@ -27,7 +27,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def wall_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Services:
             yield conn
 
     def now(self) -> dt.datetime:
-        return self.clock().astimezone(dt.timezone.utc)
+        return self.clock().astimezone(dt.UTC)
 
     def act(self, actor: str) -> Act:
         return Act(self.now(), actor, wall_clock())  # recorded_at is always the real clock

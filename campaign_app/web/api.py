@@ -120,6 +120,7 @@ def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(descriptio
 
     with spooled([("file", file)], svc.limits, frozenset({"file"})) as files:
         f = files["file"][0]
+        assert f.path is not None  # a rows field (frozenset({"file"}) above) is spooled to a file
         try:
             new_units = read_units(f.path, f.name)
         except CampaignError as exc:

@@ -12,8 +12,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from . import errors
 from ..usecases.services import Services
+from . import errors
 from .uploads import BodyLimit
 
 STATIC = Path(__file__).parent / "static"

@@ -44,7 +44,7 @@ class Caller:
 
 
 def get_services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 Svc = Annotated[Services, Depends(get_services)]
@@ -53,7 +53,7 @@ Svc = Annotated[Services, Depends(get_services)]
 def identify(request: Request, svc: Services) -> Caller | None:
     """The caller of this request, looked up once; None without credentials. A bad token is a 401."""
     if hasattr(request.state, "caller"):
-        return request.state.caller  # type: ignore[no-any-return]
+        return request.state.caller
     caller: Caller | None = None
     header = request.headers.get("authorization")
     if header:

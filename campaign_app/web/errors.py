@@ -91,7 +91,8 @@ def error_page(status: int, message: str, lang: str = "zh") -> HTMLResponse:
     zh, en = TITLES.get(status, ("出错了", "Something went wrong"))
     title = en if lang == "en" else zh
     back = "返回首页" if lang == "zh" else "Home"
-    page = (f"<!doctype html><html lang=\"{'en' if lang == 'en' else 'zh-CN'}\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>"
+    page = (f"<!doctype html><html lang=\"{'en' if lang == 'en' else 'zh-CN'}\"><head><meta charset=\"utf-8\">"
+            f"<title>{status} {title}</title>"
             f"<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"error-page\">"
             f"<h1>{status} {title}</h1><p class=\"error\">{html.escape(message)}</p><p><a href=\"/\">{back}</a></p>"
             f"</main></body></html>")

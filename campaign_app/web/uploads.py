@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import UploadFile
 from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile  # FastAPI's UploadFile's base, what request.form() gives
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..usecases.filings import Uploads

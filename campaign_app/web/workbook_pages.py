@@ -28,7 +28,7 @@ def blank_workbook_page(key: str, kind: str, svc: Svc, caller: Caller = page_cal
     try:
         filename, data = blank_workbook(kinds, kind)
     except NotFound as exc:
-        raise ApiError(404, "not_found", str(exc), "kind")
+        raise ApiError(404, "not_found", str(exc), "kind") from None
     # the ASCII name for old clients, the Chinese one (RFC 6266) for the rest
     fallback = f"{key}-{kind}.xlsx".encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"

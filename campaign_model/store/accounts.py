@@ -15,13 +15,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, or_, select, update
 
 from ..accounts import THROTTLE_WINDOW, check_password_policy, check_role, check_user_name, throttle_verdict
 from ..errors import AuthFailed, ConflictError, InvalidInput, NotFound, Throttled
 from . import audit
 from .audit import Act
-from .tables import api_tokens, login_failures, users, web_sessions
+from .tables import api_tokens, inserted_id, login_failures, users, web_sessions
 
 SESSION_IDLE = dt.timedelta(hours=8)
 SESSION_MAX = dt.timedelta(hours=24)
@@ -74,9 +74,9 @@ def add_user(conn: Connection, name: str, role: str, unit: str | None, password:
     if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
         raise ConflictError(f"用户 '{name}' 已存在 (user already exists)")
     pw_hash = _hasher.hash(password) if password is not None else None
-    user_id = conn.execute(insert(users).values(
+    user_id = inserted_id(conn.execute(insert(users).values(
         name=name, role=role, unit=unit, display_name=display_name, password_hash=pw_hash, disabled=False,
-        created_at=act.at, password_changed_at=act.at if pw_hash else None)).inserted_primary_key[0]
+        created_at=act.at, password_changed_at=act.at if pw_hash else None)))
     audit.append(conn, act, "user.added", None, f"user:{name}", None, {"role": role, "unit": unit})
     return {"id": user_id, "name": name, "role": role, "unit": unit, "display_name": display_name,
             "password": pw_hash is not None, "created_at": act.at}
@@ -106,11 +106,11 @@ def set_disabled(conn: Connection, name: str, disabled: bool, act: Act) -> None:
 
 def list_users(conn: Connection, at: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Every account with its count of live tokens (not revoked; and, given `at`, not expired by then)."""
-    live = api_tokens.c.revoked_at.is_(None)
+    live: ColumnElement[bool] = api_tokens.c.revoked_at.is_(None)
     if at is not None:
         live = live & or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > at)
-    counts = dict(conn.execute(select(api_tokens.c.user_id, func.count()).where(live)
-                               .group_by(api_tokens.c.user_id)).tuples().all())
+    counts: dict[int, int] = dict(conn.execute(select(api_tokens.c.user_id, func.count()).where(live)
+                                               .group_by(api_tokens.c.user_id)).tuples().all())
     return [{"name": r.name, "role": r.role, "unit": r.unit, "display_name": r.display_name, "disabled": r.disabled,
              "password": r.password_hash is not None, "created_at": r.created_at, "tokens": counts.get(r.id, 0)}
             for r in conn.execute(select(users).order_by(users.c.name))]
@@ -153,7 +153,7 @@ def authenticate(conn: Connection, name: str, password: str, at: dt.datetime, so
         ok = row is not None and row.password_hash is not None and not row.disabled
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok:
+    if not ok or row is None:  # (ok implies a row; said again for the type checker)
         _record_failure(conn, key, source, at)
         raise AuthFailed(_AUTH_FAILED)
     conn.execute(delete(login_failures).where(login_failures.c.name == key))
@@ -175,9 +175,9 @@ def create_token(conn: Connection, user_name: str, act: Act, expires_days: int |
     token = "cf_" + secrets.token_urlsafe(32)
     prefix = token[:TOKEN_PREFIX_LENGTH]
     expires_at = act.at + dt.timedelta(days=expires_days) if expires_days is not None else None
-    token_id = conn.execute(insert(api_tokens).values(
+    token_id = inserted_id(conn.execute(insert(api_tokens).values(
         user_id=row.id, token_hash=_sha256(token), prefix=prefix, label=label, created_at=act.at,
-        expires_at=expires_at)).inserted_primary_key[0]
+        expires_at=expires_at)))
     audit.append(conn, act, "token.created", None, f"user:{user_name}", None,
                  {"token": token_id, "prefix": prefix, "label": label, "expires_at": _iso(expires_at)})
     return token, {"id": token_id, "user": user_name, "prefix": prefix, "label": label, "created_at": act.at,

@@ -23,6 +23,7 @@ from .campaigns import CampaignCtx, load_ctx
 from .phases import phase_rows
 from .predicates import ledger_item_overdue, obligation_overdue
 from .queries import iso, phase_state
+
 # the table under another name: `units` is the keyword of a scope of unit keys in matrix() and overdue()
 from .tables import campaigns, filings, ledger_items, obligations, outbox, phases, requirements
 from .tables import units as unit_table
@@ -149,7 +150,9 @@ def progress_series(conn: Connection, key: str, at: dt.datetime) -> list[dict[st
     started = [p for p in phase_rows(conn, ctx.id) if p.started_at is not None and p.started_at <= at]
     if not started:
         return []
-    day = lambda t: t.astimezone(ctx.tz).date()  # noqa: E731
+    def day(t: dt.datetime) -> dt.date:
+        return t.astimezone(ctx.tz).date()
+
     today = day(at)
     due_counts = conn.execute(
         select(obligations.c.phase_id, obligations.c.due_at, func.count())

@@ -20,7 +20,8 @@ from ..timeexpr import local_end_of_day, local_start_of_day, resolve_due
 from ..units import audience, hierarchy_problems
 from . import audit
 from .audit import Act
-from .tables import campaign_specs, campaigns, obligations, phases, requirements, units
+from .tables import campaign_specs, campaigns, inserted_id, obligations, phases, requirements, units
+
 # re-exported: callers look units up through this module as before
 from .unit_lookup import resolve_unit as resolve_unit
 from .unit_lookup import unit_id as unit_id
@@ -143,21 +144,21 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
         raise ConflictError(f"活动 '{spec.key}' 已存在；请换一个 key (campaign '{spec.key}' already exists; choose another key)")
     cal = campaign_calendar(spec)
     tz = spec.tz
-    cid = conn.execute(insert(campaigns).values(
+    cid = inserted_id(conn.execute(insert(campaigns).values(
         key=spec.key, title=spec.title, title_en=spec.title_en, timezone=spec.timezone,
         calendar={"kind": spec.calendar, "holidays": [d.isoformat() for d in spec.holidays],
                   "workdays": [d.isoformat() for d in spec.workdays]},
         reminders=spec.reminders.model_dump(), organizer=spec.organizer,
         artifacts={k: v.model_dump(exclude_none=True) for k, v in spec.artifacts.items()},
         messages=spec.messages.model_dump(exclude_none=True), spec_version=1, created_at=act.at,
-    )).inserted_primary_key[0]
+    )))
     conn.execute(insert(campaign_specs).values(campaign_id=cid, version=1, text=loaded.text, created_at=act.at))
     conn.execute(insert(units), [_unit_values(cid, u) for u in loaded.units])
     for i, phase in enumerate(spec.phases):
-        pid = conn.execute(insert(phases).values(
+        pid = inserted_id(conn.execute(insert(phases).values(
             campaign_id=cid, idx=i, key=phase.key, title=phase.title, title_en=phase.title_en, kind=phase.kind,
             start_at=local_start_of_day(phase.start, tz), end_at=local_end_of_day(phase.end, tz),
-            advance=phase.advance, state="pending")).inserted_primary_key[0]
+            advance=phase.advance, state="pending")))
         gate_kinds = set(phase.gate.artifacts) if phase.gate and phase.gate.artifacts else None
         idx = 0
         for step in phase.steps:

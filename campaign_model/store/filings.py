@@ -18,7 +18,7 @@ from .audit import Act
 from .blobs import BlobStore, put_files
 from .campaigns import CampaignCtx, first_reminder, load_ctx, resolve_unit, unit_id
 from .outbox import cancel_for_closed
-from .tables import filings, ledger_items, obligations, phases, requirements, reviews
+from .tables import filings, inserted_id, ledger_items, obligations, phases, requirements, reviews
 
 OPEN = rules.OPEN_STATES
 
@@ -130,9 +130,9 @@ def record_filing(conn: Connection, p: PreparedFiling, stored: list[dict[str, An
     record_blobs(conn, stored, act.at)
     version = (conn.execute(select(func.max(filings.c.version)).where(filings.c.obligation_id == ob.id)).scalar() or 0) + 1
     late = act.at > ob.due_at
-    fid = conn.execute(insert(filings).values(
+    fid = inserted_id(conn.execute(insert(filings).values(
         obligation_id=ob.id, version=version, at=act.at, by=act.actor, signed_by=p.signed_by,
-        files=stored, rows=rows, late=late)).inserted_primary_key[0]
+        files=stored, rows=rows, late=late)))
     done = rules.obligation_done("filed", ob.review)
     conn.execute(update(obligations).where(obligations.c.id == ob.id).values(
         state="filed", done=done, done_at=act.at if done else None, filed_at=act.at, late=late, next_remind_at=None))

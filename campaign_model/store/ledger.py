@@ -293,7 +293,7 @@ def ledger_gate_met(conn: Connection, ctx: CampaignCtx, phase_row: Any, at: dt.d
         changed = conn.execute(select(func.max(e.at)).join(ledger_items, ledger_items.c.id == e.item_id).where(
             ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True), e.at <= at,
             or_(e.state_before.is_(None), e.state_before != e.state_after))).scalar() if gate.ledger else None
-        instants = [v.replace(tzinfo=v.tzinfo or dt.timezone.utc) for v in
+        instants = [v.replace(tzinfo=v.tzinfo or dt.UTC) for v in
                     (changed, detail.get("evaluation", {}).get("since")) if v is not None]
         detail["since"] = max(instants) if instants else None
     detail.get("evaluation", {}).pop("since", None)

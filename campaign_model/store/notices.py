@@ -18,7 +18,7 @@ def notice_slot(ctx: CampaignCtx, at: dt.datetime) -> tuple[dt.date, dt.datetime
     today = at.astimezone(ctx.tz).date()
     monday = today - dt.timedelta(days=today.weekday())
     day = ctx.calendar.workday_on_or_after(monday)
-    return monday, dt.datetime.combine(day, ctx.policy.send_time(), tzinfo=ctx.tz).astimezone(dt.timezone.utc)
+    return monday, dt.datetime.combine(day, ctx.policy.send_time(), tzinfo=ctx.tz).astimezone(dt.UTC)
 
 
 def plan_notice(conn: Connection, ctx: CampaignCtx, at: dt.datetime,

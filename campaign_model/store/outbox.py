@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -80,7 +80,7 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             contacts = dict(conn.execute(select(units.c.key, units.c.contacts).where(
                 units.c.campaign_id == ctx.id, units.c.key.in_(set(targets.values()) - {None}))).tuples().all())
             for oid, target in targets.items():
-                if target in contacts:
+                if target is not None and target in contacts:
                     rows += [_row(ctx, oid, escalation, target, ch) for ch in route(target, contacts[target])]
         if slot and obs:
             # a reminder still waiting (held outside the window, or failed) gives way to this newer one:
@@ -144,7 +144,7 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
             contacts = dict(conn.execute(select(units.c.key, units.c.contacts).where(
                 units.c.campaign_id == ctx.id, units.c.key.in_(set(targets.values()) - {None}))).tuples().all())
             for item_id, target in targets.items():
-                if target in contacts:
+                if target is not None and target in contacts:
                     rows += [_row(ctx, None, escalation, target, ch, item_id) for ch in route(target, contacts[target])]
         if slot and items:
             # a reminder still waiting gives way to this newer one: one item is one line in a message
@@ -176,10 +176,11 @@ def mark_items_overdue(conn: Connection, ctx: Any, act: Any) -> int:
 
 def _escalation_target(ctx: Any, escalate_to: str, unit: str, parent: str | None) -> str | None:
     """Who hears of a unit that stays overdue (督办): its parent, the organizer, or a named unit."""
+    organizer: str | None = ctx.organizer
     if escalate_to == "parent":
-        return parent or ctx.organizer
+        return parent or organizer
     if escalate_to == "organizer":
-        return ctx.organizer
+        return organizer
     return escalate_to
 
 
@@ -195,7 +196,7 @@ def cancel_for_closed(conn: Connection, campaign_id: int, obligation_id: int | N
     return conn.execute(_cancel_statement(obligation_id is not None, item_id is not None), params).rowcount
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cancel_statement(by_obligation: bool, by_item: bool) -> Any:
     """cancel_for_closed's UPDATE, built once per shape: building it anew (and its cache key) took several
     times longer than running it, on every filing and review. The ids come as bound parameters."""
@@ -335,7 +336,9 @@ def listing_docs(conn: Connection, ctx: Any, state: str | None = None, unit: str
     """The outbox as `campaign reminders --json` and the API show it; a ledger item's deadline has
     unit = the item's unit, artifact = "ledger:<item id>", and "item"."""
 
-    iso = lambda v: v.astimezone(ctx.tz).isoformat() if v else None  # noqa: E731
+    def iso(v: dt.datetime | None) -> str | None:
+        return v.astimezone(ctx.tz).isoformat() if v else None
+
     unit = resolve_unit(conn, ctx, unit) if unit else unit
     return [{"id": r.id, "unit": r.unit, "artifact": r.artifact, **({"item": r.item_id} if r.item_id is not None else {}),
              "kind": r.kind, "due": iso(r.due_at), "planned_for": iso(r.planned_for), "state": r.state,

@@ -103,10 +103,10 @@ def has_open(conn: Connection, phase_id: int) -> bool:
 
 def _met_since(conn: Connection, phase: Any) -> dt.datetime:
     """When the gate became met: the last instant a gating obligation was done (or the phase start)."""
-    last = conn.execute(select(func.max(obligations.c.done_at)).where(
+    last: dt.datetime | None = conn.execute(select(func.max(obligations.c.done_at)).where(
         obligations.c.phase_id == phase.id, obligations.c.gating.is_(True))).scalar()
     if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.timezone.utc)
+        last = last.replace(tzinfo=dt.UTC)
     return last or phase.start_at
 
 

@@ -19,8 +19,19 @@ from ..timeexpr import local_end_of_day
 from . import audit
 from .audit import Act
 from .campaigns import CampaignCtx, load_ctx, resolve_unit
-from .tables import (audit_events, filings, ledger_events, ledger_items, obligations, outbox, phases, requirements,
-                     reviews, units)
+from .tables import (
+    audit_events,
+    filings,
+    inserted_id,
+    ledger_events,
+    ledger_items,
+    obligations,
+    outbox,
+    phases,
+    requirements,
+    reviews,
+    units,
+)
 
 OUTCOMES = ("on_time", "late", "missing", "waived", "pending")
 
@@ -189,8 +200,11 @@ def closure_series(conn: Connection, campaign: str, until: dt.datetime | None = 
                           .where(ledger_items.c.campaign_id == ctx.id, ledger_items.c.current.is_(True),
                                  ledger_events.c.action.in_(("closed", "reopened")))
                           .order_by(ledger_events.c.at, ledger_events.c.id)).all()
-    day = lambda t: t.astimezone(ctx.tz).date()  # noqa: E731
-    added, closing = Counter(day(it.created_at) for it in items), Counter()  # per day: new items, net closures
+    def day(t: dt.datetime) -> dt.date:
+        return t.astimezone(ctx.tz).date()
+
+    # per day: new items, net closures
+    added, closing = Counter(day(it.created_at) for it in items), Counter[dt.date]()
     for e in events:
         closing[day(e.at)] += 1 if e.action == "closed" else -1
     with_events = {e.item_id for e in events}
@@ -233,13 +247,13 @@ def add_ledger_items(conn: Connection, campaign: str, items: list[dict[str, Any]
                                     ledger_items.c.obligation_id.is_(None))
                              .group_by(ledger_items.c.unit_id)).tuples().all())
     created = []
-    for it, u in zip(items, chosen):
+    for it, u in zip(items, chosen, strict=False):
         last[u.id] = (last.get(u.id) or 0) + 1
         values = {k: it[k] for k in ("problem", "category", "measure", "leader", "office", "deadline", "long_term", "state")}
-        item_id = conn.execute(insert(ledger_items).values(
+        item_id = inserted_id(conn.execute(insert(ledger_items).values(
             campaign_id=ctx.id, unit_id=u.id, row_no=last[u.id], source="import", current=True, created_at=act.at,
             updated_at=act.at, due_at=local_end_of_day(it["deadline"], ctx.tz) if it["deadline"] else None, **values)
-        ).inserted_primary_key[0]
+        ))
         events = [{"action": "created", "state_before": None, "note": f"由台账导入 (imported from {file}, row {it['row']})"}]
         if it["progress"]:  # the workbook's 进展 as the item's progress note, so that an export shows it again
             events.append({"action": "progress", "state_before": it["state"], "note": it["progress"]})

@@ -8,13 +8,15 @@ an open obligation (pending, rejected) passes its due instant; `done` is kept eq
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     Column,
+    CursorResult,
     Date,
     DateTime,
     ForeignKey,
@@ -44,13 +46,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where an instant is required")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        return value.replace(tzinfo=dt.timezone.utc) if value is not None else None
+        return value.replace(tzinfo=dt.UTC) if value is not None else None
 
 
 Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id of the one row an INSERT just added: `result.inserted_primary_key[0]`, typed (SQLAlchemy
+    declares `inserted_primary_key` as `Any | None`; after a single-row INSERT it is the key's Row)."""
+    return cast("Sequence[int]", result.inserted_primary_key)[0]
+
 
 campaigns = Table(
     "campaigns", metadata,

@@ -12,13 +12,13 @@ import re
 import smtplib
 import ssl
 import threading
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.header import Header
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from .base import DeliveryError, Message
 

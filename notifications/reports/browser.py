@@ -41,7 +41,7 @@ def _run(args: list[str], out: Path) -> None:
             result = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                                     text=True, timeout=TIMEOUT, check=False, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise InvalidInput(f"Chromium 在 {TIMEOUT} 秒内未完成 (Chromium did not finish in {TIMEOUT} s)")
+            raise InvalidInput(f"Chromium 在 {TIMEOUT} 秒内未完成 (Chromium did not finish in {TIMEOUT} s)") from None
     if result.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         # Chromium logs harmless D-Bus noise on stderr; only the tail tells what failed
         tail = "\n".join(result.stderr.strip().splitlines()[-3:])

@@ -74,7 +74,7 @@ def ledger_report(items: list[dict[str, Any]], campaign: str, campaign_title: st
 
 def notice_report(data: NoticeData, lang: str = "zh") -> Report:
     headers = NOTICE_HEADER_EN if lang == "en" else NOTICE_HEADER
-    cols = [Col(k, t, kind, tones=TONES) for k, t, kind in zip(NOTICE_KEYS, headers, NOTICE_KINDS)]
+    cols = [Col(k, t, kind, tones=TONES) for k, t, kind in zip(NOTICE_KEYS, headers, NOTICE_KINDS, strict=False)]
     rows, groups, n = [], [], 0
     for g in data.groups:
         items = []

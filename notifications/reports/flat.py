@@ -40,7 +40,7 @@ def render_csv(report: Report) -> str:
             writer.writerow([safe_cell(table.title)])
         writer.writerow([safe_cell(h) for h in table.headers])
         for row in table.rows:
-            writer.writerow([_cell(v, c.kind) for v, c in zip(table.values(row), table.columns)])
+            writer.writerow([_cell(v, c.kind) for v, c in zip(table.values(row), table.columns, strict=False)])
     return buf.getvalue()
 
 

@@ -50,7 +50,8 @@ td.ok { color: #1b7a3d; }
 </head>
 <body>
 <h1>{{ report.title }}</h1>
-{% if report.lang == "en" %}<p class="meta">Campaign: {{ report.campaign }}, as of {{ report.at.strftime("%Y-%m-%d %H:%M") }} ({{ offset }})</p>
+{% if report.lang == "en" %}<p class="meta">Campaign: {{ report.campaign }},
+as of {{ report.at.strftime("%Y-%m-%d %H:%M") }} ({{ offset }})</p>
 {% else %}<p class="meta">活动：{{ report.campaign }}　截至 {{ report.at.strftime("%Y-%m-%d %H:%M") }}（{{ offset }}）</p>{% endif %}
 <div class="summary">{% for line in report.summary %}<p>{{ line }}</p>{% endfor %}</div>
 {% if chart %}<div class="chart">{{ chart }}</div>{% endif %}

@@ -65,7 +65,7 @@ def _raw_rows(path: Path) -> list[list[Any]]:
             finally:
                 wb.close()
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidInput(f"{path}: 无法读取台账文件 (cannot read the ledger file: {exc})", field="file")
+        raise InvalidInput(f"{path}: 无法读取台账文件 (cannot read the ledger file: {exc})", field="file") from None
     raise InvalidInput(f"{path}: 不支持的文件类型 '{path.suffix}'，请使用 .xlsx 或 .csv "
                        f"(unsupported file type; use .xlsx or .csv)", field="file")
 

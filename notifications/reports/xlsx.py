@@ -62,7 +62,7 @@ def _sheet(ws: Any, report: Report, table: Table) -> None:
         cell.border = border
     for row in table.rows:
         ws.append([_cell_value(v) for v in table.values(row)])
-        for cell, col in zip(ws[ws.max_row], table.columns):
+        for cell, col in zip(ws[ws.max_row], table.columns, strict=False):
             if cell.data_type == "f":
                 cell.data_type = "s"  # openpyxl takes text starting with "=" for a formula: keep it text
             cell.border = border
