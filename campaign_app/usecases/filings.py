@@ -20,7 +20,7 @@ from campaign_model.store.filing_query import filing as get_filing
 from campaign_model.store.filing_query import filing_list
 from campaign_model.store.queries import obligation_list
 
-from .scope import Scope, unit_key
+from .scope import Scope, seen_and_unit, unit_key
 from .services import Services
 
 RECENT = 20  # filings the form lists under itself
@@ -70,11 +70,7 @@ def obligations(svc: Services, campaign: str, *, at: dt.datetime | None = None, 
     """A campaign's obligations and their states at `at` (default: now), within the scope, a unit, a state."""
     with svc.read() as conn:
         ctx = load_ctx(conn, campaign)
-        seen = scope.units(conn, ctx) if scope is not None else None
-        if unit:
-            unit = unit_key(conn, ctx, scope, unit)
-            if scope is not None:
-                scope.check(conn, ctx, unit, seen)
+        seen, unit = seen_and_unit(conn, ctx, scope, unit)
         docs = obligation_list(conn, campaign, at or svc.now())
     return [d for d in docs if (seen is None or d["unit"] in seen) and (unit is None or d["unit"] == unit)
             and (state is None or d["state"] == state)]
@@ -85,11 +81,7 @@ def filings(svc: Services, campaign: str, *, unit: str | None = None, artifact: 
     """The versions filed (newest first), within the scope, for a unit, an artifact kind."""
     with svc.read() as conn:
         ctx = load_ctx(conn, campaign)
-        seen = scope.units(conn, ctx) if scope is not None else None
-        if unit:
-            unit = unit_key(conn, ctx, scope, unit)
-            if scope is not None:
-                scope.check(conn, ctx, unit, seen)
+        seen, unit = seen_and_unit(conn, ctx, scope, unit)
         return filing_list(conn, ctx, seen, unit, artifact)
 
 

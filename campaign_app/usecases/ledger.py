@@ -27,7 +27,7 @@ from campaign_model.store.lookback import decide
 from campaign_model.store.reports import add_ledger_items
 from notifications.reports.ledger_import import import_ledger
 
-from .scope import Scope, unit_key
+from .scope import Scope, seen_and_unit
 from .services import Services
 
 Files = Sequence[Path | tuple[Path | bytes, str]]  # paths on disk, or (path or content, name as uploaded)
@@ -41,11 +41,7 @@ def ledger(svc: Services, campaign: str, *, unit: str | None = None, state: str 
     whether each is overdue at `at` (default: now)."""
     with svc.read() as conn:
         ctx = load_ctx(conn, campaign)
-        seen = scope.units(conn, ctx) if scope is not None else None
-        if unit:
-            unit = unit_key(conn, ctx, scope, unit)
-            if scope is not None:
-                scope.check(conn, ctx, unit, seen)
+        seen, unit = seen_and_unit(conn, ctx, scope, unit)
         docs = queries.ledger(conn, campaign, unit, state, at or svc.now())
     return [d for d in docs if seen is None or d["unit"] in seen]
 

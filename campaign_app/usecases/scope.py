@@ -36,3 +36,15 @@ def unit_key(conn: Connection, ctx: CampaignCtx, scope: Scope | None, unit: str)
             exc.field = exc.field or "unit"
             raise
         return unit
+
+
+def seen_and_unit(conn: Connection, ctx: CampaignCtx, scope: Scope | None,
+                  unit: str | None) -> tuple[frozenset[str] | None, str | None]:
+    """The units the caller may see (None: all) and the unit asked for, by key, checked against them: what
+    every scoped listing filtered to one unit begins with."""
+    seen = scope.units(conn, ctx) if scope is not None else None
+    if unit:
+        unit = unit_key(conn, ctx, scope, unit)
+        if scope is not None:
+            scope.check(conn, ctx, unit, seen)
+    return seen, unit or None
