@@ -143,11 +143,11 @@ def test_the_matrix_has_a_column_per_requirement_and_a_row_per_unit(camp):
     doc = camp.read(matrix, "2023-02-20T12:00")
     assert (doc["campaign"], doc["at"]) == (CAMPAIGN, "2023-02-20T12:00:00+08:00")
     assert doc["columns"] == [
-        {"artifact": "plan", "step": "plan", "title": "实施方案", "phase": "mobilization",
+        {"artifact": "plan", "step": "plan", "step_title": "制定实施方案", "title": "实施方案", "phase": "mobilization",
          "due": "2023-02-28T23:59:59+08:00"},
-        {"artifact": "issue_list", "step": "issues", "title": "问题清单", "phase": "self_check",
+        {"artifact": "issue_list", "step": "issues", "step_title": "问题清单", "title": "问题清单", "phase": "self_check",
          "due": "2023-04-05T23:59:59+08:00"},
-        {"artifact": "summary", "step": "summary", "title": "总结报告", "phase": "summary",
+        {"artifact": "summary", "step": "summary", "step_title": "总结报告", "title": "总结报告", "phase": "summary",
          "due": "2023-04-30T23:59:59+08:00"}]
     # by parent, then key: the bureau (no parent) first; d1 owes nothing, so all its cells are empty
     assert [(r["unit"], r["name"], r["parent"], r["tags"]) for r in doc["rows"]] == [

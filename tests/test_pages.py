@@ -259,6 +259,12 @@ def test_a_good_filing_redirects_with_its_version_and_turns_the_matrix_cell_gree
     assert matrix_cells(school.get(f"/c/{C}/matrix").text)[("s1", "plan")] == "light-green"
 
 
+def test_the_filing_page_names_each_step_by_its_title_not_its_key(site):
+    page = site.login("s1user").get(f"/c/{C}/file?unit=s1").text
+    owed = page.split('data-artifact="plan"')[1].split("</tr>")[0]
+    assert "制定实施方案" in owed and "<td>plan</td>" not in owed
+
+
 def test_a_filing_with_a_bad_row_shows_the_row_on_the_page_and_stores_nothing(site):
     school = site.login("s1user")
     rows = "\n".join([ISSUE_HEADER, "作风不实,松,加强学习,王副校长,办公室,2023-04-30",

@@ -146,5 +146,5 @@ def _owed(m: dict[str, Any]) -> list[dict[str, Any]]:
     """The chosen unit's obligations (its one row of the matrix), in due order."""
     if not m["rows"]:
         return []
-    return [{"artifact": col["artifact"], "title": col["title"], "step": col["step"], **cell}
+    return [{"artifact": col["artifact"], "title": col["title"], "step": col["step"], "step_title": col["step_title"], **cell}
             for col, cell in zip(m["columns"], m["rows"][0]["cells"], strict=True) if cell is not None]

@@ -66,7 +66,8 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
                     and (tag is None or tag in (r.tags or [])) and (units is None or r.key in units)),
                    key=lambda r: (r.parent_key or "", r.key))
     columns = conn.execute(
-        select(requirements.c.id, requirements.c.artifact, requirements.c.step_key, requirements.c.due_at,
+        select(requirements.c.id, requirements.c.artifact, requirements.c.step_key, requirements.c.step_title,
+               requirements.c.due_at,
                phases.c.key.label("phase"))
         .join(phases, phases.c.id == requirements.c.phase_id)
         .where(requirements.c.campaign_id == ctx.id)
@@ -92,7 +93,8 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     counts = Counter(c["light"] for row in rows for c in row["cells"] if c is not None)
     return {
         "campaign": ctx.key, "at": iso(at, ctx),
-        "columns": [{"artifact": c.artifact, "step": c.step_key, "title": _title(ctx, c.artifact), "phase": c.phase,
+        "columns": [{"artifact": c.artifact, "step": c.step_key, "step_title": c.step_title,
+                     "title": _title(ctx, c.artifact), "phase": c.phase,
                      "due": iso(c.due_at, ctx)} for c in columns],
         "rows": rows, "counts": {k: counts[k] for k in LIGHTS},
         "parents": [{"key": r.key, "name": r.name} for r in active if r.key in with_children],
