@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
 from campaign_model.store.accounts import Principal
@@ -24,6 +24,13 @@ from ..usecases.services import Services
 from .errors import ApiError, forbidden, unauthenticated
 
 SESSION_COOKIE = "cf_session"
+
+# Every number a client sends is bounded: a stored id or a count fits a signed 64-bit integer, so a
+# larger one is a 422 naming the field, never an OverflowError from the database.
+MAX_INT = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_INT)]
+IndexPath = Annotated[int, Path(ge=0, le=10_000)]  # the n-th file of a filing or an evidence entry
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
