@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from campaign_model.errors import NotFound
+from campaign_model.errors import ConflictError, InvalidInput, NotFound
 from campaign_model.store import board
 from campaign_model.store import filings as store
+from campaign_model.store import reviews as review_store
 from campaign_model.store.audit import Act
 from campaign_model.store.blobs import put_files
 from campaign_model.store.campaigns import load_ctx, unit_rows
@@ -148,3 +149,100 @@ def _owed(m: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     return [{"artifact": col["artifact"], "title": col["title"], "step": col["step"], "step_title": col["step_title"], **cell}
             for col, cell in zip(m["columns"], m["rows"][0]["cells"], strict=True) if cell is not None]
+
+
+# --- the review queue (待审核): what waits for a decision, one filing as the reviewer reads it, the decisions ---
+
+BATCH = 500  # filings accepted at once, at most
+
+
+def review_queue(svc: Services, campaign: str, *, phase: str | None = None, artifact: str | None = None,
+                 parent: str | None = None, decided: int | None = None, scope: Scope | None = None) -> dict[str, Any]:
+    """The filings waiting for review, oldest first, within the scope and the filters, and what the filters offer;
+    with `decided`, that filing's unit, artifact, version and decision (to confirm a decision just taken)."""
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        choices = review_store.queue_choices(conn, ctx, seen)
+        for field, value, offered in (("phase", phase, choices["phases"]), ("artifact", artifact, choices["artifacts"]),
+                                      ("parent", parent, choices["parents"])):
+            if value and value not in {c["key"] for c in offered}:
+                known = ", ".join(c["key"] for c in offered) or "—"
+                raise InvalidInput(f"筛选条件 {field} 没有 '{value}' 这一项；可选：{known} "
+                                   f"(no '{value}' to filter {field} by; known: {known})", field=field)
+        found = review_store.waiting(conn, ctx, seen, phase=phase or None, artifact=artifact or None,
+                                     parent=parent or None)
+        done = _decided(conn, ctx, decided, seen) if decided else None
+    return {"campaign": campaign, "title": ctx.title, **found, **choices, "decided": done}
+
+
+def _decided(conn: Any, ctx: Any, filing_id: int, seen: frozenset[str] | None) -> dict[str, Any] | None:
+    try:
+        doc = get_filing(conn, ctx, filing_id)
+    except NotFound:
+        return None
+    ob = review_store.obligation_of(conn, ctx, filing_id)
+    if doc["review"] is None or (seen is not None and doc["unit"] not in seen):
+        return None
+    return {"id": filing_id, "unit_name": ob.unit_name, "version": doc["version"], **doc["review"],
+            "artifact_title": str(ctx.artifacts.get(doc["artifact"], {}).get("title", doc["artifact"]))}
+
+
+def review_view(svc: Services, campaign: str, filing_id: int, *, scope: Scope | None = None) -> dict[str, Any]:
+    """One filing as its reviewer reads it: files, rows and their columns, the earlier versions, what changed
+    since the previous version, the sign-off, and whether it waits for a decision."""
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        doc = get_filing(conn, ctx, filing_id)
+        if scope is not None:
+            scope.check(conn, ctx, doc["unit"])
+        ob = review_store.obligation_of(conn, ctx, filing_id)
+        history = review_store.versions(conn, ctx, filing_id)
+    kind = ctx.artifacts.get(doc["artifact"], {})
+    this = next(v for v in history if v["id"] == filing_id)
+    previous = next((v for v in history if v["version"] < doc["version"]), None)
+    changes = review_store.diff(previous, this, review_store.key_column(ctx, doc["artifact"]))
+    for v in history:  # the list of versions shows how many rows each had, not the rows
+        v["rows"] = len(v["rows"]) if v["rows"] is not None else None
+    return {"campaign": campaign, "title": ctx.title, "filing": doc, "unit_name": ob.unit_name,
+            "artifact_title": str(kind.get("title", doc["artifact"])), "step_title": ob.step_title,
+            "phase_title": ob.phase_title, "due": ob.due_at.astimezone(ctx.tz).isoformat(), "state": ob.state,
+            "latest": ob.latest, "waiting": review_store.waits(ob, doc["version"]),
+            "columns": [{"key": c, "title": str(spec.get("title", c)) if isinstance(spec, dict) else c}
+                        for c, spec in (kind.get("rows") or {}).items()],
+            "versions": history, "previous": previous["version"] if previous else None, "changes": changes}
+
+
+def decide_filing(svc: Services, act: Act, campaign: str, filing_id: int, *, accept: bool, comment: str | None = None,
+                  scope: Scope | None = None) -> dict[str, Any]:
+    """Accept or reject one filing, which must be the latest version and still wait for review; a rejection
+    needs a comment (the unit reads it on its tasks and in its next reminder)."""
+    with svc.write() as conn:
+        ctx = load_ctx(conn, campaign)
+        if scope is not None:
+            scope.check(conn, ctx, get_filing(conn, ctx, filing_id)["unit"])
+        return review_store.decide(conn, ctx, filing_id, accept, comment, act)
+
+
+def accept_filings(svc: Services, act: Act, campaign: str, filing_ids: Sequence[int], *,
+                   scope: Scope | None = None) -> dict[str, Any]:
+    """Accept several filings in one transaction, each audited as one decision; those no longer waiting
+    (decided meanwhile, or a newer version filed) are left as they are and reported."""
+    ids = list(dict.fromkeys(filing_ids))
+    if not ids:
+        raise InvalidInput("请至少勾选一份报送 (select at least one filing)", field="filing")
+    if len(ids) > BATCH:
+        raise InvalidInput(f"一次最多通过 {BATCH} 份 (at most {BATCH} filings at once)", field="filing")
+    accepted: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    with svc.write() as conn:
+        ctx = load_ctx(conn, campaign)
+        seen = scope.units(conn, ctx) if scope is not None else None
+        for fid in ids:
+            try:
+                if scope is not None:
+                    scope.check(conn, ctx, get_filing(conn, ctx, fid)["unit"], seen)
+                accepted.append(review_store.decide(conn, ctx, fid, True, None, act))
+            except (ConflictError, NotFound) as exc:
+                skipped.append({"filing": fid, "reason": str(exc)})
+    return {"campaign": campaign, "accepted": accepted, "skipped": skipped}

@@ -201,6 +201,15 @@ def review(key: str, body: ReviewIn, svc: Svc, caller: Caller = require("filing.
                                comment=body.comment, step=body.step)
 
 
+@router.get("/campaigns/{key}/reviews", tags=["filings"],
+            summary="待审核的报送，最早的在前 (filings waiting for review, the oldest first)")
+def review_queue(key: str, svc: Svc, phase: Annotated[str, Query(max_length=64)] = "",
+                 artifact: Annotated[str, Query(max_length=64)] = "", parent: Annotated[str, Query(max_length=64)] = "",
+                 caller: Caller = require("filing.review")) -> dict[str, Any]:
+    return filing_cases.review_queue(svc, key, phase=phase or None, artifact=artifact or None, parent=parent or None,
+                                     scope=reach(caller))
+
+
 class WaiverIn(BaseModel):
     unit: Key
     artifact: Key

@@ -25,10 +25,12 @@ from .deps import Caller, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
+from .review_pages import router as review_router
 
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)
 router.include_router(ledger_router)
+router.include_router(review_router)
 
 AUDIT_PAGE = 50
 

@@ -226,3 +226,30 @@ def attachment(blobs: Any, sha256: str, name: str) -> FileResponse:
         raise ApiError(404, "not_found", "文件内容缺失 (the stored content is missing)")
     return FileResponse(path, filename=name, media_type="application/octet-stream",
                         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+
+
+# the kinds a browser may show inside a page: by the file's name and, again, by its first bytes
+PREVIEW_TYPES = {".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def previewable(blobs: Any, sha256: str, name: str) -> str | None:
+    """The media type a stored file is previewed as (PDF, PNG, JPEG: by its name and its first bytes), or None:
+    downloaded only."""
+    media = PREVIEW_TYPES.get(suffix_of(name))
+    path = blobs.path(sha256)
+    if media is None or not path.exists():
+        return None
+    with path.open("rb") as f:
+        return media if _looks_like(suffix_of(name), f.read(16)) else None
+
+
+def inline(blobs: Any, sha256: str, name: str) -> FileResponse:
+    """A stored PDF or image to show in a page (`<iframe>`/`<img>` of our own pages only), sandboxed; anything
+    else, or a file whose content is not what its name says, is an attachment as `attachment` serves it."""
+    media = previewable(blobs, sha256, name)
+    if media is None:
+        return attachment(blobs, sha256, name)
+    return FileResponse(blobs.path(sha256), filename=name, media_type=media, content_disposition_type="inline",
+                        headers={"X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": "sandbox; frame-ancestors 'self'",
+                                 "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "private, no-store"})
