@@ -24,8 +24,9 @@ from ..usecases import campaigns as campaigns_uc
 from ..usecases import filings as filing_cases
 from ..usecases import ledger as ledger_uc
 from ..usecases import reminders as reminders_uc
+from ..usecases import tasks as tasks_uc
 from ..usecases import units as units_uc
-from .deps import Caller, Svc, reach, require
+from .deps import MAX_INT, Caller, IdField, IdPath, IndexPath, Svc, reach, require
 from .errors import ApiError, from_domain
 from .uploads import attachment, evidence_uploads, filing_uploads, spooled
 
@@ -47,6 +48,13 @@ def health(svc: Svc) -> dict[str, Any]:
 def me(caller: Caller = require("campaign.read")) -> dict[str, Any]:
     p = caller.principal
     return {"name": p.name, "role": p.role, "unit": p.unit, "display_name": p.display_name, "via": caller.via}
+
+
+@router.get("/me/tasks", tags=["accounts"], summary="我的待办：本单位及下级单位的应报材料与整改台账，按紧急程度排序 "
+                                                   "(the caller's unit's tasks across its campaigns, most urgent first)")
+def my_tasks(svc: Svc, caller: Caller = require("campaign.read")) -> dict[str, Any]:
+    # only a unit user has tasks of its own; for the other roles the lists are empty
+    return tasks_uc.my_tasks(svc, svc.now(), unit=caller.principal.unit if caller.role == "unit" else None)
 
 
 @router.get("/campaigns", tags=["campaigns"], summary="活动列表 (campaigns the caller may see)")
@@ -177,12 +185,12 @@ def filings(key: str, svc: Svc, unit: str | None = None, artifact: str | None = 
 
 
 @router.get("/campaigns/{key}/filings/{filing_id}", tags=["filings"], summary="一次报送及其逐行内容 (one filing, with its rows)")
-def filing(key: str, filing_id: int, svc: Svc, caller: Caller = require("filing.read")) -> dict[str, Any]:
+def filing(key: str, filing_id: IdPath, svc: Svc, caller: Caller = require("filing.read")) -> dict[str, Any]:
     return filing_cases.filing(svc, key, filing_id, scope=reach(caller))
 
 
 @router.get("/campaigns/{key}/filings/{filing_id}/files/{n}", tags=["filings"], summary="下载附件 (download a filed file)")
-def download(key: str, filing_id: int, n: int, svc: Svc, caller: Caller = require("filing.read")) -> Response:
+def download(key: str, filing_id: IdPath, n: IndexPath, svc: Svc, caller: Caller = require("filing.read")) -> Response:
     f = filing_cases.filed_file(svc, key, filing_id, n, scope=reach(caller))
     return attachment(svc.blobs, f["sha256"], f["name"])
 
@@ -243,7 +251,7 @@ def ledger(key: str, svc: Svc, unit: str | None = None, state: str | None = None
 
 @router.post("/ledger/{item}/progress", tags=["ledger"],
              summary="报告整改进展或整改完成（附佐证）(report progress, or the fix with evidence files)")
-def ledger_progress(item: int, svc: Svc, state: Annotated[Literal["in_progress", "rectified"], Form()],
+def ledger_progress(item: IdPath, svc: Svc, state: Annotated[Literal["in_progress", "rectified"], Form()],
                     note: Annotated[str | None, Form(max_length=4000)] = None,
                     evidence: Annotated[list[UploadFile] | None, File(description="佐证材料 (evidence)")] = None,
                     caller: Caller = require("ledger.update")) -> dict[str, Any]:
@@ -258,7 +266,7 @@ class VerifyIn(BaseModel):
 
 
 @router.post("/ledger/{item}/verify", tags=["ledger"], summary="销号或退回整改 (close a rectified item, or reopen it)")
-def ledger_verify(item: int, body: VerifyIn, svc: Svc, caller: Caller = require("ledger.verify")) -> dict[str, Any]:
+def ledger_verify(item: IdPath, body: VerifyIn, svc: Svc, caller: Caller = require("ledger.verify")) -> dict[str, Any]:
     return ledger_uc.verify(svc, svc.act(caller.name), item, close=body.decision == "close", comment=body.comment,
                             deadline=body.deadline, scope=reach(caller))
 
@@ -288,7 +296,7 @@ def reminders(key: str, svc: Svc, state: str | None = None, unit: str | None = N
 
 
 class RemindIn(BaseModel):
-    obligations: list[int] = Field(min_length=1, max_length=10000)
+    obligations: list[IdField] = Field(min_length=1, max_length=10000)
 
 
 @router.post("/campaigns/{key}/reminders", status_code=202, tags=["reminders"],
@@ -303,7 +311,7 @@ def remind(key: str, body: RemindIn, svc: Svc, background: BackgroundTasks,
 
 @router.get("/audit", tags=["audit"], summary="审计日志，可检索 (the audit log, newest first, searchable)")
 def audit_log(svc: Svc, campaign: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
-              limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
               caller: Caller = require("audit.read")) -> dict[str, Any]:
     return audit_uc.search(svc, campaign=campaign, text=q, limit=limit, offset=offset)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import Field
 
 from campaign_model.access import allowed, outside, sees_everything, visible_units
 from campaign_model.store.accounts import Principal
@@ -31,6 +32,9 @@ MAX_INT = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_INT)]
 IndexPath = Annotated[int, Path(ge=0, le=10_000)]  # the n-th file of a filing or an evidence entry
 PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_INT)]  # an optional id in the query: `item: IdQuery = None`
+CountQuery = Annotated[int | None, Query(ge=0, le=MAX_INT)]  # a count a redirect carries back to its page
+IdField = Annotated[int, Field(ge=1, le=MAX_INT)]  # an id in a JSON body or a form list: `list[IdField]`
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -83,7 +83,7 @@ def _wants_html(request: Request) -> bool:
 
 
 TITLES = {401: ("请先登录", "Please log in"), 403: ("无权访问", "Not allowed"), 404: ("未找到", "Not found"),
-          413: ("文件过大", "Too large"), 415: ("文件类型不允许", "File type not allowed"),
+          413: ("文件过大", "Too large"), 415: ("文件类型不允许", "File type not allowed"), 422: ("输入有误", "Invalid input"),
           429: ("尝试过于频繁", "Too many attempts")}
 
 
@@ -142,4 +142,11 @@ def _validation_message(e: dict[str, Any]) -> str:
     kind = e.get("type", "")
     if kind == "missing":
         return "必填 (required)"
+    bound = (e.get("ctx") or {})
+    if kind in ("less_than_equal", "less_than"):
+        return f"数值过大，最大 {bound.get('le', bound.get('lt'))} (too large: at most {bound.get('le', bound.get('lt'))})"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"数值过小，最小 {bound.get('ge', bound.get('gt'))} (too small: at least {bound.get('ge', bound.get('gt'))})"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "应为整数 (must be a whole number)"
     return f"{e.get('msg', '无效')} (invalid)"

@@ -21,7 +21,7 @@ from ..usecases import campaigns as campaigns_uc
 from ..usecases import reminders as reminders_uc
 from . import labels, render
 from .charts import progress_svg, timeline_svg
-from .deps import Caller, Svc, check_csrf, reach
+from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
@@ -70,7 +70,7 @@ def matrix(key: str, request: Request, svc: Svc, parent: str = "", tag: str = ""
 
 
 @router.get("/c/{key}/overdue")
-def overdue(key: str, request: Request, svc: Svc, done: int | None = None, items: int | None = None,
+def overdue(key: str, request: Request, svc: Svc, done: CountQuery = None, items: CountQuery = None,
             caller: Caller = page_caller("obligations.read")) -> Response:
     doc = reminders_uc.overdue(svc, key, scope=reach(caller))
     return _page(request, "overdue.html", caller, key=key, title=doc["title"], rows=doc["rows"], done=done, items=items)
@@ -78,7 +78,7 @@ def overdue(key: str, request: Request, svc: Svc, done: int | None = None, items
 
 @router.post("/c/{key}/remind")
 def remind(key: str, request: Request, svc: Svc, background: BackgroundTasks,
-           obligation: Annotated[list[int] | None, Form()] = None, csrf: Annotated[str, Form()] = "",
+           obligation: Annotated[list[IdField] | None, Form()] = None, csrf: Annotated[str, Form()] = "",
            caller: Caller = page_caller("reminders.send")) -> Response:
     check_csrf(request, caller, csrf)
     # the tick that sends them runs after the redirect, not inside this request
@@ -91,7 +91,7 @@ def remind(key: str, request: Request, svc: Svc, background: BackgroundTasks,
 
 @router.get("/audit")
 def audit_log(request: Request, svc: Svc, campaign: str = "", q: Annotated[str, Query(max_length=200)] = "",
-              page: Annotated[int, Query(ge=1)] = 1, caller: Caller = page_caller("audit.read")) -> Response:
+              page: PageQuery = 1, caller: Caller = page_caller("audit.read")) -> Response:
     """The log, newest first, and the latest full verification of the chain (a view re-hashes nothing:
     the chain is verified by the button below and on the schedule of `serve`)."""
     lang = render.lang_of(request)
