@@ -367,9 +367,9 @@ def test_the_ledger_marks_an_overdue_item_and_shows_it_only_within_scope(site, f
     assert not elements(site.login("s2user").get(f"/c/{C}/ledger").text, tag="tr", id=f"item-{finding}")
 
 
-def _history_cell(page: str, item: int) -> str:
-    row = page.split(f'id="item-{item}"')[1].split("</tr>")[0]
-    return row.split('class="history"')[1].split(">", 1)[1].split("</td>")[0]
+def _history_cell(page: str) -> str:
+    """The rows of an item page's history (its last entry, the first here, is the creation)."""
+    return page.split('id="history"')[1].split("<tbody>")[1].split("</tbody>")[0]
 
 
 def test_the_ledger_history_reads_in_the_pages_language_with_names_not_codes(site):
@@ -383,11 +383,11 @@ def test_the_ledger_history_reads_in_the_pages_language_with_names_not_codes(sit
     page = admin.get(f"/c/{C}/ledger").text
     item = int([tr for tr in elements(page, tag="tr") if tr.get("data-unit") == "s1"][0]["data-item"])
 
-    zh = _history_cell(page, item)
+    zh = _history_cell(admin.get(f"/c/{C}/ledger/{item}").text)
     assert "第一小学" in zh and "由报送的问题清单生成" in zh and "新增" in zh
     for code in ("s1user", " s1 ", "created", "from the filed issue list", "("):
         assert code not in zh, (code, zh)
-    en = _history_cell(admin.get(f"/c/{C}/ledger", params={"lang": "en"}).text, item)
+    en = _history_cell(admin.get(f"/c/{C}/ledger/{item}", params={"lang": "en"}).text)
     assert "第一小学" in en and "added" in en and "from the filed issue list" in en
     assert "由报送的问题清单生成" not in en and "created" not in en
 
@@ -408,7 +408,7 @@ def test_a_unit_reports_the_fix_with_evidence_and_the_supervisor_closes_the_item
     assert report.status_code == 303
 
     page = school.get(report.headers["location"]).text
-    assert has_id(page, "ledger-ok") and "ledger-state-rectified" in elements(page, id=f"item-{finding}")[0]["class"]
+    assert has_id(page, "ledger-ok") and "ledger-state-rectified" in elements(page, id="ledger-item")[0]["class"]
     link = [a["href"] for a in elements(page, tag="a", class_="download")]
     assert link == [f"/c/{C}/ledger/{finding}/evidence/0"] and school.get(link[0]).content == PDF
     assert site.login("s2user").get(link[0]).status_code == 403
@@ -420,7 +420,8 @@ def test_a_unit_reports_the_fix_with_evidence_and_the_supervisor_closes_the_item
     closed = sup.post(f"/c/{C}/ledger/{finding}/verify", data={"decision": "close", "comment": "公示到位，同意销号",
                                                                 "csrf": csrf_of(page)}, follow_redirects=False)
     assert closed.status_code == 303
-    assert "ledger-state-closed" in elements(sup.get(closed.headers["location"]).text, id=f"item-{finding}")[0]["class"]
+    assert closed.headers["location"] == f"/c/{C}/ledger/{finding}?done=closed"
+    assert "ledger-state-closed" in elements(sup.get(closed.headers["location"]).text, id="ledger-item")[0]["class"]
 
 
 def test_a_unit_user_cannot_report_on_another_units_item_nor_verify(site, finding):

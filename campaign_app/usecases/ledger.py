@@ -46,22 +46,45 @@ def ledger(svc: Services, campaign: str, *, unit: str | None = None, state: str 
     return [d for d in docs if seen is None or d["unit"] in seen]
 
 
-def ledger_view(svc: Services, campaign: str, *, unit: str | None = None, state: str | None = None,
-                scope: Scope | None = None) -> dict[str, Any]:
-    """What the ledger page shows now: the items in scope (an unknown state filters nothing), the units'
-    names, and the accounts that may appear in a history."""
+PER_PAGE = 50  # items on a page of the ledger's list
+
+
+def ledger_list(svc: Services, campaign: str, *, unit: str | None = None, state: str | None = None,
+                category: str | None = None, source: str | None = None, overdue: bool | None = None,
+                page: int = 1, per_page: int = PER_PAGE, scope: Scope | None = None) -> dict[str, Any]:
+    """A page of the ledger's list as the dashboard shows it: the items in scope that pass the filters (an
+    unknown state filters nothing), filtered, counted and paged by the database; a page past the last
+    shows the last. With the counts per state, the filters' choices and the units' names."""
     now = svc.now()
+    state = state if state in STATES else None
     with svc.read() as conn:
         ctx = load_ctx(conn, campaign)
-        seen = scope.units(conn, ctx) if scope is not None else None
-        if unit and scope is not None:
-            scope.check(conn, ctx, unit, seen)
+        seen, unit = seen_and_unit(conn, ctx, scope, unit)
         names = {u.key: u.name for u in unit_rows(conn, ctx)}
-        items = [i for i in queries.ledger(conn, campaign, unit or None, state if state in STATES else None, now)
-                 if seen is None or i["unit"] in seen]
-        accounts = [{k: u[k] for k in ("name", "unit", "display_name")} for u in list_users(conn)]
+
+        def one(n: int) -> dict[str, Any]:
+            return store.item_list(conn, ctx, now, seen=seen, unit=unit, state=state, category=category or None,
+                                   source=source or None, overdue=overdue, offset=(n - 1) * per_page, limit=per_page)
+
+        found = one(page)
+        pages = max(1, -(-found["total"] // per_page))
+        if page > pages:
+            page, found = pages, one(pages)
+        facets = store.item_facets(conn, ctx, seen)
     return {"campaign": ctx.key, "title": ctx.title, "units": names, "scope": sorted(seen) if seen is not None else None,
-            "items": items, "accounts": accounts}
+            **found, **facets, "page": page, "pages": pages, "per_page": per_page, "at": now}
+
+
+def item_view(svc: Services, campaign: str, item_id: int, *, scope: Scope | None = None) -> dict[str, Any]:
+    """What an item's page shows: the item whole with its history and evidence (NotFound when it is not of
+    `campaign`, refused beyond the caller's scope), the units' names and the accounts of its history."""
+    now = svc.now()
+    with svc.read() as conn:
+        ctx, _ = _owned(conn, item_id, campaign, scope)
+        doc = store.item_doc(conn, item_id, now)
+        names = {u.key: u.name for u in unit_rows(conn, ctx)}
+        accounts = [{k: u[k] for k in ("name", "unit", "display_name")} for u in list_users(conn)]
+    return {"campaign": ctx.key, "title": ctx.title, "item": doc, "units": names, "accounts": accounts, "at": now}
 
 
 def item(svc: Services, item_id: int, *, campaign: str | None = None, scope: Scope | None = None) -> dict[str, Any]:

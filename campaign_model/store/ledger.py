@@ -5,12 +5,12 @@ ledger and evaluation conditions of phase gates (the rules are in `..ledger`). E
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, or_, select, update
+from sqlalchemy import Connection, case, false, func, insert, not_, or_, select, update
 
 from .. import ledger as rules
 from ..errors import InvalidInput, NotFound
@@ -198,6 +198,96 @@ def histories(conn: Connection, item_ids: Iterable[int], ctx: CampaignCtx) -> di
 
 def item_history(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     return histories(conn, [item_id], item_ctx(conn, item_id))[item_id]
+
+
+# --- the ledger's list (filtered and paged here, in SQL) and one item's whole record ---
+
+def _iso(value: dt.datetime | None, ctx: CampaignCtx) -> str | None:
+    return value.astimezone(ctx.tz).isoformat() if value else None
+
+
+def _where(ctx: CampaignCtx, at: dt.datetime | None, seen: Collection[str] | None, unit: str | None, state: str | None,
+           category: str | None, source: str | None, overdue: bool | None) -> list[Any]:
+    i = ledger_items.c
+    where: list[Any] = [i.campaign_id == ctx.id, i.current.is_(True)]
+    if seen is not None:
+        where.append(units.c.key.in_(sorted(seen)) if seen else false())
+    if unit:
+        where.append(units.c.key == unit)
+    if state:
+        where.append(i.state == state)
+    if category:
+        where.append(i.category == category)
+    if source:
+        where.append(i.source == source)
+    if overdue is not None and at is not None:
+        where.append(ledger_item_overdue(at) if overdue else not_(ledger_item_overdue(at)))
+    return where
+
+
+def item_list(conn: Connection, ctx: CampaignCtx, at: dt.datetime, *, seen: Collection[str] | None = None,
+              unit: str | None = None, state: str | None = None, category: str | None = None,
+              source: str | None = None, overdue: bool | None = None, offset: int = 0,
+              limit: int = 50) -> dict[str, Any]:
+    """One page of the current items of the campaign (of the units `seen`, None: all) that pass the filters,
+    owed work first, then by deadline; the number of such items in all (`total`), and per state and overdue
+    under the same filters but the state (the counts above a list, each a filter of its own). Compact rows:
+    no history, no evidence (an item's page has them)."""
+    i = ledger_items.c
+    base = _where(ctx, at, seen, unit, None, category, source, overdue)
+    late = case((ledger_item_overdue(at), 1), else_=0)
+    by_state: dict[str, int] = dict.fromkeys(rules.STATES, 0)
+    overdue_n = 0
+    for st, n, o in conn.execute(select(i.state, func.count(), func.sum(late)).join(units, units.c.id == i.unit_id)
+                                 .where(*base).group_by(i.state)).all():
+        by_state[st] = int(n)
+        overdue_n += int(o or 0)
+    where = base + ([i.state == state] if state else [])
+    total = sum(by_state.values()) if not state else by_state.get(state, 0)
+    rank = case((i.state.in_(rules.OWED), 0), (i.state == "rectified", 1), else_=2)
+    rows = conn.execute(
+        select(i.id, i.problem, i.category, i.deadline, i.due_at, i.long_term, i.state, i.source, i.updated_at,
+               i.created_at, units.c.key.label("unit_key"), late.label("late"))
+        .join(units, units.c.id == i.unit_id).where(*where)
+        .order_by(rank, case((i.due_at.is_(None), 1), else_=0), i.due_at, i.id)
+        .offset(offset).limit(limit)).all()
+    today = at.astimezone(ctx.tz).date()
+    items = [{"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category,
+              "deadline": r.deadline.isoformat() if r.deadline else None, "long_term": bool(r.long_term),
+              "state": r.state, "source": r.source, "overdue": bool(r.late),
+              "overdue_days": max((today - r.deadline).days, 1) if r.late and r.deadline else 0,
+              "updated_at": _iso(r.updated_at or r.created_at, ctx)} for r in rows]
+    return {"items": items, "total": total, "by_state": by_state, "overdue": overdue_n}
+
+
+def item_facets(conn: Connection, ctx: CampaignCtx, seen: Collection[str] | None = None) -> dict[str, list[str]]:
+    """The categories and sources the current items (of the units `seen`) have: the choices of the filters."""
+    i = ledger_items.c
+    where = _where(ctx, None, seen, None, None, None, None, None)
+    out: dict[str, list[str]] = {}
+    for name, col in (("categories", i.category), ("sources", i.source)):
+        out[name] = [v for v in conn.execute(select(col).distinct().join(units, units.c.id == i.unit_id)
+                                             .where(*where, col.is_not(None)).order_by(col)).scalars() if v]
+    return out
+
+
+def item_doc(conn: Connection, item_id: int, at: dt.datetime) -> dict[str, Any]:
+    """One item whole (四个明确: problem, measure, leader and office, deadline or long-term), whether it is
+    current and overdue at `at`, its history oldest first and its evidence files in order (the n of
+    `evidence/{n}`)."""
+    r = _item(conn, item_id)
+    ctx = load_ctx(conn, r.campaign_key)
+    history = histories(conn, [item_id], ctx)[item_id]
+    late = rules.is_overdue(r.state, r.due_at, at, bool(r.long_term)) and bool(r.current)
+    today = at.astimezone(ctx.tz).date()
+    return {"id": r.id, "campaign": r.campaign_key, "unit": r.unit_key, "problem": r.problem, "category": r.category,
+            "measure": r.measure, "leader": r.leader, "office": r.office,
+            "deadline": r.deadline.isoformat() if r.deadline else None, "due": _iso(r.due_at, ctx),
+            "long_term": bool(r.long_term), "state": r.state, "source": r.source, "current": bool(r.current),
+            "overdue": late, "overdue_days": max((today - r.deadline).days, 1) if late and r.deadline else 0,
+            "created_at": _iso(r.created_at, ctx), "updated_at": _iso(r.updated_at, ctx),
+            "closed_at": _iso(r.closed_at, ctx), "history": history,
+            "evidence": [{**f, "at": h["at"], "by": h["by"]} for h in history for f in h["evidence"]]}
 
 
 # --- gate conditions over the ledger and evaluations ---

@@ -9,6 +9,11 @@ document.addEventListener("DOMContentLoaded", function () {
       window.location.search = params.toString();
     });
   });
+  // a link to a ledger item's row (a reminder's "#item-N") that is on no page of this list opens the item's page
+  var wanted = /^#item-(\d+)$/.exec(window.location.hash);
+  if (wanted && document.getElementById("ledger") && !document.getElementById("item-" + wanted[1])) {
+    window.location.replace(window.location.pathname.replace(/\/$/, "") + "/" + wanted[1]);
+  }
   // "select all" for the remind-now checkboxes
   document.querySelectorAll("button.select-all").forEach(function (button) {
     var form = document.getElementById(button.dataset.target);
