@@ -88,6 +88,9 @@ class ArtifactKind(_Model):
     description: str | None = None
     rows: dict[Key, Column] | None = None
     tally: Tally | None = None  # an evaluation kind: its rows are vote counts (checked in specfile)
+    # 签收: a notice or assignment the unit acknowledges receiving; filed with no files and no rows, the
+    # signer being the one who acknowledged (checked in specfile: such a kind has no rows)
+    acknowledge: bool = False
 
     def tally_choices(self) -> list[str]:
         """The answer columns of an evaluation kind."""

@@ -300,6 +300,10 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
 
     for key, kind in spec.artifacts.items():
         out.extend(_tally_problems(kind, ("artifacts", key, "tally"), lm))
+        if kind.acknowledge and (kind.rows or kind.tally):
+            out.append(lm.problem(("artifacts", key, "acknowledge"),
+                                  "签收类材料不按行填报：acknowledge 与 rows/tally 不能同时写 "
+                                  "(an acknowledged kind is filed with no rows: drop rows/tally or acknowledge)"))
 
     cal = campaign_calendar(spec)
     years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}

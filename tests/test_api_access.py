@@ -106,6 +106,7 @@ MATRIX = [
     # method  route                                          right              anon adm  sup  own  other parent viewer
     Row("GET", f"{V}/health", None,                                             (200, 200, 200, 200, 200, 200, 200)),
     Row("GET", f"{V}/me", "campaign.read",                                      (401, 200, 200, 200, 200, 200, 200)),
+    Row("GET", f"{V}/me/tasks", "campaign.read",                                (401, 200, 200, 200, 200, 200, 200)),
     Row("GET", f"{V}/campaigns", "campaign.read",                               (401, 200, 200, 200, 200, 200, 200)),
     Row("POST", f"{V}/campaigns", "campaign.create",                            (401, 201, 403, 403, 403, 403, 403),
         send=_spec_upload, changes=True),

@@ -26,10 +26,13 @@ from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
 from .review_pages import router as review_router
+from .task_pages import router as task_router
+from .task_pages import tasks_home
 
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)
 router.include_router(ledger_router)
+router.include_router(task_router)
 router.include_router(review_router)
 
 AUDIT_PAGE = 50
@@ -44,7 +47,8 @@ def _page(request: Request, template: str, caller: Caller | None, status_code: i
 
 @router.get("/")
 def home(request: Request, svc: Svc, caller: Caller = page_caller("campaign.read")) -> Response:
-    # a unit user: only the campaigns its unit takes part in
+    if caller.role == "unit":  # a unit user lands on its to-do list (我的待办), its campaigns below it
+        return tasks_home(request, svc, caller)
     cards = campaigns_uc.cards(svc, svc.now(), role=caller.role, unit=caller.principal.unit)
     return _page(request, "home.html", caller, campaigns=cards)
 

@@ -100,6 +100,14 @@ def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_
     kind = _kind(ctx, artifact)
     unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step)
+    if kind.acknowledge:  # 签收: no files, no rows; the one who acknowledged signs
+        if has_files or rows_file is not None:
+            raise InvalidInput(f"'{kind.title}' 只需签收，不附文件或表格 ('{artifact}' is acknowledged: no files, no rows)",
+                               field="files")
+        if not (signed_by or "").strip():
+            raise InvalidInput(f"签收 '{kind.title}' 须写明签收人 (acknowledging '{artifact}' needs who acknowledged it)",
+                               field="signed_by")
+        return PreparedFiling(ctx, kind, unit, artifact, ob.id, None, signed_by)
     if ob.signoff and (not (signed_by or "").strip() or not has_files):
         raise InvalidInput(f"'{kind.title}' 须由单位负责人签字盖章：请写明签字人并附签字盖章的扫描件 "
                            f"('{artifact}' needs the unit head's signature: who signed, and the signed, stamped scan)",
