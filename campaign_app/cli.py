@@ -379,17 +379,23 @@ def reminders(campaign: str, state: Annotated[str | None, typer.Option("--state"
 # --- audit and database ---
 
 @audit_app.command("verify")
-def audit_verify(by: ByOpt = None) -> None:
-    """校验审计链并记录结果 (verify the whole audit chain and keep the result; exit 1 naming the first bad event)."""
+def audit_verify(by: ByOpt = None, anchor: Annotated[str | None, typer.Option(
+        "--anchor", help="再核对一个锚点 SEQ:HASH（报表、通报上印的审计链序号与哈希）"
+                         "(also check this anchor, SEQ:HASH as printed on a report or notice)")] = None) -> None:
+    """校验审计链并记录结果 (verify the whole audit chain and keep the result; exit 1 naming the first bad event).
+
+    也核对数据目录中 audit-anchors.jsonl 的最新锚点；校验通过时记下新的锚点
+    (also checked against the latest anchor in the data directory's audit-anchors.jsonl; a pass is anchored there)."""
     from .cli_common import actor, services
     from .usecases import audit as uc
 
     # kept as checked by --by or $CAMPAIGN_ACTOR; a check changes nothing, so it is not refused without either
-    verdict = uc.verify(services(), actor(by, system=VERIFY_ACTOR))
+    verdict = uc.verify(services(), actor(by, system=VERIFY_ACTOR), anchor=anchor)
     if verdict["ok"]:
         typer.echo(f"审计链完整 (audit chain intact): {verdict['events']} 个事件 (events)")
         return
-    typer.echo(f"审计链被破坏 (audit chain broken) at event #{verdict['first_bad']}: {verdict['reason'] or ''}", err=True)
+    where = f" at event #{verdict['first_bad']}" if verdict["first_bad"] is not None else ""
+    typer.echo(f"审计链被破坏 (audit chain broken){where}: {verdict['reason'] or ''}", err=True)
     raise typer.Exit(1)
 
 

@@ -1,6 +1,8 @@
 """The notice (通报) as documents: Markdown (Chinese or English), an Excel sheet, an email message.
 
 Pure rendering of `NoticeData`: no database, no clock, so a notice can be re-rendered and tested as is.
+Given the audit chain's head (`audit_head`, read with the data), each form ends with it (审计链校验码
+SEQ:HASH): a notice sent to the supervising group anchors the chain outside the database.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from campaign_model.store.notice_query import NoticeData, NoticeGroup, NoticeItem
+
+from .reports.cellsafe import anchor_sheet, text_cells
+from .reports.model import anchor_line
 
 STATUS = {"zh": ("逾期未报", "退回未重报"), "en": ("not filed", "rejected, not re-filed")}
 HEADER = ["序号", "上级单位", "单位", "材料", "步骤", "截止时间", "逾期天数", "状态"]
@@ -84,7 +89,7 @@ def _section(n: int, g: NoticeGroup, lang: str) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(data: NoticeData, lang: str = "zh") -> str:
+def render_markdown(data: NoticeData, lang: str = "zh", audit_head: tuple[int, str] | None = None) -> str:
     if lang not in STATUS:
         raise ValueError(f"unknown language {lang!r}")
     lines = [f"# {notice_title(data, lang)}", "", _summary_zh(data) if lang == "zh" else _summary_en(data), ""]
@@ -95,6 +100,8 @@ def render_markdown(data: NoticeData, lang: str = "zh") -> str:
                   else "The units listed above are asked to file without further delay and to explain the delay.", ""]
     signed = f"{data.at.year}年{data.at.month}月{data.at.day}日" if lang == "zh" else f"{data.at:%Y-%m-%d}"
     lines += [line for line in (data.organizer_name, signed) if line]
+    if (anchor := anchor_line(audit_head, lang)) is not None:
+        lines += ["", anchor]
     return "\n".join(lines) + "\n"
 
 
@@ -107,7 +114,7 @@ def _width(value: Any) -> int:
 HEADER_EN = ["No.", "Parent unit", "Unit", "Material", "Step", "Due", "Days overdue", "Status"]
 
 
-def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh") -> None:
+def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh", audit_head: tuple[int, str] | None = None) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
@@ -122,6 +129,7 @@ def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh") -> None:
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
     ws.append(header)
+    text_cells(ws[1])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     n = 0
@@ -133,19 +141,21 @@ def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh") -> None:
             ws.append([n, parent_label(group, lang), i.unit_name, title, i.step_title,
                        i.due.replace(tzinfo=None), i.days_overdue, _status(i, lang)])
             ws.cell(row=ws.max_row, column=6).number_format = "yyyy-mm-dd hh:mm"
-            for cell in ws[ws.max_row]:
-                if cell.data_type == "f":
-                    cell.data_type = "s"  # a name starting with "=" is text, never a formula
+            text_cells(ws[ws.max_row])  # a name starting with "=" is text, never a formula
     for col in range(1, len(header) + 1):
         cells = [ws.cell(row=r, column=col).value for r in range(2, ws.max_row + 1)]
         ws.column_dimensions[get_column_letter(col)].width = min(50, max(_width(v) for v in cells) + 2)
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(header))}{ws.max_row}"
+    if audit_head is not None:
+        anchor_sheet(wb, audit_head, lang)
     wb.save(path)
 
 
-def notice_message(data: NoticeData, lang: str = "zh") -> tuple[str, str, str]:
+def notice_message(data: NoticeData, lang: str = "zh", audit_head: tuple[int, str] | None = None) -> tuple[str, str, str]:
     """(subject, plain text, Markdown) for an email or a chat-group post, in the campaign's language only."""
+    anchor = anchor_line(audit_head, lang)
+    tail = ["", anchor] if anchor else []
     if lang == "en":
         title = data.title_en or data.title
         subject = (f"[{title}] Notice on filings: {data.units_overdue} unit(s), {data.items_overdue} item(s) overdue"
@@ -155,7 +165,7 @@ def notice_message(data: NoticeData, lang: str = "zh") -> tuple[str, str, str]:
             lines += ["", f"{n}. {parent_label(g, lang)}"]
             lines += [f"  - {i.unit_name}: {i.artifact_title_en or i.artifact_title}, due {i.due:%Y-%m-%d %H:%M}, "
                       f"{i.days_overdue} day(s) overdue, {_status(i, lang)}" for i in g.items]
-        return subject, "\n".join(lines) + "\n", render_markdown(data, lang)
+        return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)
     if data.groups:
         subject = f"【{data.title}】材料报送情况通报：{data.units_overdue} 个单位 {data.items_overdue} 项逾期未报"
     else:
@@ -165,4 +175,4 @@ def notice_message(data: NoticeData, lang: str = "zh") -> tuple[str, str, str]:
         lines += ["", f"{_cn_number(n)}、{parent_label(g)}"]
         lines += [f"  - {i.unit_name}：{i.artifact_title}" + (f"（{i.step_title}）" if i.step_title != i.artifact_title else "")
                   + f"，截止 {i.due:%Y-%m-%d %H:%M}，逾期 {i.days_overdue} 天，{_status(i, 'zh')}" for i in g.items]
-    return subject, "\n".join(lines) + "\n", render_markdown(data)
+    return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)

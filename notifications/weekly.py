@@ -28,9 +28,10 @@ def send_weekly_notice(engine: Engine, campaign: str, act: Act, delivery: Delive
         if not rows or not in_send_window(act.at, ctx.policy, ctx.calendar, ctx.tz):
             return 0
         data = overdue_by_parent(conn, campaign, act.at)
+        head = audit.head(conn)  # printed on the notice: an anchor of the chain held by its readers
         organizer = conn.execute(select(units.c.name, units.c.contacts).where(
             units.c.campaign_id == ctx.id, units.c.key == ctx.organizer)).one()
-    subject, text, markdown = notice_message(data, ctx.messages.get("language", "zh"))  # the campaign's language only
+    subject, text, markdown = notice_message(data, ctx.messages.get("language", "zh"), head)  # the campaign's language only
     sent = 0
     for row in rows:
         message_id = hashlib.sha256(f"{campaign}|notice|{row.week}|{row.channel}".encode()).hexdigest()[:24]

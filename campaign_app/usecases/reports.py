@@ -3,6 +3,10 @@ and formats exist, one builder per kind, and the report written as a file.
 
 A report is an official document: it is in the campaign's language only. The notice's Excel file is the
 notice's own sheet (the one `campaign notice --format xlsx` writes), whoever asks for it.
+
+Each report carries the audit chain's head (SEQ:HASH) read with its data, and the head is kept as an
+anchor in the data directory once the file is written (`usecases.audit.anchor_head`): a report handed to
+the supervising group is evidence of how long the chain was.
 """
 
 from __future__ import annotations
@@ -56,9 +60,13 @@ def write_report(svc: Services, campaign: str, kind: str, fmt: str, out: Path, *
                  phase: str | None = None, unit: str | None = None) -> dict[str, Any]:
     """Write the report of `kind` as of `at` (default: now) to `out` in `fmt`."""
     from campaign_model.errors import InvalidInput
+    from campaign_model.store.audit import head
+
+    from .audit import anchor_head
 
     instant = at or svc.now()
     with svc.read() as conn:
+        audit_head = head(conn)
         if kind == "notice" and fmt == "xlsx":
             from campaign_model.store.campaigns import load_ctx
             from campaign_model.store.notice_query import overdue_by_parent
@@ -67,19 +75,22 @@ def write_report(svc: Services, campaign: str, kind: str, fmt: str, out: Path, *
             lang = _language(load_ctx(conn, campaign))
         else:
             data = build_report(conn, campaign, kind, instant, phase, unit, at is not None)
+            data.audit_head = audit_head
     # rendered outside the transaction: a PDF or PNG takes a browser's time
     try:
         if kind == "notice" and fmt == "xlsx":
             from notifications.notice import write_xlsx
 
-            write_xlsx(data, out, lang)
+            write_xlsx(data, out, lang, audit_head=audit_head)
         else:
             from notifications.reports import write_report as render
 
             render(data, fmt, out)
     except OSError as exc:
         raise InvalidInput(f"--out: 无法写入 '{out}' (cannot write: {exc.strerror})", field="out") from None
-    return {"campaign": campaign, "kind": kind, "format": fmt, "path": str(out)}
+    anchor_head(svc, audit_head, f"report:{kind}")
+    return {"campaign": campaign, "kind": kind, "format": fmt, "path": str(out),
+            "audit_head": {"seq": audit_head[0], "hash": audit_head[1]}}
 
 
 def _language(ctx: Any) -> str:

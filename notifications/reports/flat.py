@@ -5,7 +5,9 @@ and garbles every character; CRLF line ends, as Excel writes them. A text cell t
 would run as a formula (it starts with = + - @, a tab or a carriage return) gets a leading single
 quote (OWASP "CSV injection"): a unit's problem text "=HYPERLINK(...)" must stay text. The first
 table comes first with its header on line 1, so the file also reads as one plain table; further
-tables follow after an empty line, each under its title.
+tables follow after an empty line, each under its title. The audit chain's head the report was read at
+comes last, after an empty line, in the first column only (`审计链校验码 SEQ:HASH`), so that the ledger's
+import reads that row as an empty item and passes over it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .cellsafe import FORMULA_START
 from .model import Report, display, jsonable
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMULA_START", "render_csv", "render_json", "safe_cell", "write_csv", "write_json"]
 
 
 def safe_cell(text: str) -> str:
@@ -41,6 +44,9 @@ def render_csv(report: Report) -> str:
         writer.writerow([safe_cell(h) for h in table.headers])
         for row in table.rows:
             writer.writerow([_cell(v, c.kind) for v, c in zip(table.values(row), table.columns, strict=False)])
+    if report.audit_head is not None:
+        writer.writerow([])
+        writer.writerow([report.anchor_line])
     return buf.getvalue()
 
 
@@ -49,7 +55,10 @@ def write_csv(report: Report, path: str | Path) -> None:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps(report.document, ensure_ascii=False, indent=2, default=jsonable) + "\n"
+    doc = report.document
+    if report.audit_head is not None:
+        doc = {**doc, "audit_head": {"seq": report.audit_head[0], "hash": report.audit_head[1]}}
+    return json.dumps(doc, ensure_ascii=False, indent=2, default=jsonable) + "\n"
 
 
 def write_json(report: Report, path: str | Path) -> None:

@@ -46,6 +46,7 @@ td.muted { color: #666; }
 td.ok { color: #1b7a3d; }
 .empty { color: #666; font-style: italic; }
 .chart svg { width: 100%; height: auto; max-height: 120mm; }
+.anchor { margin-top: 8pt; color: #555; font-size: 8.5pt; font-family: monospace; overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -67,6 +68,7 @@ as of {{ report.at.strftime("%Y-%m-%d %H:%M") }} ({{ offset }})</p>
 </table>
 {% else %}<p class="empty">{{ "(none)" if report.lang == "en" else "（无）" }}</p>{% endif %}
 {% endfor %}
+{% if report.anchor_line %}<p class="anchor">{{ report.anchor_line }}</p>{% endif %}
 </body>
 </html>
 """

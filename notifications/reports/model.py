@@ -58,6 +58,14 @@ class Report:
     summary: list[str] = field(default_factory=list)  # sentences above the tables (HTML)
     chart_svg: str | None = None  # drawn into the HTML page when present
     lang: str = "zh"  # the campaign's language: every label, header and sentence is in it
+    # the audit chain's head (seq, hash) when the report's data were read: printed on the report, an
+    # anchor for `campaign audit verify --anchor SEQ:HASH`
+    audit_head: tuple[int, str] | None = None
+
+    @property
+    def anchor_line(self) -> str | None:
+        """The head as a line of text (for people), or None when the report carries none."""
+        return anchor_line(self.audit_head, self.lang)
 
     @property
     def heading(self) -> str:
@@ -68,6 +76,16 @@ class Report:
         if self.lang == "en":
             return f"{title} (as of {self.at:%Y-%m-%d %H:%M})"
         return f"{title}（截至 {self.at:%Y-%m-%d %H:%M}）"
+
+
+ANCHOR_LABEL = {"zh": "审计链校验码", "en": "Audit chain anchor"}
+
+
+def anchor_line(head: tuple[int, str] | None, lang: str = "zh") -> str | None:
+    """`审计链校验码 SEQ:HASH`: what an operator types after `campaign audit verify --anchor`."""
+    if head is None:
+        return None
+    return f"{ANCHOR_LABEL.get(lang, ANCHOR_LABEL['zh'])} {head[0]}:{head[1]}"
 
 
 def display(value: Any, kind: str) -> str:

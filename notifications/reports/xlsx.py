@@ -1,6 +1,11 @@
 """Reports as Excel workbooks, laid out the way bureaus keep them: one sheet per table, the title in
 row 1 (merged), bold headers in row 2, frozen below the header, a filter, widths fitted to the
-Chinese text, and a print setup (A4 landscape, one page wide, header repeated on every page).
+Chinese text, and a print setup (A4 landscape, one page wide, header repeated on every page). The audit
+chain's head the report was read at is on a last sheet of its own (审计链), so the first sheet stays one
+plain table (ledger-import reads it back).
+
+Every text cell is written as text (`cellsafe.text_cells`): a unit's problem "=HYPERLINK(...)" is never a
+formula, in Excel or in any other spreadsheet.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from .cellsafe import anchor_sheet, text_cells
 from .model import Report, Table
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -48,11 +54,13 @@ def _sheet(ws: Any, report: Report, table: Table) -> None:
 
     ncols = len(table.columns)
     ws.append([sheet_title(report, table)])
+    text_cells(ws[1])
     if ncols > 1:
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
     ws.append(table.headers)
+    text_cells(ws[2])
     thin = Side(style="thin", color="999999")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     for cell in ws[2]:
@@ -62,9 +70,8 @@ def _sheet(ws: Any, report: Report, table: Table) -> None:
         cell.border = border
     for row in table.rows:
         ws.append([_cell_value(v) for v in table.values(row)])
+        text_cells(ws[ws.max_row])
         for cell, col in zip(ws[ws.max_row], table.columns, strict=False):
-            if cell.data_type == "f":
-                cell.data_type = "s"  # openpyxl takes text starting with "=" for a formula: keep it text
             cell.border = border
             cell.alignment = Alignment(vertical="top", wrap_text=col.wrap)
             if isinstance(cell.value, dt.datetime):
@@ -93,4 +100,6 @@ def write_xlsx(report: Report, path: str | Path) -> None:
     wb.remove(wb.active)
     for table in report.tables:
         _sheet(wb.create_sheet(table.name[:31]), report, table)  # Excel's limit on sheet names
+    if report.audit_head is not None:
+        anchor_sheet(wb, report.audit_head, report.lang)
     wb.save(path)
