@@ -1,29 +1,39 @@
 """`campaign demo`: the seed-002 作风整顿 campaign with ~50 units, run over 2023 at chosen instants.
 
 Filings come on time, late and not at all; one unit is excused (waiver), one phase is forced on
-(特批). Ticks run as Prefect flow runs; everything lands in a fresh database that can be inspected after.
+(特批). The rectification ledger moves through the year: problems reported, rectified with evidence and
+closed (销号) by the supervising group, some sent back, some overdue, supervision findings (督查发现),
+a look-back (回头看) whose re-check reopens an item, revised issue lists rejected and awaiting review.
+Reminders go to the outbox file, and one 学区's to a webhook nobody listens on (failed, then dead).
+Ticks run as Prefect flow runs; everything lands in a fresh database that can be inspected after.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaign_model.catalog import shift_years, template_text
+from campaign_model.errors import ConflictError
 from campaign_model.spec import Contact, UnitSpec
 from campaign_model.specfile import load_spec_text
-from campaign_model.store import audit, db
+from campaign_model.store import audit, db, lookback, queries
+from campaign_model.store import ledger as ledger_store
 from campaign_model.store.audit import Act
 from campaign_model.store.blobs import BlobStore
 from campaign_model.store.campaigns import create_campaign, import_units, load_ctx
 from campaign_model.store.filings import file_artifact, review, waive
 from campaign_model.store.phases import force_advance
 from campaign_model.store.queries import status
+from notifications.settings import DeliveryConfig
 
 from .settings import Settings
 
@@ -53,6 +63,96 @@ def at(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.UTC)
 
 
+def pdf_document(title: str, lines: list[str]) -> bytes:
+    """A one-page PDF a browser previews: the title and lines in the PDF's own Chinese font (STSong-Light,
+    nothing embedded), a red line where the stamp would be. Stands in for a scan."""
+    def text(s: str) -> str:
+        return "<" + s.encode("utf-16-be").hex().upper() + ">"
+
+    ops = [f"BT /F1 18 Tf 64 770 Td {text(title)} Tj ET"]
+    ops += [f"BT /F1 11 Tf 64 {736 - 20 * n} Td {text(line)} Tj ET" for n, line in enumerate(lines)]
+    ops.append("0.75 0 0 RG 2 w 400 96 m 530 96 l S")
+    stream = "\n".join(ops).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>",
+        b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /DW 1000 /W [1 95 500]"
+        b" /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /FontDescriptor 7 0 R >>",
+        b"<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [-25 -254 1000 880] /ItalicAngle 0"
+        b" /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+# Problems a unit finds in its self-check (seed 002's 弱松庸慢散懒推奢), each with a real measure, the leader who
+# answers for it (a school's; other units' are mapped by LEADER_ELSEWHERE) and the lead office.
+PROBLEMS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("松", "会议多、落实少，部署的工作缺少跟踪督办",
+     "建立周例会督办制度，会议事项逐条明确责任人和完成时限，每周通报落实情况", "副校长", "办公室"),
+    ("弱", "学习不深入，集中学习以读文件为主，不求甚解",
+     "制定全年学习计划，每月一次专题研讨，班子成员轮流领学并交流心得", "党支部书记", "党支部"),
+    ("慢", "服务意识不强、办事拖拉，学生证明和教师材料办理时间长",
+     "公开办事流程和办结时限，实行首问负责和限时办结", "副校长", "办公室"),
+    ("松", "文山会海，以会议落实会议、以文件落实文件",
+     "合并同类会议，精简文件，每月全体会议不超过两次", "校长", "办公室"),
+    ("散", "工作纪律松弛，个别教师无故迟到早退、擅自离岗",
+     "严格考勤签到，每周抽查、每月公示，结果与绩效考核挂钩", "副校长", "办公室"),
+    ("松", "制度执行不严，有章不循，请假、值班制度落实不到位",
+     "修订学校管理制度汇编，明确执行责任人，每学期开展一次制度执行检查", "校长", "办公室"),
+    ("懒", "教研活动例行公事，听评课记录应付检查",
+     "修订教研组考核办法，推行推门听课，每学期评选优秀教研组", "教导主任", "教导处"),
+    ("庸", "提高教学质量的办法不多，对薄弱学科缺少针对性措施",
+     "制定薄弱学科提升方案，开展同课异构和结对帮扶，每月进行质量分析", "教导主任", "教导处"),
+    ("推", "对家长、教师反映的问题绕着走、拖着办",
+     "建立来信来访登记台账，实行首问负责制，三个工作日内答复", "副校长", "政教处"),
+    ("奢", "公务接待和办公经费管理不规范，存在超标准开支隐患",
+     "严格执行公务接待审批单制度，经费支出每季度公示", "总务主任", "总务处"),
+    ("散", "“124”住校制度执行不严，值班教师夜间不在岗",
+     "严格执行“124”住校制度，建立值班巡查和交接班记录", "副校长", "政教处"),
+    ("推", "对上级安排的工作讨价还价、层层打折扣",
+     "建立重点工作清单，实行销号管理，完成情况纳入年度考核", "校长", "办公室"),
+)
+# the demo school's three problems (the first, second and third of PROBLEMS): what README's u001 works on all year
+DEMO_SCHOOL_PROBLEMS = (0, 1, 2)
+LEADER_ELSEWHERE = {"校长": "主要负责人", "副校长": "分管负责人", "党支部书记": "党支部书记", "教导主任": "业务负责人",
+                    "总务主任": "财务负责人"}
+OFFICE_ELSEWHERE = {"教导处": "业务股", "总务处": "财务室", "政教处": "办公室"}
+DEADLINES = ("06-30", "07-31", "08-31", "09-30", "10-31", "12-31")
+PROGRESS_NOTES = ("已召开班子会专题部署，制定整改方案，正在逐项推进",
+                  "整改方案已印发，责任分解到人，正在按时间节点推进",
+                  "已完成问题排查和制度起草，正在征求教职工意见")
+RECTIFIED_NOTE = "整改已完成，附整改情况说明和制度执行记录"
+CLOSE_COMMENTS = ("经核查，整改措施已落实，佐证材料齐全，同意销号",
+                  "现场查看制度执行记录完整，群众反映良好，同意销号",
+                  "已抽查执行台账，整改到位，同意销号")
+LATE_CLOSE_COMMENT = "逾期完成整改，已约谈单位负责人；经核查整改到位，同意销号"
+SENT_BACK = "佐证材料只有制度文本，缺少执行记录（签到表、会议纪要），请补充后再报"
+RECHECK_PASSED = ("回访核实：制度执行记录连续完整，整改成效保持", "回头看抽查：整改成果巩固，未发现反弹")
+RECHECK_FAILED = "回头看发现：周例会督办记录9月以后中断，会议部署的事项无人跟踪，问题反弹"
+FINDINGS = (
+    ("明察暗访发现：上班时间个别教师在办公室玩手机游戏、网上购物", "散",
+     "开展工作纪律专项整顿，当事人作书面检查并全校通报，每周抽查在岗情况", "校长", "办公室"),
+    ("暗访发现：学校食堂账目未按月公示，家长反映伙食费收支不透明", "奢",
+     "食堂账目每月公示，成立家长参与的膳食委员会监督收支", "总务主任", "总务处"),
+    ("督导组暗访发现：放学时段校门口接送秩序混乱，值班教师未按时到岗", "散",
+     "调整值班安排，落实校门口护导岗，每周检查值班到岗情况", "副校长", "政教处"),
+)
+REJECT_POSTPONED = "整改时限一律顺延到年底，未说明延期原因，也没有阶段性措施；请逐条写明已做的工作和下一步措施后重新报送"
+REJECT_INCOMPLETE = "问题清单漏报了群众反映的食堂收费问题，与自查报告不一致；请补充后重新报送"
+HOOKED_DISTRICT = "district-3"  # its reminders go to a webhook that nobody listens on: failed, retried, dead
+
+
 class Demo:
     """The scripted campaign. `year` moves every date of the script (and the template) to that year; events
     after `until` are left out, so the campaign can be replayed up to today for `serve --demo`."""
@@ -75,6 +175,25 @@ class Demo:
         self.rng = random.Random(2023)
         self.schools = schools
         self.settings = settings
+        self.names = {u.key: u.name for u in demo_units(schools)}
+        self.delivery = self._delivery(self.work.parent / "channels.yaml", settings)
+
+    @staticmethod
+    def _delivery(channels_file: Path, settings: Settings) -> DeliveryConfig:
+        """The demo's own channels file: one 学区's reminders go to its work group's webhook, here an address
+        on this machine where nothing listens (refused at once: failed, retried, dead after 3 attempts).
+        Everyone else's go to the outbox file. The service's own settings are not touched."""
+        import socket
+
+        with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        channels_file.write_text(
+            "# campaignflow demo: the 西营学区 work group's webhook (nobody listens on this port)\n"
+            f"channels:\n  - {{name: xiying-group, type: webhook, url: 'http://127.0.0.1:{port}/hook', "
+            f"secret: demo-signing-key, units: [{HOOKED_DISTRICT}], timeout: 2}}\n", encoding="utf-8")
+        return DeliveryConfig(str(channels_file), max_attempts=3, backoff_seconds=300,
+                              public_url=settings.delivery.public_url)
 
     def moved(self, when: str) -> str:
         """A script date (written for 2023) in the demo's year."""
@@ -103,20 +222,45 @@ class Demo:
                                       f"(campaign created: {summary['units']} units, {summary['obligations']} obligations)")
         return [u.key for u in loaded.units if u.key != "bureau"]
 
-    def scan(self, unit: str, artifact: str) -> Path:
-        path = self.work / f"{unit}-{artifact}.pdf"
-        path.write_bytes(f"%PDF-1.4 demo scan {unit} {artifact}".encode())
-        return path
+    def scan(self, unit: str, artifact: str, when: str) -> tuple[bytes, str]:
+        """The signed, stamped paper as a one-page PDF."""
+        return pdf_document(f"{self.names.get(unit, unit)}", [
+            f"报送材料：{artifact}", f"日期：{self.moved(when)[:10]}", "（演示扫描件：代替签字盖章的纸质材料）"]), f"{artifact}.pdf"
 
-    def issue_rows(self, unit: str) -> Path:
+    def problems(self, unit: str) -> list[tuple[str, str, str, str, str, str]]:
+        """The unit's self-check problems with their deadlines (the same at every filing of its list)."""
+        pick = random.Random(f"problems:{unit}")
+        chosen = DEMO_SCHOOL_PROBLEMS if unit == DEMO_SCHOOL else pick.sample(range(len(PROBLEMS)), pick.randint(2, 3))
+        school = self.names.get(unit, "").endswith("小学")
+        out = []
+        for n, k in enumerate(chosen):
+            cat, problem, measure, leader, office = PROBLEMS[k]
+            if not school:
+                leader, office = LEADER_ELSEWHERE.get(leader, leader), OFFICE_ELSEWHERE.get(office, office)
+            deadline = ("06-30", "12-31", "09-30")[n] if unit == DEMO_SCHOOL else pick.choice(DEADLINES)
+            out.append((problem, cat, measure, leader, office, deadline))
+        return out
+
+    def issue_rows(self, unit: str, postpone: bool = False, extra: bool = False) -> Path:
+        """The unit's issue list as CSV; `postpone` moves every deadline to the year's end, `extra` adds a problem."""
         path = self.work / f"{unit}-issues.csv"
-        cats = "弱松庸慢散懒推奢"
+        rows = self.problems(unit)
+        if extra:
+            rows.append(("食堂收费和伙食费公示不及时，家长有意见", "奢", "食堂账目每月公示，伙食费收支接受家长监督",
+                         "总务主任", "总务处", "12-31"))
         lines = ["problem,category,measure,leader,office,deadline"]
-        for i in range(1, self.rng.randint(2, 4)):
-            lines.append(f"{unit} 问题{i}：会议多、落实少,{cats[self.rng.randrange(8)]},建立周例会督办制度,"
-                         f"副校长{i},办公室,{2023 + self.shift}-0{self.rng.randint(6, 9)}-30")
+        for problem, cat, measure, leader, office, deadline in rows:
+            lines.append(f"{problem},{cat},{measure},{leader},{office},{2023 + self.shift}-{'12-31' if postpone else deadline}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
+
+    def evidence(self, item: dict[str, Any], when: str) -> tuple[bytes, str]:
+        """A unit's evidence of a fix: a one-page PDF naming the problem, the measure and who answers for it."""
+        return pdf_document("整改佐证材料", [
+            f"单位：{self.names.get(item['unit'], item['unit'])}", f"日期：{self.moved(when)[:10]}",
+            f"问题：{item['problem']}", f"措施：{item['measure'] or '—'}",
+            f"责任领导：{item['leader'] or '—'}    牵头股室：{item['office'] or '—'}",
+            "附：会议纪要、签到表、制度执行记录（演示文件）"]), f"整改佐证-{item['id']}.pdf"
 
     def file_many(self, units: list[str], artifact: str, when: str, signed: bool = False, rows: bool = False) -> None:
         if not self.reached(when):
@@ -125,7 +269,7 @@ class Demo:
         for unit in units:
             with self.engine.begin() as conn:
                 r = file_artifact(conn, self.blobs, self.key, unit, artifact, self.act(when, unit),
-                                  files=[self.scan(unit, artifact)] if signed or not rows else [],
+                                  files=[self.scan(unit, artifact, when)] if signed or not rows else [],
                                   rows_file=self.issue_rows(unit) if rows else None,
                                   signed_by="校长" if signed else None)
             late += r["late"]
@@ -136,7 +280,8 @@ class Demo:
             return None
         from flows.tick import tick, tick_direct
 
-        result = (tick if self.prefect else tick_direct)(self.url, self.key, self.act(when, "tick"), str(self.outbox))
+        result = (tick if self.prefect else tick_direct)(self.url, self.key, self.act(when, "tick"), str(self.outbox),
+                                                         self.delivery)
         bits = []
         if result["advanced"]:
             bits.append(f"转段 (completed): {', '.join(result['advanced'])}")
@@ -180,13 +325,15 @@ def run_demo(settings: Settings, db_path: Path | None, schools: int) -> None:
 
 
 def play(d: Demo) -> None:
-    """The year of the campaign as scripted: filings on time, late and never, a rejection, a merged school,
-    a waiver and a forced advance, with ticks in between. Events after `d.until` are skipped."""
+    """The year of the campaign as scripted: filings on time, late and never, rejections, a merged school,
+    a waiver and a forced advance, the ledger's year (`ledger_year`), with ticks in between. Events after
+    `d.until` are skipped."""
     units = d.create()
     schools = [u for u in units if u.startswith("u")]
     rng = d.rng
     late_plan = set(rng.sample(schools, 4))
-    never_study = set(rng.sample(sorted(set(schools) - late_plan), 2))
+    # the demo school is one of the two that never file their study records: README's u001 owes an overdue task
+    never_study = {DEMO_SCHOOL} | set(rng.sample(sorted(set(schools) - late_plan - {DEMO_SCHOOL}), 1))
     # the school merged away is never the demo's school account (README: `u001`, a school)
     merged = sorted(set(schools) - late_plan - never_study - {DEMO_SCHOOL})[0]
 
@@ -203,8 +350,9 @@ def play(d: Demo) -> None:
     if not d.reached("2023-03-09T10:00"):
         return
     with d.engine.begin() as conn:
-        r = force_advance(conn, load_ctx(conn, d.key), f"{len(never_study)} 所学校学习记录已由督导组线下核实 "
-                          "(study records checked on site by the supervising group)", d.act("2023-03-09T10:00", "局办公室"), True)
+        r = force_advance(conn, load_ctx(conn, d.key), f"{len(never_study)} 所学校学习记录未按期报送，督导组已督促补报，"
+                          "不影响进入自查自纠 (study records of some schools still owed; the campaign moves on)",
+                          d.act("2023-03-09T10:00", "局办公室"), True)
     d.say("2023-03-09T10:00", f"特批转段 (forced advance): {r['completed']}，理由见审计日志 (reason in the audit log)")
     d.tick("2023-03-09T10:05")
     if not d.reached("2023-03-20T10:00"):
@@ -220,40 +368,247 @@ def play(d: Demo) -> None:
     d.tick("2023-04-04T09:30")
     d.tick("2023-04-06T09:30")
     d.file_many(sorted(slow), "issue_list", "2023-04-10T11:00", signed=True, rows=True)
-    rejected = sorted(slow)[0]
+    rejected = {sorted(slow - {DEMO_SCHOOL})[0]: "整改措施不具体，请细化到时间节点和责任人 (measures too vague)",
+                DEMO_SCHOOL: "问题查摆不够具体：请写明哪些会议、哪些事项没有落实，补充责任领导后重新报送 "
+                             "(problems too general: say which meetings and which tasks)"}
     if not d.reached("2023-04-11T15:00"):
         return
     with d.engine.begin() as conn:
         for u in on_time:
-            review(conn, d.key, u, "issue_list", u != rejected, None if u != rejected else "整改措施不具体，请细化 (measures too vague)",
-                   d.act("2023-04-11T15:00", "督导组"))
-    d.say("2023-04-11T15:00", f"审核 (reviewed) issue_list: {len(on_time) - 1} 通过 (accepted), 1 退回 (rejected: {rejected})")
+            review(conn, d.key, u, "issue_list", u not in rejected, rejected.get(u), d.act("2023-04-11T15:00", "督导组"))
+    d.say("2023-04-11T15:00", f"审核 (reviewed) issue_list: {len(on_time) - len(rejected)} 通过 (accepted), "
+                              f"{len(rejected)} 退回 (rejected: {', '.join(sorted(rejected))})")
     d.tick("2023-04-12T09:30")
-    d.file_many([rejected], "issue_list", "2023-04-13T10:00", signed=True, rows=True)
+    d.file_many(sorted(rejected), "issue_list", "2023-04-13T10:00", signed=True, rows=True)
     if not d.reached("2023-04-13T16:00"):
         return
     with d.engine.begin() as conn:
-        review(conn, d.key, rejected, "issue_list", True, None, d.act("2023-04-13T16:00", "督导组"))
-    d.say("2023-04-13T16:00", f"审核 (reviewed) {rejected} issue_list 第 2 版通过 (version 2 accepted)")
+        for u in sorted(rejected):
+            review(conn, d.key, u, "issue_list", True, None, d.act("2023-04-13T16:00", "督导组"))
+    d.say("2023-04-13T16:00", f"审核 (reviewed) issue_list 第 2 版通过 (version 2 accepted): {', '.join(sorted(rejected))}")
     d.tick("2023-04-14T09:30")
-    d.file_many(["bureau"], "special_action_report", "2023-09-28T10:00")
-    d.tick("2023-10-09T09:30")
-    d.file_many(["bureau"], "evaluation_report", "2023-10-30T10:00")
-    d.tick("2023-11-01T09:30")
     units = [u for u in units if u != merged]
     newcomer = units[-1]
-    if not d.reached("2023-11-20T10:00"):
+
+    def waive_newcomer() -> None:
+        with d.engine.begin() as conn:
+            waive(conn, d.key, newcomer, "lookback_report", "本年新设单位，无可回头看的整改 (set up this year: nothing to look back on)",
+                  d.act("2023-11-20T10:00", "局办公室"))
+        d.say("2023-11-20T10:00", f"免报 (waived) {newcomer} lookback_report：本年新设单位 (set up this year)")
+
+    agenda: list[tuple[str, Callable[[], Any]]] = [
+        ("2023-09-28T10:00", lambda: d.file_many(["bureau"], "special_action_report", "2023-09-28T10:00")),
+        ("2023-10-09T09:30", lambda: d.tick("2023-10-09T09:30")),
+        ("2023-10-30T10:00", lambda: d.file_many(["bureau"], "evaluation_report", "2023-10-30T10:00")),
+        ("2023-11-01T09:30", lambda: d.tick("2023-11-01T09:30")),
+        ("2023-11-20T10:00", waive_newcomer),
+        ("2023-12-12T10:00", lambda: d.file_many(units[:-3], "lookback_report", "2023-12-12T10:00")),
+        ("2023-12-18T09:30", lambda: d.tick("2023-12-18T09:30")),
+        ("2023-12-20T10:00", lambda: d.file_many(units[-3:-1], "lookback_report", "2023-12-20T10:00")),
+        ("2023-12-28T10:00", lambda: d.file_many(units, "summary_report", "2023-12-28T10:00")),
+        ("2023-12-29T10:00", lambda: d.file_many(["bureau"], "institutional_outcomes", "2023-12-29T10:00")),
+        ("2024-01-02T09:30", lambda: d.tick("2024-01-02T09:30")),
+    ]
+    # ticks between (monthly while items fall due, three in one morning when a failing webhook goes dead)
+    for when in ("2023-06-01T09:30", "2023-07-03T09:30", "2023-09-01T09:30",
+                 "2023-11-16T09:30", "2023-11-16T10:30", "2023-11-16T11:30", "2023-11-23T09:30", "2023-12-01T09:30"):
+        agenda.append((when, partial(d.tick, when)))
+    agenda += ledger_year(d, units, [when for when, _ in agenda])
+    for when, step in sorted(agenda, key=lambda a: a[0]):  # stable: same instant, scripted order
+        if not d.reached(when):
+            return
+        step()
+
+
+def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[str, Callable[[], Any]]]:
+    """The rectification ledger's year after the issue lists are accepted, as dated steps.
+
+    Most units report progress in May, rectify with evidence before each deadline and the supervising
+    group (督导组) closes the item (销号) with a comment; slow units rectify late or not at all (overdue);
+    a few do nothing, then file revised lists in November: one rejected (refile), two awaiting review.
+    Supervision findings (督查发现) add items. The look-back (回头看) samples closed items on 11-01; the
+    supervising group passes re-checks in November and fails one (the demo school's), which reopens it.
+    The demo school: one item closed then reopened by the look-back and in progress again, one in
+    progress, one sent back and overdue, and a finding open in December.
+    """
+    with d.engine.begin() as conn:
+        items = queries.ledger(conn, d.key)
+    pick = random.Random("ledger-year")
+    by_unit: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        by_unit.setdefault(it["unit"], []).append(it)
+    others = sorted(u for u in by_unit if u not in (DEMO_SCHOOL, "bureau", HOOKED_DISTRICT))
+    # units that do nothing all year (overdue): four schools, and the 学区 whose reminders go nowhere
+    laggards = pick.sample([u for u in others if u.startswith("u")], 4)
+    slow = set(pick.sample([u for u in others if u not in laggards], 10))
+    plan: dict[str, list[tuple[str, dict[str, Any], Any]]] = {}  # when -> [(action, item, argument)]
+
+    def add(when: str, action: str, item: dict[str, Any], arg: Any = None) -> None:
+        plan.setdefault(when, []).append((action, item, arg))
+
+    def day(month_day: str, shift: int, hour: str = "10:00") -> str:
+        return (dt.date.fromisoformat(f"2023-{month_day}") + dt.timedelta(days=shift)).isoformat() + f"T{hour}"
+
+    sent_back = 0
+    for unit in sorted(by_unit):
+        if unit in (DEMO_SCHOOL, HOOKED_DISTRICT) or unit in laggards or unit not in units:
+            continue
+        for it in by_unit[unit]:
+            due = it["deadline"][5:]
+            add(day("05-08", pick.randint(0, 20) + (25 if unit in slow else 0)), "progress", it, pick.choice(PROGRESS_NOTES))
+            if unit in slow:
+                if due <= "09-30" and pick.random() < 0.6:  # late, closed before the look-back
+                    add(day("10-10", pick.randint(0, 8)), "rectified", it)
+                    add(day("10-22", pick.randint(0, 6), "15:00"), "closed", it, LATE_CLOSE_COMMENT)
+                elif due == "10-31":  # late, waiting on the supervising group in December
+                    add(day("11-20", pick.randint(0, 8)), "rectified", it)
+                    add(day("12-04", pick.randint(0, 8), "15:00"), "closed", it, LATE_CLOSE_COMMENT)
+                continue  # the others stay in progress: overdue once their deadline passes
+            if due == "12-31":
+                if pick.random() < 0.5:  # done early, waiting on the supervising group in December
+                    add(day("11-18", pick.randint(0, 10)), "rectified", it)
+                    add(day("12-07", pick.randint(0, 7), "15:00"), "closed", it, pick.choice(CLOSE_COMMENTS))
+                continue
+            done = day(due, -pick.randint(6, 16))
+            add(done, "rectified", it)
+            if sent_back < 2 and due in ("07-31", "08-31"):  # the evidence was not enough: sent back, redone
+                sent_back += 1
+                add(day(done[5:10], 5, "15:00"), "reopened", it, SENT_BACK)
+                add(day(done[5:10], 14), "rectified", it)
+                add(day(done[5:10], 20, "15:00"), "closed", it, pick.choice(CLOSE_COMMENTS))
+            else:
+                add(day(done[5:10], pick.randint(4, 12), "15:00"), "closed", it, pick.choice(CLOSE_COMMENTS))
+    meetings, study, service = by_unit[DEMO_SCHOOL][:3]
+    add("2023-05-12T10:00", "progress", meetings, "已建立周例会督办台账，每周一例会部署、周五通报")
+    add("2023-05-12T10:00", "progress", study, "已制定全年学习计划，5月起每月一次专题研讨")
+    add("2023-05-12T10:00", "progress", service, "已公开办事流程，限时办结正在试行")
+    add("2023-06-26T10:00", "rectified", meetings)
+    add("2023-07-05T15:00", "closed", meetings, CLOSE_COMMENTS[0])
+    add("2023-09-25T10:00", "rectified", service)
+    add("2023-10-12T15:00", "reopened", service, (SENT_BACK, dt.date(2023, 11, 30)))
+    add("2023-11-18T15:00", "recheck_failed", meetings, (RECHECK_FAILED, dt.date(2023, 12, 25)))
+    add("2023-11-27T10:00", "progress", meetings, "已恢复周例会督办，补齐9至11月督办记录，由副校长每周检查")
+
+    steps: list[tuple[str, Callable[[], Any]]] = []
+    # supervision findings (督查发现): one fixed in time, one overdue, one for the demo school open in December
+    found = [u for u in sorted(by_unit) if u not in laggards and u != DEMO_SCHOOL and u.startswith("u")]
+    fixed: dict[str, Any] = {}
+    for when, unit, (problem, cat, measure, leader, office), deadline, box in (
+            ("2023-06-12T16:00", found[0], FINDINGS[0], "07-15", fixed),
+            ("2023-09-18T16:00", sorted(slow)[0], FINDINGS[1], "10-20", {}),
+            ("2023-11-24T16:00", DEMO_SCHOOL, FINDINGS[2], "12-20", {})):
+        steps.append((when, partial(_finding, d, when, unit, problem, cat, measure, leader, office, deadline, box)))
+    steps.append(("2023-07-02T10:00", partial(_finding_fixed, d, fixed, False)))
+    steps.append(("2023-07-08T15:00", partial(_finding_fixed, d, fixed, True)))
+    # the look-back's re-checks: half of the sampled ones passed on 11-16, more on 11-25, the rest in December
+    closed_items = [it for evs in plan.values() for (action, it, _) in evs if action == "closed" and it["unit"] != DEMO_SCHOOL]
+    steps.append(("2023-11-16T15:00", lambda: _rechecks(d, "2023-11-16T15:00", closed_items[::2])))
+    steps.append(("2023-11-25T15:00", lambda: _rechecks(d, "2023-11-25T15:00", closed_items[1::4])))
+    steps.append(("2023-12-10T15:00", lambda: _rechecks(d, "2023-12-10T15:00", closed_items)))
+    # revised issue lists of units that did nothing: postponed deadlines rejected, an incomplete one refiled
+    postponed, incomplete, revised = laggards[:3]
+    steps += [
+        ("2023-11-23T11:00", lambda: _refile(d, "2023-11-23T11:00", [postponed, incomplete], postpone=True)),
+        ("2023-11-26T15:00", lambda: _review(d, "2023-11-26T15:00", {postponed: REJECT_POSTPONED,
+                                                                       incomplete: REJECT_INCOMPLETE})),
+        ("2023-11-27T11:00", lambda: _refile(d, "2023-11-27T11:00", [revised])),
+        ("2023-11-30T11:00", lambda: _refile(d, "2023-11-30T11:00", [incomplete], extra=True)),
+        ("2023-12-04T11:00", lambda: _refile(d, "2023-12-04T11:00", [postponed])),
+        ("2023-12-08T15:00", lambda: _review(d, "2023-12-08T15:00", {postponed: None, incomplete: None, revised: None})),
+    ]
+    # the day-to-day work in batches, one transaction each: everything between two other steps (ticks, filings,
+    # findings, reviews) at once, each change at its own instant
+    barriers = sorted({when for when, _ in steps} | set(others_at))
+    batches: dict[int, list[tuple[str, str, dict[str, Any], Any]]] = {}
+    for when in sorted(plan):
+        batches.setdefault(bisect.bisect_left(barriers, when), []).extend((when, *e) for e in plan[when])
+    steps += [(batch[0][0], partial(_ledger_days, d, batch)) for batch in batches.values()]
+    return steps
+
+
+def _ledger_day(d: Demo, when: str, events: list[tuple[str, dict[str, Any], Any]]) -> None:
+    _ledger_days(d, [(when, *e) for e in events])
+
+
+def _ledger_days(d: Demo, events: list[tuple[str, str, dict[str, Any], Any]]) -> None:
+    """Ledger work in one transaction, each change at its instant: progress reports, fixes with evidence, 销号
+    and send-backs. Changes after `d.until` are left out."""
+    done: Counter[str] = Counter()
+    events = [e for e in events if d.reached(e[0])]
+    if not events:
         return
     with d.engine.begin() as conn:
-        waive(conn, d.key, newcomer, "lookback_report", "本年新设单位，无可回头看的整改 (set up this year: nothing to look back on)",
-              d.act("2023-11-20T10:00", "局办公室"))
-    d.say("2023-11-20T10:00", f"免报 (waived) {newcomer} lookback_report：本年新设单位 (set up this year)")
-    d.file_many(units[:-3], "lookback_report", "2023-12-12T10:00")
-    d.tick("2023-12-18T09:30")
-    d.file_many(units[-3:-1], "lookback_report", "2023-12-20T10:00")
-    d.file_many(units, "summary_report", "2023-12-28T10:00")
-    d.file_many(["bureau"], "institutional_outcomes", "2023-12-29T10:00")
-    d.tick("2024-01-02T09:30")
+        for when, action, it, arg in events:
+            if action == "progress":
+                ledger_store.update_item(conn, d.blobs, it["id"], "in_progress", arg, [], d.act(when, it["unit"]))
+            elif action == "rectified":
+                ledger_store.update_item(conn, d.blobs, it["id"], "rectified", RECTIFIED_NOTE, [d.evidence(it, when)],
+                                         d.act(when, it["unit"]))
+            elif action == "closed":
+                ledger_store.verify_item(conn, it["id"], True, arg, d.act(when, "督导组"))
+            elif action == "reopened":
+                comment, deadline = arg if isinstance(arg, tuple) else (arg, None)
+                ledger_store.verify_item(conn, it["id"], False, comment, d.act(when, "督导组"),
+                                         deadline=deadline and deadline.replace(year=deadline.year + d.shift))
+            elif action == "recheck_failed":
+                comment, deadline = arg
+                lookback.decide(conn, it["id"], False, comment, d.act(when, "督导组"),
+                                deadline=deadline.replace(year=deadline.year + d.shift))
+            done[action] += 1
+    words = {"progress": "报告进展 (progress)", "rectified": "整改完成并附佐证 (rectified with evidence)",
+             "closed": "销号 (closed)", "reopened": "退回重新整改 (sent back)", "recheck_failed": "回头看复查未通过，重新整改 "
+             "(look-back failed: reopened)"}
+    last = f" … {d.moved(events[-1][0])[5:10]}" if events[-1][0][:10] != events[0][0][:10] else ""
+    d.say(events[0][0], f"台账{last} (ledger): " + "，".join(f"{words[k]} {n}" for k, n in done.items()))
+
+
+def _finding(d: Demo, when: str, unit: str, problem: str, category: str, measure: str, leader: str, office: str,
+             deadline: str, found: dict[str, Any]) -> None:
+    due = dt.date.fromisoformat(f"{2023 + d.shift}-{deadline}")
+    with d.engine.begin() as conn:
+        item = ledger_store.record_finding(conn, d.key, unit, problem, due, d.act(when, "督导组"), category=category,
+                                           measure=measure, leader=leader, office=office)
+    d.say(when, f"督查发现 (supervision finding) → {unit} 台账 #{item['id']}，整改时限 (deadline) {due}")
+    found.update(item)
+
+
+def _finding_fixed(d: Demo, found: dict[str, Any], close: bool) -> None:
+    """The first finding is fixed within three weeks and closed by the supervising group."""
+    if found and close:
+        _ledger_day(d, "2023-07-08T15:00", [("closed", found, CLOSE_COMMENTS[1])])
+    elif found:
+        _ledger_day(d, "2023-07-02T10:00", [("progress", found, "已召开全体教职工会议通报，当事人已作书面检查"),
+                                            ("rectified", found, None)])
+
+
+def _rechecks(d: Demo, when: str, items: list[dict[str, Any]]) -> None:
+    """The supervising group's look-back re-checks of sampled items: passed, with a comment."""
+    passed = 0
+    with d.engine.begin() as conn:
+        for n, it in enumerate(items):
+            try:
+                lookback.decide(conn, it["id"], True, RECHECK_PASSED[n % 2], d.act(when, "督导组"))
+            except ConflictError:  # not sampled, or already re-checked: decide() refuses before writing anything
+                continue
+            passed += 1
+    if passed:
+        d.say(when, f"回头看复查 (look-back re-checks): {passed} 项通过 (passed)")
+
+
+def _refile(d: Demo, when: str, units: list[str], postpone: bool = False, extra: bool = False) -> None:
+    with d.engine.begin() as conn:
+        for unit in units:
+            file_artifact(conn, d.blobs, d.key, unit, "issue_list", d.act(when, unit), files=[d.scan(unit, "issue_list", when)],
+                          rows_file=d.issue_rows(unit, postpone=postpone, extra=extra), signed_by="校长")
+    d.say(when, f"重新报送 (refiled) issue_list: {', '.join(units)}" + ("（整改时限顺延 / deadlines postponed）" if postpone else ""))
+
+
+def _review(d: Demo, when: str, decisions: dict[str, str | None]) -> None:
+    with d.engine.begin() as conn:
+        for unit, comment in decisions.items():
+            review(conn, d.key, unit, "issue_list", comment is None, comment, d.act(when, "督导组"))
+    d.say(when, "审核 (reviewed) issue_list: " + "，".join(
+        f"{u} {'通过 (accepted)' if c is None else '退回 (rejected)'}" for u, c in decisions.items()))
 
 
 DEMO_PASSWORD = "campaignflow-demo"  # printed by `serve --demo`; a demo database only
