@@ -191,3 +191,148 @@ def test_no_page_is_wider_than_a_phone_and_wide_tables_scroll_inside(demo, who):
         finally:
             browser.close()
     assert too_wide == {}, too_wide
+
+
+# --- the living demo's data, loaded in-process at fixed instants (what `serve --demo` shows then) ---
+
+DECEMBER = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+APRIL = dt.datetime(2026, 4, 20, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+UNIT_KEY = re.compile(r"\b(u\d{3}|district-\d|bureau)\b|u0")
+
+
+def _load_live(home: Path, now: dt.datetime) -> tuple[Any, Any, dict[str, Any]]:
+    from campaign_app.demo import load_live_demo
+    from campaign_app.settings import Settings
+    from campaign_model.store import db
+
+    settings = Settings(home, f"sqlite:///{home / 'campaign.db'}")
+    started = time.perf_counter()
+    loaded = load_live_demo(settings, now)
+    assert loaded is not None
+    loaded["seconds"] = time.perf_counter() - started
+    return settings, db.open_engine(settings.db_url), loaded
+
+
+@pytest.fixture(scope="module")
+def december(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from campaign_model.store import queries
+    from campaign_model.store.campaigns import load_ctx
+
+    settings, engine, loaded = _load_live(tmp_path_factory.mktemp("demo-december"), DECEMBER)
+    with engine.begin() as conn:
+        key = loaded["campaign"]
+        data = {"settings": settings, "engine": engine, "key": key, "ctx": load_ctx(conn, key),
+                "items": queries.ledger(conn, key, at=DECEMBER),
+                "obligations": queries.obligation_list(conn, key, DECEMBER)}
+    print(f"load_live_demo at {DECEMBER.isoformat()}: {loaded['seconds']:.1f} s")
+    yield data
+    engine.dispose()
+
+
+def test_the_december_ledger_is_in_motion(december):
+    """Items closed (销号) with evidence a browser previews, in progress, rectified and waiting on the
+    supervising group, overdue, reopened by the look-back (回头看), and supervision findings (督查发现)."""
+    from campaign_model.store.blobs import BlobStore
+
+    items = december["items"]
+    states = {s: [i for i in items if i["state"] == s] for s in ("open", "in_progress", "rectified", "closed", "reopened")}
+    closed = states["closed"]
+    assert len(closed) > 30 and all(i["evidence"] for i in closed)
+    assert all(any(h["action"] == "closed" and h["by"] == "督导组" and h["note"] for h in i["history"]) for i in closed)
+    blobs = BlobStore(december["settings"].files_dir)
+    pdf = blobs.get(closed[0]["evidence"][0]["sha256"])
+    assert pdf.startswith(b"%PDF-1.") and b"/Type /Page " in pdf and b"xref" in pdf and pdf.rstrip().endswith(b"%%EOF")
+    offset = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    assert pdf[offset:offset + 4] == b"xref"  # the cross-reference table is where the trailer says
+    assert len([i for i in states["in_progress"] if not i["overdue"]]) >= 3
+    assert len(states["rectified"]) >= 3  # waiting on the supervising group
+    overdue = [i for i in items if i["overdue"]]
+    assert len(overdue) >= 5 and len({i["unit"] for i in overdue}) >= 3
+    looked_back = [i for i in items if any(h["action"] == "reopened" and "回头看" in (h["note"] or "") for h in i["history"])]
+    assert looked_back and looked_back[0]["due"] > DECEMBER.isoformat()
+    assert any(h["action"] == "rechecked" for i in closed for h in i["history"])  # re-checks passed too
+    sent_back = [i for i in items if any(h["action"] == "reopened" and "回头看" not in (h["note"] or "") for h in i["history"])]
+    assert len(sent_back) >= 2
+    findings = [i for i in items if i["source"] == "supervision"]
+    assert len(findings) >= 3 and {i["state"] for i in findings} >= {"open", "closed"}
+
+
+def test_december_ledger_problems_read_like_real_ones(december):
+    items = december["items"]
+    assert len({i["problem"] for i in items}) >= 10
+    for i in items:
+        for text in (i["problem"], i["measure"], i["leader"], i["office"]):
+            assert text and not UNIT_KEY.search(text), (i["id"], text)
+    assert any(i["problem"].startswith("会议多、落实少") and "周例会督办" in i["measure"] for i in items)
+
+
+def test_december_has_filings_awaiting_review_and_rejections_with_comments(december):
+    from campaign_model.store.filing_query import filing_list
+
+    issue_lists = {o["unit"]: o for o in december["obligations"] if o["artifact"] == "issue_list"}
+    awaiting = [u for u, o in issue_lists.items() if o["state"] == "filed"]  # issue lists are reviewed (review: true)
+    assert len(awaiting) >= 2
+    with december["engine"].begin() as conn:
+        filed = filing_list(conn, december["ctx"], None, artifact="issue_list")
+    rejected = [f for f in filed if f["review"] and f["review"]["decision"] == "rejected"]
+    assert len({f["unit"] for f in rejected}) >= 3 and all(f["review"]["comment"] for f in rejected)
+    assert any(f["unit"] == "u001" for f in rejected)
+    latest = {}
+    for f in filed:  # newest first
+        latest.setdefault(f["unit"], f)
+    # a unit whose latest list was rejected must file again: its comment is what it reads
+    refile = [f for f in latest.values() if f["review"] and f["review"]["decision"] == "rejected"]
+    assert refile and all(len(f["review"]["comment"]) > 10 for f in refile)
+    # one of those awaiting review was rejected before (rejected, refiled, waiting again)
+    assert any(latest[u]["version"] >= 3 and any(f["unit"] == u for f in rejected) for u in awaiting)
+
+
+def test_december_reminders_were_sent_failed_and_dead(december):
+    from campaign_model.store import outbox
+
+    with december["engine"].begin() as conn:
+        counts = outbox.counts(conn, december["ctx"].id)
+        rows = outbox.listing(conn, december["ctx"].id)
+    assert counts.get("sent", 0) > 20 and counts.get("failed", 0) >= 1 and counts.get("dead", 0) >= 1, counts
+    broken = [r for r in rows if r.state in ("failed", "dead")]
+    assert all(r.channel == "xiying-group" and "连接失败" in r.last_error for r in broken)
+    assert all(r.next_attempt_at is not None for r in broken if r.state == "failed")
+    assert {r.attempts for r in broken if r.state == "dead"} == {3}
+    lines = december["settings"].outbox_file(december["key"]).read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 10  # the others' reminders, written to the outbox file
+
+
+def test_the_demo_school_has_work_to_do_in_december(december):
+    """u001's 我的待办 is not empty: an overdue obligation, its rejection on record, an open ledger item
+    (a finding), items in progress, an overdue one sent back, and one reopened by the look-back."""
+    mine = [o for o in december["obligations"] if o["unit"] == "u001"]
+    assert any(o["state"] == "overdue" for o in mine), mine
+    assert any(o["state"] == "pending" for o in mine)  # due later this month
+    items = [i for i in december["items"] if i["unit"] == "u001"]
+    assert any(i["state"] == "open" and not i["overdue"] for i in items)
+    assert len([i for i in items if i["state"] == "in_progress"]) >= 2
+    assert any(i["overdue"] for i in items)
+    assert any(h["action"] == "reopened" and "回头看" in (h["note"] or "") for i in items for h in i["history"])
+
+
+def test_december_demo_keeps_its_audit_chain_intact(december):
+    from campaign_model.store import audit
+
+    with december["engine"].begin() as conn:
+        verdict = audit.verify(conn)
+    assert verdict.ok and verdict.count > 500
+
+
+def test_the_demo_loads_in_april_with_the_ledger_just_begun(tmp_path):
+    from campaign_model.store import outbox, queries
+    from campaign_model.store.campaigns import load_ctx
+
+    _, engine, loaded = _load_live(tmp_path, APRIL)
+    with engine.begin() as conn:
+        items = queries.ledger(conn, loaded["campaign"], at=APRIL)
+        states = {p["key"]: p["state"] for p in queries.status(conn, loaded["campaign"], APRIL)["phases"]}
+        counts = outbox.counts(conn, load_ctx(conn, loaded["campaign"]).id)
+    engine.dispose()
+    assert len(items) > 80 and {i["state"] for i in items} == {"open"}
+    assert states["mobilization"] == "completed" and states["summary"] == "pending"
+    assert counts.get("sent", 0) > 0 and not counts.get("dead")
