@@ -79,7 +79,10 @@ def _item(r: Any, at: dt.datetime, tz: ZoneInfo, lang: str, titles: dict[str, st
             "due": f"{r.due_at.astimezone(tz):%Y-%m-%d %H:%M}", "due_iso": r.due_at.astimezone(tz).isoformat(),
             "days_left": days, "days_overdue": max(-days, 0), "when": _when(days, lang),
             "link": item_link(base_url, campaign, r.unit, r.artifact, r.item_id if is_item else None),
-            "link_label": LINK_LABEL[lang][target], "ledger": is_item}
+            "link_label": LINK_LABEL[lang][target], "ledger": is_item,
+            # a filing the reviewer returned (退回): the reminder says so and quotes what to fix
+            "returned": not is_item and getattr(r, "state", None) == "rejected",
+            "comment": getattr(r, "review_comment", None) if not is_item else None}
 
 
 def item_link(base_url: str | None, campaign: str, unit: str, artifact: str, item_id: int | None = None) -> str | None:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
 from . import audit
 from .predicates import ledger_item_overdue, ledger_item_owed
-from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, units
+from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, reviews, units
 from .unit_lookup import resolve_unit
 
 OPEN = ("pending", "rejected")
@@ -228,6 +228,14 @@ def _subject_joins(q: Any) -> Any:
             .join(units, units.c.id == func.coalesce(obligations.c.unit_id, ledger_items.c.unit_id)))
 
 
+def _rejection_comment() -> Any:
+    """The reviewer's comment on a returned filing, while the obligation stays returned: its reminders quote it."""
+    return (select(reviews.c.comment)
+            .where(reviews.c.obligation_id == obligations.c.id, reviews.c.decision == "rejected",
+                   obligations.c.state == "rejected")
+            .order_by(reviews.c.at.desc(), reviews.c.id.desc()).limit(1).scalar_subquery())
+
+
 def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
     """Reminders to send now (planned and come, or failed and due for a retry), ordered by recipient."""
     recipient = units.alias("recipient_unit")
@@ -237,7 +245,8 @@ def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
                outbox.c.planned_for, recipient.c.name.label("recipient_name"), recipient.c.contacts,
                units.c.key.label("unit"), units.c.name.label("unit_name"), *subject,
                func.coalesce(obligations.c.state, ledger_items.c.state).label("state"),
-               func.coalesce(requirements.c.step_title, literal(ITEM_STEP)).label("step_title"))
+               func.coalesce(requirements.c.step_title, literal(ITEM_STEP)).label("step_title"),
+               _rejection_comment().label("review_comment"))
         .select_from(outbox))
     return list(conn.execute(
         q.join(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
