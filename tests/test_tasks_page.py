@@ -30,7 +30,7 @@ from campaign_app.settings import Settings
 from campaign_app.usecases import tasks as tasks_uc
 from campaign_app.usecases.services import Services
 from campaign_app.web.app import create_app
-from campaign_model.errors import CampaignError, InvalidInput, SpecInvalid
+from campaign_model.errors import InvalidInput, SpecInvalid
 from campaign_model.specfile import load_spec_text
 from campaign_model.store.accounts import add_user
 from campaign_model.store.audit import Act
@@ -343,3 +343,124 @@ def test_the_api_twin_lists_the_same_tasks(site):
     assert [t["artifact"] for t in doc["tasks"]] == ["notice", "plan", "meeting", "study", "issue_list"]
     assert doc["counts"]["rejected"] == 1
     assert login(site, "admin").get("/api/v1/me/tasks").json()["tasks"] == []
+
+
+# --- in a real browser against `campaign serve` ---
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("CAMPAIGN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def spec_around(today: dt.date) -> str:
+    """The campaign of the tests above, dated around today (the server reads the real clock)."""
+    d = lambda n: (today + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    dates = {"2023-02-14": d(-10), "2023-03-05": d(10), "2023-02-16": d(-3), "2023-03-03": d(2), "2023-03-04": d(5),
+             "2023-03-20": d(15), "2023-03-06": d(11), "2023-03-31": d(25), "2023-04-05": d(20)}
+    text = TASK_SPEC.replace("calendar: cn", "calendar: all-days")
+    for old, new in dates.items():
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`campaign serve` over the campaign as it stands now: s1's plan sent back yesterday, the mobilization ticked."""
+    from flows.tick import tick_direct
+
+    home = tmp_path_factory.mktemp("tasks-browser")
+    url = f"sqlite:///{home / 'campaign.db'}"
+    now = dt.datetime.now(dt.UTC)
+    ago = lambda days, actor: Act(now - dt.timedelta(days=days), actor, now)  # noqa: E731
+    scan = home / "plan.pdf"
+    scan.write_bytes(b"%PDF-1.4 plan")
+    engine = open_engine(url)
+    with engine.begin() as conn:
+        create_campaign(conn, load_spec_text(spec_around(now.astimezone(SHANGHAI).date()), "tasks.yaml"),
+                        ago(12, "admin"))
+        add_user(conn, "li-sup", "supervisor", None, None, ago(12, "admin"), display_name="李组长")
+        add_user(conn, "s1-head", "unit", "s1", PASSWORD, ago(12, "admin"), display_name="张校长")
+        file_artifact(conn, BlobStore(home / "files"), KEY, "s1", "plan", ago(2, "s1-head"), files=[scan])
+        review(conn, KEY, "s1", "plan", False, "缺少校长签字，请补签后重报", ago(1, "li-sup"))
+        record_finding(conn, KEY, "s1", "值班记录缺失，需建立值班登记制度", (now - dt.timedelta(days=4)).date(),
+                       ago(8, "li-sup"))
+    engine.dispose()
+    tick_direct(url, KEY, Act(now, "tick", now), str(home / "outbox.jsonl"))
+    env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    address = None
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while address is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+            address = m.group(1)
+    assert address, "campaign serve did not print its address"
+    # on a busy machine the first answer may wait for the server's start-up work (its first tick)
+    assert httpx.get(f"{address}/api/v1/health", timeout=120).json()["ok"] is True
+    yield address
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def urgencies(page: Any) -> list[tuple[str, str]]:
+    return [(li.get_attribute("data-artifact"), li.get_attribute("data-urgency"))
+            for li in page.locator("#tasks > li").all()]
+
+
+def test_a_school_sees_its_tasks_acknowledges_the_notice_and_goes_to_file(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p, closing(p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                                            args=["--no-sandbox", "--disable-gpu"])) as browser:
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(f"{server}/login")
+        phone.fill("#name", "s1-head")
+        phone.fill("#password", PASSWORD)
+        phone.click("#login-submit")
+        expect(phone.locator("h1")).to_have_text("我的待办")
+        assert urgencies(phone) == [("notice", "overdue"), ("plan", "rejected"), ("meeting", "due_soon"),
+                                    ("study", "open"), ("issue_list", "not_open")]
+        expect(phone.locator("#count-overdue")).to_have_text("1")
+        expect(phone.locator("#count-ledger")).to_have_text("1")
+        expect(phone.locator(".rejection-comment")).to_contain_text("缺少校长签字")
+        expect(phone.locator("#ledger-tasks")).to_contain_text("值班记录缺失")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(phone, "tasks-390")
+
+        phone.locator('li[data-artifact="notice"] button.acknowledge-button').click()
+        expect(phone.locator("#acknowledged")).to_be_visible()
+        assert [a for a, _ in urgencies(phone)] == ["plan", "meeting", "study", "issue_list"]
+        expect(phone.locator("#count-overdue")).to_have_text("0")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(phone, "tasks-390-acknowledged")
+
+        phone.locator('li[data-artifact="plan"] a.file-link').click()
+        expect(phone.locator("#filing-form")).to_be_visible()
+        assert phone.locator("#artifact").input_value() == "plan" and phone.locator("#unit").input_value() == "s1"
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        shot(phone, "tasks-390-file-form")
+
+        desk = browser.new_page(viewport={"width": 1280, "height": 900})
+        desk.goto(f"{server}/login")
+        desk.fill("#name", "s1-head")
+        desk.fill("#password", PASSWORD)
+        desk.click("#login-submit")
+        expect(desk.locator("h1")).to_have_text("我的待办")
+        assert [a for a, _ in urgencies(desk)] == ["plan", "meeting", "study", "issue_list"]
+        assert desk.evaluate("document.documentElement.scrollWidth") <= 1280
+        shot(desk, "tasks-1280")
+        desk.locator('li[data-artifact="meeting"] a.file-link').click()
+        expect(desk.locator("#filing-form")).to_be_visible()
+        assert desk.locator("#artifact").input_value() == "meeting"
+        desk.goto(f"{server}/?lang=en")
+        expect(desk.locator("h1")).to_have_text("My tasks")
+        shot(desk, "tasks-1280-en")
