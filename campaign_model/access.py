@@ -36,6 +36,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "finding.create": frozenset({"admin", "supervisor"}),
     "reminders.read": frozenset({"admin", "supervisor"}),
     "reminders.send": frozenset({"admin", "supervisor"}),
+    "channels.test": frozenset({"admin"}),   # a test message through a configured delivery channel
     "audit.read": frozenset({"admin", "supervisor"}),
     "reports.read": READ_ALL,
 }

@@ -6,6 +6,7 @@ reports and the notice all take them from here (a page may add words of its own,
                                        display state of an open one past its due time (rules.display_state)
     LEDGER_STATE       a ledger item:  open → in_progress → rectified → closed; reopened when a supervisor
                                        sends it back or a look-back finds the problem again (反弹)
+    OUTBOX_STATE       a reminder:     planned → sent; failed → (retried) → dead; cancelled
 
 The words are the ones bureaus use in their own ledgers and notices: 整改中, 已整改待核验 (the unit has
 reported the fix; the supervisor has not yet verified it), 已销号 (closed by the supervisor). A reopened
@@ -40,6 +41,16 @@ LEDGER_STATE: Labels = {
     "rectified": {"zh": "已整改待核验", "en": "rectified, awaiting check"},
     "closed": {"zh": "已销号", "en": "closed"},
     "reopened": {"zh": "已退回重新整改", "en": "reopened"},
+}
+
+# a reminder in the outbox: planned → sent; failed (retried with back-off) → dead after the last attempt
+# (only "send again" revives it); cancelled when its obligation was filed or a later reminder took over
+OUTBOX_STATE: Labels = {
+    "planned": {"zh": "计划", "en": "planned"},
+    "sent": {"zh": "已发送", "en": "sent"},
+    "failed": {"zh": "失败", "en": "failed"},
+    "dead": {"zh": "放弃", "en": "dead"},
+    "cancelled": {"zh": "已取消", "en": "cancelled"},
 }
 
 

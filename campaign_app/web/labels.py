@@ -27,6 +27,8 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "reminders.planned": ("安排催办", "reminders planned"),
     "reminders.sent": ("发送催办", "reminders sent"),
     "reminders.manual": ("立即催办", "remind now"),
+    "reminders.resent": ("重新发送催办", "reminder sent again"),
+    "channel.tested": ("发送渠道测试消息", "channel test message"),
     "notice.sent": ("发送通报", "notice sent"),
     "ledger.created": ("新增台账条目", "ledger item added"),
     "ledger.imported": ("导入整改台账", "ledger imported"),

@@ -25,6 +25,7 @@ from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
+from .reminder_pages import router as reminder_router
 from .review_pages import router as review_router
 from .task_pages import router as task_router
 from .task_pages import tasks_home
@@ -32,6 +33,7 @@ from .task_pages import tasks_home
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)
 router.include_router(ledger_router)
+router.include_router(reminder_router)
 router.include_router(task_router)
 router.include_router(review_router)
 

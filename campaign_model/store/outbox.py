@@ -354,3 +354,77 @@ def listing_docs(conn: Connection, ctx: Any, state: str | None = None, unit: str
              "sent_at": iso(r.sent_at), "recipient": r.recipient, "channel": r.channel, "attempts": r.attempts,
              "message": r.message_id, "error": r.last_error, "next_attempt_at": iso(r.next_attempt_at)}
             for r in listing(conn, ctx.id, state, unit)]
+
+
+# --- the reminders page: the outbox a page at a time, and "send again" for a dead reminder ---
+
+STATES = ("planned", "sent", "failed", "dead", "cancelled")
+
+
+def _unit_filter(q: Any, unit: str | None) -> Any:
+    return q.where(units.c.key == unit) if unit else q
+
+
+def page(conn: Connection, campaign_id: int, *, state: str | None = None, unit: str | None = None,
+         limit: int = 50, offset: int = 0) -> tuple[list[Any], int]:
+    """One page of the outbox, newest first, and how many rows match in all: each row with its recipient's
+    name and what it reminds of (the obligation's unit and artifact, or the ledger item and its problem)."""
+    recipient = units.alias("recipient_unit")
+    q = _unit_filter(_subject_joins(
+        select(outbox.c.id, outbox.c.kind, outbox.c.state, outbox.c.recipient, outbox.c.channel,
+               outbox.c.planned_for, outbox.c.sent_at, outbox.c.attempts, outbox.c.next_attempt_at,
+               outbox.c.last_error, outbox.c.message_id, units.c.key.label("unit"), units.c.name.label("unit_name"),
+               recipient.c.name.label("recipient_name"), *_subject_columns())
+        .select_from(outbox)), unit)
+    q = (q.outerjoin(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
+         .where(outbox.c.campaign_id == campaign_id))
+    if state:
+        q = q.where(outbox.c.state == state)
+    total = conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = conn.execute(q.order_by(outbox.c.planned_for.desc(), outbox.c.id.desc()).limit(limit).offset(offset)).all()
+    return list(rows), int(total)
+
+
+def state_counts(conn: Connection, campaign_id: int, unit: str | None = None) -> dict[str, int]:
+    """How many reminders are in each state, of every unit or of one (the unit the reminder is about)."""
+    q = _unit_filter(_subject_joins(select(outbox.c.state, func.count()).select_from(outbox)), unit)
+    rows = conn.execute(q.where(outbox.c.campaign_id == campaign_id).group_by(outbox.c.state)).all()
+    return {state: int(n) for state, n in rows}
+
+
+def resend(conn: Connection, ctx: Any, outbox_id: int, act: Any) -> dict[str, Any]:
+    """Put a dead reminder back to be sent: planned for `act.at`, its attempts counted afresh; audited.
+
+    The same row is sent again (its unique slot key stays), not a copy. Only a dead one: a reminder
+    planned, failing (it will be retried anyway), sent or cancelled is refused, and so is one whose
+    obligation was filed or waived since, or whose ledger item is no longer owed (nothing to remind of).
+    """
+    from campaign_model.errors import ConflictError, NotFound
+
+    row = conn.execute(_subject_joins(
+        select(outbox.c.id, outbox.c.state, outbox.c.attempts, outbox.c.last_error, outbox.c.kind,
+               outbox.c.recipient, outbox.c.channel, outbox.c.obligation_id, outbox.c.ledger_item_id,
+               units.c.key.label("unit"), obligations.c.state.label("obligation_state"),
+               and_(ledger_items.c.id.is_not(None), _item_owed()).label("item_owed"))
+        .select_from(outbox)).where(outbox.c.id == outbox_id, outbox.c.campaign_id == ctx.id)).first()
+    if row is None:
+        raise NotFound(f"活动 {ctx.key} 没有编号为 {outbox_id} 的催办 (no reminder {outbox_id} in {ctx.key})",
+                       field="outbox_id")
+    if row.state != "dead":
+        raise ConflictError(f"催办 {outbox_id} 的状态是 {row.state}，只有已放弃 (dead) 的催办才能重新发送 "
+                            f"(reminder {outbox_id} is {row.state}: only a dead one can be sent again)", field="outbox_id")
+    still_owed = row.obligation_state in OPEN if row.obligation_id is not None else bool(row.item_owed)
+    if not still_owed:
+        raise ConflictError(f"催办 {outbox_id} 所催的事项已办结，无需再发 "
+                            f"(what reminder {outbox_id} is about is done: nothing to remind of)", field="outbox_id")
+    changed = conn.execute(update(outbox).where(outbox.c.id == outbox_id, outbox.c.state == "dead")
+                           .values(state="planned", planned_for=act.at, attempts=0, next_attempt_at=None,
+                                   last_error=None, sent_at=None).returning(outbox.c.id)).first()
+    if changed is None:  # sent again by someone else between the read and the write
+        raise ConflictError(f"催办 {outbox_id} 刚被他人重新发送 (reminder {outbox_id} was just sent again by someone else)",
+                            field="outbox_id")
+    before = {"state": row.state, "attempts": row.attempts, "last_error": row.last_error}
+    after = {"state": "planned", "planned_for": act.at.isoformat(), "attempts": 0, "kind": row.kind,
+             "recipient": row.recipient, "channel": row.channel, "unit": row.unit}
+    audit.append(conn, act, "reminders.resent", ctx.key, f"outbox:{outbox_id}", before, after)
+    return {"id": outbox_id, "state": "planned", "recipient": row.recipient, "channel": row.channel, "unit": row.unit}
