@@ -5,7 +5,8 @@ Each has the header row the importers read (`campaign_model.unitfile`, `campaign
 every header cell saying what goes there, drop-down lists for choice columns, date and number checks,
 the header frozen and the columns sized for Chinese text, so that a filled copy imports without edits.
 A second sheet repeats the notes for those whose spreadsheet hides cell comments; the choices live on a
-hidden third sheet (an inline list breaks on a comma and is capped at 255 characters).
+hidden third sheet (an inline list breaks on a comma and is capped at 255 characters). Column titles,
+notes and choices come from the spec: each is written as text, never a formula (`cellsafe.text_cells`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from campaign_model.errors import NotFound
 from campaign_model.spec import ArtifactKind, Column
 
+from .cellsafe import text_cells
 from .xlsx import _width as display_width
 
 UNITS = "units"
@@ -121,11 +123,12 @@ def _workbook(title: str, fields: tuple[Field, ...], parent_names: bool = False)
         cell.alignment = Alignment(horizontal="center", vertical="center")
         cell.comment = Comment(f.note, "campaignflow", width=320, height=120)
         notes.append([f.header, "是" if f.required else "否", f.note])
+        text_cells([cell, *notes[notes.max_row]])
         cells = f"{letter}2:{letter}{last}"
         check = None
         if f.kind == "choice" and f.choices:
             for n, choice in enumerate(f.choices, start=1):
-                lists.cell(row=n, column=i, value=choice)
+                text_cells([lists.cell(row=n, column=i, value=choice)])
             check = DataValidation(type="list", formula1=f"'选项'!${letter}$1:${letter}${len(f.choices)}", allow_blank=True)
             check.error = "请从下拉列表中选择 (choose one of the list)"
         elif f.kind == "date":
