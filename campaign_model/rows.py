@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InvalidInput, SpecInvalid
 from .spec import ArtifactKind, Column
-from .tabular import cell_text, read_table
+from .tabular import CSV_SUFFIXES, MAX_FILE_BYTES, MAX_ROWS, XLSX_SUFFIXES, cell_text, read_sheet, title_hint, too_large
 
 RowProblem = dict[str, Any]  # {"row": int | None, "column": str | None, "message": str}
 
@@ -178,16 +178,46 @@ def _unknown(name: str, columns: Mapping[str, Column]) -> str:
     return f"未知列 '{name}'，可用的列：{known} (unknown column '{name}')"
 
 
+SUFFIXES = (*CSV_SUFFIXES, *XLSX_SUFFIXES, ".json")
+MAX_DEPTH = 20  # a list of objects of single values is 2 deep; JSON nested deeper is refused before it is parsed
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_OPEN, _CLOSE = b"[{", b"]}"
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply the JSON text's arrays and objects nest, without parsing it (json.loads recurses once
+    per level, so `[` × 100,000 is a RecursionError): strings are cut out, then the brackets counted."""
+    brackets = _JSON_STRING.sub(b"", data).translate(None, bytes(b for b in range(256) if b not in _OPEN + _CLOSE))
+    depth = deepest = 0
+    for b in brackets:
+        depth += 1 if b in _OPEN else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
+
+
 def _read_json(path: Path, file: str) -> list[Any]:
+    def refuse(message: str) -> RowsInvalid:
+        return RowsInvalid(file, [{"row": None, "column": None, "message": message}])
+
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise refuse(too_large(file, size))
+        raw = path.read_bytes()
+        if json_depth(raw) > MAX_DEPTH:
+            raise refuse(f"JSON 嵌套超过 {MAX_DEPTH} 层，应为对象列表 "
+                         f"(the JSON nests deeper than {MAX_DEPTH} levels; it must be a list of objects)")
+        data = json.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError:
         raise RowsInvalid(file, [{"row": None, "column": None, "message": "文件不存在 (file not found)"}]) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RowsInvalid(file, [{"row": None, "column": None, "message": f"无法读取 JSON (cannot read the JSON: {exc})"}]) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise refuse(f"无法读取 JSON (cannot read the JSON: {exc})") from None
     if not isinstance(data, list):
-        raise RowsInvalid(file, [{"row": None, "column": None,
-                                  "message": "JSON 应为对象列表 (the JSON must be a list of objects)"}])
+        raise refuse("JSON 应为对象列表 (the JSON must be a list of objects)")
+    if len(data) > MAX_ROWS:
+        raise refuse(f"文件 {file} 超过 {MAX_ROWS} 行 (the file {file} has more than {MAX_ROWS} rows)")
     return data
 
 
@@ -197,16 +227,27 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
     (an upload's own name, when `path` is where it was spooled)."""
     path = Path(path)
     file = name or str(path)
-    if path.suffix.lower() == ".json":
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise RowsInvalid(file, [{"row": None, "column": None,
+                                  "message": f"不支持的文件类型 '{path.suffix}'，请使用 {'、'.join(SUFFIXES)} "
+                                             f"(unsupported file type '{path.suffix}'; use {', '.join(SUFFIXES)})"}])
+    if suffix == ".json":
         return validate_rows(_read_json(path, file), kind, file)
-    try:
-        header, rows = read_table(path)
-    except SpecInvalid as exc:
-        raise RowsInvalid(file, [{"row": None, "column": None, "message": p.message} for p in exc.problems]) from None
-
-    # the header is checked once, not on every row as validate_rows would for JSON objects
     columns = kind.rows or {}
     lookup = _lookup(columns)
+
+    def fits(header: list[str]) -> bool:  # the header row names columns; a title row above it names none
+        return any(lookup.get(_norm(title)) for title in header if title)
+
+    try:
+        table = read_sheet(path, file, fits=fits if columns else None)
+    except SpecInvalid as exc:
+        raise RowsInvalid(file, [{"row": None, "column": None, "message": p.message} for p in exc.problems]) from None
+    header, rows = table.header, table.rows
+    hint = "" if fits(header) else title_hint(table, "、".join(c.title for c in columns.values()))
+
+    # the header is checked once, not on every row as validate_rows would for JSON objects
     problems: list[RowProblem] = []
     used: dict[int, str] = {}
     seen: dict[str, str] = {}
@@ -215,7 +256,7 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
             continue
         key = lookup.get(_norm(title))
         if columns and key is None:
-            problems.append({"row": None, "column": None, "message": _unknown(title, columns)})
+            problems.append({"row": None, "column": None, "message": _unknown(title, columns) + hint})
         elif key in seen:
             problems.append({"row": None, "column": key,
                              "message": f"列 '{title}' 与列 '{seen[key]}' 重复 (the column appears twice)"})

@@ -6,6 +6,7 @@ as `FILE:LINE: path.to.field: message`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,50 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+# A spec is bounded before the YAML parser sees it: libyaml crashes the process (a segmentation fault)
+# on `[` × 100,000 and takes minutes to scan it, and aliases (a billion laughs) expand without end
+# when the tree is walked. A real spec is a few hundred lines, nested a dozen levels.
+MAX_SPEC_BYTES = 2**20  # as the HTTP upload
+MAX_FLOW_DEPTH = 50  # [ and { nested
+MAX_INDENT = 200  # leading spaces and block indicators (- ? :) of a line: the block nesting's upper bound
+MAX_NODES = 200_000  # the tree with every alias expanded
+_QUOTED_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\n]|\'\')*\'|(?:^|(?<=\s))#[^\n]*', re.MULTILINE)
+_FLOW = re.compile(r"[\[\]{}]")
+
+
+def _check_shape(text: str, file: str) -> None:
+    """Raises `SpecInvalid` for a spec too large or nested too deeply to parse safely (see above)."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_SPEC_BYTES:
+        raise SpecInvalid([Problem(file, None, "", f"规格文件超过 1 MB（{size} 字节）(the spec is larger than 1 MB: {size} bytes)")])
+    for n, text_line in enumerate(text.splitlines(), start=1):
+        if len(text_line) - len(text_line.lstrip(" -?:")) > MAX_INDENT:
+            raise SpecInvalid([Problem(file, n, "", f"缩进超过 {MAX_INDENT} 列，嵌套过深 "
+                                                    f"(indented more than {MAX_INDENT} columns: nested too deeply)")])
+    plain = _QUOTED_OR_COMMENT.sub("", text)  # strings within one line and comments hold no structure
+    depth = 0
+    for m in _FLOW.finditer(plain):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            line = plain.count("\n", 0, m.start()) + 1
+            raise SpecInvalid([Problem(file, line, "", f"[ 和 {{ 嵌套超过 {MAX_FLOW_DEPTH} 层 "
+                                                       f"([ and {{ nested more than {MAX_FLOW_DEPTH} levels deep)")])
+
+
+def _expanded_size_ok(node: yaml.Node, limit: int = MAX_NODES) -> bool:
+    """Whether the tree under `node`, every alias expanded, has at most `limit` nodes (counted without recursion)."""
+    stack, seen = [node], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return False
+        at = stack.pop()
+        if isinstance(at, yaml.MappingNode):
+            stack.extend(n for pair in at.value for n in pair)
+        elif isinstance(at, yaml.SequenceNode):
+            stack.extend(at.value)
+    return True
 
 _PYDANTIC_ZH = {
     "missing": "缺少必填字段 (field required)",
@@ -109,6 +154,7 @@ class LineMap:
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
+    _check_shape(text, file)
     lm = LineMap(file)
     loader = _Loader(text)
     try:
@@ -120,6 +166,9 @@ def parse_yaml(text: str, file: str) -> tuple[Any, LineMap]:
         raise SpecInvalid([Problem(file, line, "", f"YAML 语法错误: {reason} (YAML syntax error)")]) from None
     if node is None:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
+    if not _expanded_size_ok(node):
+        raise SpecInvalid([Problem(file, None, "", f"展开别名 (*) 后超过 {MAX_NODES} 个节点，拒绝读取 "
+                                                   f"(with its aliases (*) expanded the spec has more than {MAX_NODES} nodes)")])
     dups: list[tuple[PathT, str, int]] = []
     _lines(node, (), lm.lines, dups)
     if dups:

@@ -2,8 +2,8 @@
 
 Columns (English or Chinese, matched ignoring case and spaces): key/单位代码, name/单位名称,
 parent/上级单位 (the parent's key or unique name), tags/标签, contact/联系人, email/邮箱, phone/电话,
-role/职务. Other columns are ignored. `read_units` returns the units, or raises `SpecInvalid` carrying one `Problem` per bad
-cell (line = the spreadsheet row) — a list is used whole or not at all.
+role/职务. Other columns are ignored; the header row may sit below a title row. `read_units` returns the
+units, or raises `SpecInvalid` carrying one `Problem` per bad cell (line = the spreadsheet row) — a list is used whole or not at all.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from . import names
 from .errors import Problem, SpecInvalid
 from .spec import UnitSpec
-from .tabular import cell_text, read_table
+from .tabular import cell_text, read_sheet, title_hint
 from .units import hierarchy_problems
 
 _ALIASES = {
@@ -43,8 +43,14 @@ def _norm(header: str) -> str:
 _FIELD_OF = {_norm(alias): fld for fld, aliases in _ALIASES.items() for alias in aliases}
 
 
-def _columns(header: list[str], file: str) -> tuple[dict[str, int], list[Problem]]:
-    """Field -> column index, and the problems of the header itself."""
+def _fits(header: list[str]) -> bool:
+    """A header row: it names the required columns (a title row above it names none)."""
+    found = {_FIELD_OF.get(_norm(title)) for title in header}
+    return all(fld in found for fld in _REQUIRED)
+
+
+def _columns(header: list[str], file: str, hint: str = "") -> tuple[dict[str, int], list[Problem]]:
+    """Field -> column index, and the problems of the header itself; `hint` ends a missing column's message."""
     columns: dict[str, int] = {}
     problems: list[Problem] = []
     for i, title in enumerate(header):
@@ -60,7 +66,7 @@ def _columns(header: list[str], file: str) -> tuple[dict[str, int], list[Problem
     for fld, zh in _REQUIRED.items():
         if fld not in columns:
             problems.append(Problem(file, None, f"header.{fld}",
-                                    f"缺少必需的列 '{zh}' 或 '{fld}' (missing required column '{fld}')"))
+                                    f"缺少必需的列 '{zh}' 或 '{fld}' (missing required column '{fld}'){hint}"))
     return columns, problems
 
 
@@ -85,10 +91,13 @@ def read_units(path: Path, name: str | None = None, known: Mapping[str, str] | N
     path = Path(path)
     file = name or str(path)
     known = dict(known or {})
-    header, rows = read_table(path)
+    # the header is the first of the top rows that names the key and name columns: bureaus' lists often
+    # carry a title row (XX县教育局单位名单, merged across) above it
+    table = read_sheet(path, file, fits=_fits)
+    header, rows = table.header, table.rows
     if not header:
         raise SpecInvalid([Problem(file, None, "", "文件为空 (the file is empty)")])
-    columns, problems = _columns(header, file)
+    columns, problems = _columns(header, file, title_hint(table, "单位代码、单位名称 (key, name)"))
     if problems:
         raise SpecInvalid(problems)
     if not rows:

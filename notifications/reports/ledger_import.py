@@ -12,15 +12,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from campaign_model.errors import InvalidInput
+from campaign_model.errors import InvalidInput, SpecInvalid
 from campaign_model.ledger import STATE_ZH
 from campaign_model.rows import _date as parse_date  # the date rules filed issue lists already follow
-from campaign_model.tabular import cell_text, decode_text, sniff_delimiter
+from campaign_model.tabular import MAX_ROWS, cell_text, check_csv_text, check_file_size, decode_text, sniff_delimiter, xlsx_rows
 
 from .flat import FORMULA_START
 
@@ -50,20 +51,20 @@ def _raw_rows(path: Path) -> list[list[Any]]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".tsv"):
+            check_file_size(path, str(path))  # bounded before it is read, as every table the product reads
             text = decode_text(path.read_bytes())
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)))
+            check_csv_text(text, sniff_delimiter(text), str(path))
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+            rows = list(itertools.islice(reader, MAX_ROWS + 1))
+            if len(rows) > MAX_ROWS:
+                raise InvalidInput(f"{path}: 超过 {MAX_ROWS} 行 (more than {MAX_ROWS} rows)", field="file")
             # undo the quote our CSV export puts before a formula-like cell
             return [[c[1:] if c.startswith("'") and c[1:].startswith(FORMULA_START) else c for c in r] for r in rows]
         if suffix in (".xlsx", ".xlsm"):
-            import openpyxl
-
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            try:
-                ws = wb.worksheets[0]
-                ws.reset_dimensions()  # some tools write a wrong <dimension>
-                return [list(r) for r in ws.iter_rows(values_only=True)]
-            finally:
-                wb.close()
+            # unpacked size, rows and cells bounded (a zip bomb is refused before openpyxl opens it)
+            return [list(r) for r in xlsx_rows(path, str(path))]
+    except SpecInvalid as exc:
+        raise InvalidInput("\n".join(f"{p.file}: {p.message}" for p in exc.problems), field="file") from None
     except (OSError, zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInput(f"{path}: 无法读取台账文件 (cannot read the ledger file: {exc})", field="file") from None
     raise InvalidInput(f"{path}: 不支持的文件类型 '{path.suffix}'，请使用 .xlsx 或 .csv "
