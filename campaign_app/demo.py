@@ -25,7 +25,7 @@ from campaign_model.catalog import shift_years, template_text
 from campaign_model.errors import ConflictError
 from campaign_model.spec import Contact, UnitSpec
 from campaign_model.specfile import load_spec_text
-from campaign_model.store import audit, db, lookback, queries
+from campaign_model.store import audit, db, lookback, outbox, queries
 from campaign_model.store import ledger as ledger_store
 from campaign_model.store.audit import Act
 from campaign_model.store.blobs import BlobStore
@@ -139,7 +139,7 @@ CLOSE_COMMENTS = ("经核查，整改措施已落实，佐证材料齐全，同�
 LATE_CLOSE_COMMENT = "逾期完成整改，已约谈单位负责人；经核查整改到位，同意销号"
 SENT_BACK = "佐证材料只有制度文本，缺少执行记录（签到表、会议纪要），请补充后再报"
 RECHECK_PASSED = ("回访核实：制度执行记录连续完整，整改成效保持", "回头看抽查：整改成果巩固，未发现反弹")
-RECHECK_FAILED = "回头看发现：周例会督办记录9月以后中断，会议部署的事项无人跟踪，问题反弹"
+RECHECK_FAILED = "周例会督办记录9月以后中断，会议部署的事项无人跟踪，问题反弹"
 FINDINGS = (
     ("明察暗访发现：上班时间个别教师在办公室玩手机游戏、网上购物", "散",
      "开展工作纪律专项整顿，当事人作书面检查并全校通报，每周抽查在岗情况", "校长", "办公室"),
@@ -311,6 +311,8 @@ def run_demo(settings: Settings, db_path: Path | None, schools: int) -> None:
     with d.engine.begin() as conn:
         doc = status(conn, KEY, at("2024-01-02T10:00"))
         verdict = audit.verify(conn)
+        messages = outbox.counts(conn, load_ctx(conn, KEY).id)
+        items = Counter(i["state"] for i in queries.ledger(conn, KEY))
     counts = Counter({k: v for k, v in doc["obligations"].items() if k != "total"})
     print("\n结果 (result):")
     for p in doc["phases"]:
@@ -319,7 +321,9 @@ def run_demo(settings: Settings, db_path: Path | None, schools: int) -> None:
     print("  应报材料 (obligations): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
           + f"; total {doc['obligations']['total']}")
     print(f"  审计链 (audit chain): {'完整 (intact)' if verdict.ok else '被破坏 (broken)'}, {verdict.count} 个事件 (events)")
-    print(f"  催办消息 (reminder messages): {d.outbox}")
+    print("  整改台账 (ledger items): " + ", ".join(f"{k} {v}" for k, v in sorted(items.items())))
+    print(f"  催办消息 (reminder messages): 已发出或写入发件箱 (sent or written) {messages.get('sent', 0)}，"
+          f"发送失败待重试 (failed) {messages.get('failed', 0)}，已放弃 (dead) {messages.get('dead', 0)}；{d.outbox}")
     print(f"\n查看 (inspect): CAMPAIGN_DB_URL=sqlite:///{db_path} campaign status {KEY}")
     print(f"用时 (took) {time.perf_counter() - started:.1f} s")
 
@@ -389,6 +393,7 @@ def play(d: Demo) -> None:
     d.tick("2023-04-14T09:30")
     units = [u for u in units if u != merged]
     newcomer = units[-1]
+    early = [u for u in units[:-3] if u.startswith("u") and u != DEMO_SCHOOL][::3]
 
     def waive_newcomer() -> None:
         with d.engine.begin() as conn:
@@ -402,7 +407,10 @@ def play(d: Demo) -> None:
         ("2023-10-30T10:00", lambda: d.file_many(["bureau"], "evaluation_report", "2023-10-30T10:00")),
         ("2023-11-01T09:30", lambda: d.tick("2023-11-01T09:30")),
         ("2023-11-20T10:00", waive_newcomer),
-        ("2023-12-12T10:00", lambda: d.file_many(units[:-3], "lookback_report", "2023-12-12T10:00")),
+        # a third of the schools report their look-back early; the rest on 12-12, two late
+        ("2023-11-30T16:00", lambda: d.file_many(early, "lookback_report", "2023-11-30T16:00")),
+        ("2023-12-12T10:00", lambda: d.file_many([u for u in units[:-3] if u not in early], "lookback_report",
+                                                 "2023-12-12T10:00")),
         ("2023-12-18T09:30", lambda: d.tick("2023-12-18T09:30")),
         ("2023-12-20T10:00", lambda: d.file_many(units[-3:-1], "lookback_report", "2023-12-20T10:00")),
         ("2023-12-28T10:00", lambda: d.file_many(units, "summary_report", "2023-12-28T10:00")),
@@ -495,7 +503,7 @@ def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[s
     fixed: dict[str, Any] = {}
     for when, unit, (problem, cat, measure, leader, office), deadline, box in (
             ("2023-06-12T16:00", found[0], FINDINGS[0], "07-15", fixed),
-            ("2023-09-18T16:00", sorted(slow)[0], FINDINGS[1], "10-20", {}),
+            ("2023-09-18T16:00", sorted(u for u in slow if u.startswith("u"))[0], FINDINGS[1], "10-20", {}),
             ("2023-11-24T16:00", DEMO_SCHOOL, FINDINGS[2], "12-20", {})):
         steps.append((when, partial(_finding, d, when, unit, problem, cat, measure, leader, office, deadline, box)))
     steps.append(("2023-07-02T10:00", partial(_finding_fixed, d, fixed, False)))
