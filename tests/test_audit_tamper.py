@@ -248,7 +248,8 @@ def test_verify_writes_an_anchor_and_a_later_truncation_fails_naming_it(engine, 
 def test_a_rewritten_tail_fails_against_the_anchor(engine, history, db_url, tmp_path):
     assert verify(db_url, tmp_path).returncode == 0
     rewrite_last(engine, history)
-    assert audit.verify(engine.connect()).ok  # the forgery is consistent in itself
+    with engine.connect() as conn:
+        assert audit.verify(conn).ok  # the forgery is consistent in itself
 
     done = verify(db_url, tmp_path)
 
