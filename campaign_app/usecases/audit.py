@@ -32,7 +32,9 @@ def events(svc: Services, campaign: str | None = None) -> list[dict[str, Any]]:
 
     def local(e: Any, value: Any) -> str:
         # an unreadable event (tampered with) shows what is stored
-        return value.astimezone(zones.get(e.campaign or "", UTC)).isoformat() if e.unreadable is None else str(value)
+        if not isinstance(value, dt.datetime):
+            return str(value)
+        return value.astimezone(zones.get(e.campaign or "", UTC)).isoformat()
 
     return [{"seq": e.seq, "at": local(e, e.at), "recorded_at": local(e, e.recorded_at), "actor": e.actor,
              "action": e.action, "campaign": e.campaign, "subject": e.subject, "before": e.before, "after": e.after,

@@ -191,10 +191,21 @@ def shown(r: Any) -> Any:
     """A row as the log shows it: decoded, or (an unreadable event) its stored values as text, flagged."""
     e = decode(r)
     if isinstance(e, Unreadable):
-        return _Shown(r.seq, r.at, r.recorded_at, r.actor, r.action, r.campaign, r.subject, r.before, r.after,
+        # each value decoded where it can be, else its stored text
+        at, recorded_at = (_or_raw(_instant, getattr(r, name)) for name in ("at", "recorded_at"))
+        before, after = (_or_raw(lambda v: None if v is None else json.loads(v), getattr(r, name))
+                         for name in ("before", "after"))
+        return _Shown(r.seq, at, recorded_at, r.actor, r.action, r.campaign, r.subject, before, after,
                       r.prev_hash, r.hash, e.what)
     return _Shown(e.seq, e.at, e.recorded_at, e.actor, e.action, e.campaign, e.subject, e.before, e.after,
                   e.prev_hash, e.hash, None)
+
+
+def _or_raw(parse: Any, value: Any) -> Any:
+    try:
+        return parse(value)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return value
 
 
 @dataclass(frozen=True)
