@@ -9,11 +9,20 @@ server's clock); the items are supervision findings stored as the use case store
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import event, select
 
 from campaign_model.store.ledger import record_finding, update_item
@@ -304,3 +313,180 @@ def test_a_finding_recorded_from_the_browser_appears_in_the_list_as_a_supervisio
     assert long_term.status_code == 303
     assert _post_finding(site.login("s1user"), unit="s1", problem="x", deadline="2023-04-30").status_code == 403
     assert sup.post(f"/c/{C}/findings", data={"unit": "s1", "problem": "x", "deadline": "2023-04-30"}).status_code == 403
+
+
+# --- in a real browser against the real `campaign serve` ---
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`campaign serve` on a loopback port over the browser test's campaign (its self-check running now),
+    with a supervisor (督导组) and a school's head."""
+    from .test_browser import PASSWORD, ROOT, _campaign, spec_around
+
+    home = tmp_path_factory.mktemp("ledger-browser")
+    env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": f"sqlite:///{home / 'campaign.db'}",
+           "PYTHONPATH": str(ROOT)}
+    spec = home / "spec.yaml"
+    spec.write_text(spec_around(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
+    _campaign(env, "create", str(spec))
+    _campaign(env, "user", "add", "duchazu", "--role", "supervisor", "--display-name", "督导组王组长",
+              "--password-stdin", stdin=PASSWORD + "\n")
+    _campaign(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
+              "--password-stdin", stdin=PASSWORD + "\n")
+    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    address = None
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while address is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+            address = m.group(1)
+    assert address, "campaign serve did not print its address"
+    drain = threading.Thread(target=proc.stdout.read, daemon=True)  # its log never fills the pipe and stalls it
+    drain.start()
+    assert httpx.get(f"{address}/api/v1/health", timeout=60).json()["ok"] is True
+    yield address
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+
+def _shot(page: Any, name: str) -> None:
+    from .test_browser import SHOTS
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"ledger-{name}.png"), full_page=True)
+
+
+def _log_in(browser: Any, server: str, name: str, width: int) -> Any:
+    from .test_browser import PASSWORD
+
+    page = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}).new_page()
+    page.goto(f"{server}/login", timeout=90_000)
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#current-user")).to_be_visible()
+    return page
+
+
+def one_page_pdf(text: str) -> bytes:
+    """A real one-page PDF that shows `text` (Helvetica): what a browser's PDF viewer draws."""
+    content = f"BT /F1 18 Tf 30 150 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 300] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def _viewer_shown(page: Any) -> None:
+    """Chromium's PDF viewer took the preview frame (its extension's frame appears inside it)."""
+    page.locator("iframe.preview-pdf").first.scroll_into_view_if_needed()
+    for _ in range(60):
+        if any(f.url.startswith("chrome-extension://") for f in page.frames):
+            page.wait_for_timeout(1500)  # let it draw the page before a screenshot
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"no PDF viewer in {[f.url for f in page.frames]}")
+
+
+def _fits(page: Any, width: int) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, page.url
+
+
+def test_in_a_browser_a_school_rectifies_a_finding_with_a_pdf_and_the_supervisor_closes_it(served, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from .test_browser import CHROMIUM
+
+    report = tmp_path / "食堂公示整改报告.pdf"
+    report.write_bytes(one_page_pdf("Canteen prices posted weekly - rectification report"))
+    due = (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+
+        # the supervisor records a finding against the school from the ledger page (desktop)
+        sup = _log_in(browser, served, "duchazu", 1280)
+        sup.on("pageerror", lambda exc: errors.append(str(exc)))
+        sup.goto(f"{served}/c/browser-test/ledger")
+        sup.click("#finding summary")
+        sup.select_option("#finding-unit", "s1")
+        sup.fill("#finding-problem", "食堂采购价格未按规定公示")
+        sup.click("#finding-submit")
+        expect(sup.locator("#finding-error")).to_contain_text("整改时限")  # no deadline: named, kept open
+        expect(sup.locator("#finding-problem")).to_have_value("食堂采购价格未按规定公示")
+        _shot(sup, "1-finding-refused-1280")
+        sup.fill("#finding-category", "散")
+        sup.fill("#finding-measure", "每周在校务公开栏公示采购价格")
+        sup.fill("#finding-deadline", due)
+        sup.click("#finding-submit")
+        expect(sup.locator("#finding-ok")).to_be_visible()
+        row = sup.locator("#ledger tbody tr.found")
+        expect(row).to_contain_text("督查发现")
+        expect(row).to_contain_text("未整改")
+        item = row.get_attribute("data-item")
+        _shot(sup, "2-finding-listed-1280")
+
+        # the school, on a phone: open → in progress → rectified with the PDF
+        school = _log_in(browser, served, "s1-head", 390)
+        school.on("pageerror", lambda exc: errors.append(str(exc)))
+        school.goto(f"{served}/c/browser-test/ledger")
+        _fits(school, 390)
+        _shot(school, "3-school-list-390")
+        school.click(f"#item-{item} a.item-link")
+        expect(school.locator("#item-problem")).to_have_text("食堂采购价格未按规定公示")
+        school.check("#progress-in_progress")
+        school.fill("#progress-note", "已召开专题会，明确专人负责")
+        school.click("#progress-submit")
+        expect(school.locator("#ledger-ok")).to_be_visible()
+        expect(school.locator("#item-state")).to_have_text("整改中")
+        school.check("#progress-rectified")
+        school.fill("#progress-note", "已在校务公开栏公示，附整改报告")
+        school.set_input_files("#progress-evidence", str(report))
+        school.click("#progress-submit")
+        expect(school.locator("#item-state")).to_have_text("已整改待核验")
+        preview = school.locator("#evidence-0 iframe.preview-pdf")
+        expect(preview).to_be_visible()
+        src = preview.get_attribute("src")
+        answer = school.request.get(f"{served}{src}")
+        assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["content-disposition"].startswith("inline")
+        assert answer.headers["content-security-policy"] == "sandbox" and answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.body() == report.read_bytes()
+        expect(school.locator("#history tbody tr")).to_have_count(3)
+        _viewer_shown(school)
+        _fits(school, 390)
+        _shot(school, "4-school-rectified-with-pdf-390")
+
+        # the supervisor sees the PDF previewed on the item's page and closes the item (销号)
+        sup.goto(f"{served}/c/browser-test/ledger/{item}")
+        expect(sup.locator("#evidence-0 iframe.preview-pdf")).to_be_visible()
+        _viewer_shown(sup)
+        _shot(sup, "5-supervisor-item-1280")
+        sup.fill("#verify-comment", "公示到位，佐证齐全，同意销号")
+        sup.click("#verify-close")
+        expect(sup.locator("#item-state")).to_have_text("已销号")
+        expect(sup.locator("#history tbody tr")).to_have_count(4)
+        expect(sup.locator("#history tbody tr").last).to_contain_text("督导组王组长")
+        _shot(sup, "6-supervisor-closed-1280")
+        sup.goto(f"{served}/c/browser-test/ledger?state=closed")
+        expect(sup.locator(f"#item-{item}")).to_contain_text("已销号")
+
+        # the school's phone after the 销号, in English
+        school.goto(f"{served}/c/browser-test/ledger/{item}?lang=en")
+        expect(school.locator("#item-state")).to_have_text("closed")
+        _fits(school, 390)
+        _shot(school, "7-school-closed-english-390")
+        browser.close()
+    assert errors == []
