@@ -30,8 +30,9 @@ test: lint
 	scripts/ensure-debian-packages.sh
 	$(BIN)/python -m pytest -q
 
+# every benchmark in bench/, then bench/RESULTS.md (BENCH_ARGS=--quick for small sizes)
 bench: $(STAMP)
-	$(BIN)/python bench/bench_tick.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .campaignflow

@@ -257,28 +257,62 @@ def _parse_every(text: str) -> dt.timedelta:
     return {"m": dt.timedelta(minutes=n), "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n)}[unit]
 
 
+PrefectOpt = Annotated[bool | None, typer.Option(
+    "--prefect/--in-process",
+    help="作为 Prefect 流程运行记入 PREFECT_API_URL 所指的服务器，或在本进程内运行；默认：该服务器可达时用它，否则在本进程内 "
+         "(run as a Prefect flow run on the server PREFECT_API_URL names, or in this process; default: that server when "
+         "it answers, else in process)")]
+
+
 @app.command()
 def tick(campaign: str, at: AtOpt = None,
          until: Annotated[str | None, typer.Option("--until", help="连续检查直到此时刻 (run successive ticks up to this instant)")] = None,
          every: Annotated[str, typer.Option("--every", help="与 --until 一起：间隔 (interval with --until, e.g. 1h)")] = "1h",
-         by: ByOpt = None, as_json: JsonOpt = False) -> None:
+         prefect: PrefectOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """检查期限、催办、转段 (run a tick: deadlines, reminders, gates, phase changes)."""
-    settings().prepare_prefect()  # before Prefect is first imported
-    from flows.schedule import SCHEDULER_ACTOR
+    from flows import SCHEDULER_ACTOR
 
     from .cli_common import services
     from .usecases import campaigns as uc
 
     tz = campaign_tz(campaign)
     first = act(at, by, tz, system=SCHEDULER_ACTOR)  # a tick only applies the rules: the scheduler's name will do
+    as_flow_run = _tick_on_prefect(prefect)
     # with --until and no --at, the ticks go on from the last one
     if until:
         results = uc.tick(services(), first, campaign, until=parse_instant(until, tz), every=_parse_every(every),
-                          after_last=not at)
+                          after_last=not at, prefect=as_flow_run)
     else:
-        results = uc.tick(services(), first, campaign)
+        results = uc.tick(services(), first, campaign, prefect=as_flow_run)
     doc: Any = results[0] if len(results) == 1 and not until else results
     emit(doc, as_json, lambda d: "\n".join(_tick_line(r, tz) for r in (d if isinstance(d, list) else [d])))
+
+
+def _tick_on_prefect(wanted: bool | None) -> bool:
+    """Whether `campaign tick` runs as a Prefect flow run: on the server PREFECT_API_URL names, when asked to
+    (--prefect) or by default when it answers. Never a temporary server: a command would pay its start (tens of
+    seconds) for milliseconds of work, which runs the same in this process (--in-process, the default without one)."""
+    import os
+
+    if wanted is False:
+        return False
+    api = (os.environ.get("PREFECT_API_URL") or "").strip()
+    if not api:
+        if wanted:
+            raise InvalidInput("未设置 PREFECT_API_URL：--prefect 需要一个运行中的 Prefect 服务器，如 "
+                               "PREFECT_API_URL=http://127.0.0.1:4200/api (PREFECT_API_URL is not set: --prefect runs the "
+                               "tick on a running Prefect server; without one the tick runs in this process)", field="prefect")
+        return False
+    from flows.tick import api_answers
+
+    if not api_answers(api):
+        if wanted:
+            raise InvalidInput(f"无法连接 Prefect 服务器 {api} (cannot reach the Prefect server at {api})", field="prefect")
+        typer.echo(f"注意 (note): Prefect 服务器 {api} 无应答，本次检查在本进程内运行 "
+                   f"(the Prefect server at {api} does not answer: the tick runs in this process)", err=True)
+        return False
+    settings().prepare_prefect()  # before Prefect is first imported
+    return True
 
 
 def _tick_line(r: dict[str, Any], tz: ZoneInfo) -> str:

@@ -81,7 +81,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
             typer.echo(f"已载入演示活动 (demo loaded): {loaded['campaign']}；演示账号 (demo accounts): "
                        f"{', '.join(loaded['users'])}，密码 (password): {loaded['password']}")
     from flows import schedule as sched
-    from flows import tick as _tick  # noqa: F401 - import Prefect now, not in the first job
+    from flows import tick_flow as _tick_flow  # noqa: F401 - import Prefect now, not in the first job
 
     sched.use_delivery(s.delivery)  # the jobs of this process send with its settings
     scheduler = sched.make_scheduler(s.db_url, misfire_grace)
@@ -96,6 +96,7 @@ def serve(host: Annotated[str, typer.Option("--host", help="HTTP 监听地址 (a
     from flows.audit_check import add_audit_job
 
     add_audit_job(scheduler, s.db_url)  # the audit chain's full check: daily, and now when the last is stale
+    sched.add_prefect_warm_up(scheduler)  # Prefect's API reached once, now, in the tick thread (each tick: one flow run)
 
     stop = threading.Event()
     housekeeping = threading.Thread(target=_keep_jobs, args=(stop, scheduler, s, outbox_for, misfire_grace),

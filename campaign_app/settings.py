@@ -57,9 +57,10 @@ class Settings(FlowSettings):
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "ERROR")
-        # the embedded (ephemeral) server needs none of its background services: ticks are scheduled by
-        # APScheduler or run by hand, and on two cores those services slow every flow run several-fold
+        # the embedded (ephemeral) server needs none of its background services but the task run recorder
+        # (without it a flow run's task runs are never stored): ticks are scheduled by APScheduler, and on two
+        # cores those services slow every flow run several-fold
         for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS",
-                        "TRIGGERS", "TASK_RUN_RECORDER", "REPOSSESSOR"):
+                        "TRIGGERS", "REPOSSESSOR"):
             os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")

@@ -1,6 +1,6 @@
 """Ticks run by a Prefect server and its workers instead of `campaign serve`: a deployment per campaign.
 
-`deploy` registers `scheduled_tick` (a thin flow around `flows.tick.campaign_tick`, taking only JSON
+`deploy` registers `scheduled_tick` (a thin flow around `flows.tick_flow.campaign_tick`, taking only JSON
 parameters and reading the clock itself) as the deployment ``scheduled-tick/tick-<campaign>`` in a
 work pool of type ``process`` (created when missing), with the campaign's schedule as Prefect cron
 schedules in the campaign's time zone. The code is not shipped anywhere: the deployment points at the
@@ -41,16 +41,18 @@ ENTRYPOINT = "flows/deploy.py:scheduled_tick"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-@flow(name=FLOW_NAME, log_prints=False)
-async def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: str | None = None) -> dict[str, Any]:
-    """One tick of `campaign` at the clock's instant, as the subflow `campaign-tick`.
+@flow(name=FLOW_NAME, log_prints=False, persist_result=False)
+def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: str | None = None) -> dict[str, Any]:
+    """One tick of `campaign` at the clock's instant, as the flow run `campaign-tick` (flows/tick_flow.py: a task
+    run per phase, ledger and sending) under this deployment's run.
 
     `db_url` and `outbox_file` default to the worker's settings (CAMPAIGN_DB_URL / CAMPAIGN_HOME).
     """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from campaign_model.store.audit import Act
-    from flows import steps
-    from flows.schedule import SCHEDULER_ACTOR
-    from flows.tick import campaign_tick
+    from flows import SCHEDULER_ACTOR, steps
+    from flows.tick_flow import as_parameter, campaign_tick
 
     settings = FlowSettings.from_env()  # the worker's edge: its environment, read once per run
     url = db_url or settings.db_url
@@ -58,7 +60,9 @@ async def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: 
     now = dt.datetime.now(dt.UTC)
     act = Act(now, SCHEDULER_ACTOR, now)
     steps.precheck(url, campaign, act)
-    return await campaign_tick(url, campaign, act, out, settings.delivery)
+    # the deployment's run keeps its heartbeats (the server's crash detection); the tick inside needs none
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        return campaign_tick(as_parameter(url), campaign, act, out, settings.delivery)
 
 
 def prefect_cron(expr: str) -> str:

@@ -1,8 +1,10 @@
 """The embedded scheduler (`campaign serve`): APScheduler 3 with its SQLAlchemy job store in the campaign database.
 
 One job per active campaign, id ``tick:<key>``, calls `run_tick_job`, which runs one tick
-(`flows.tick.tick`, a Prefect flow run) at the real clock instant. The jobs live in the table
-``apscheduler_jobs`` of the campaign database, so they survive restarts together with the data.
+(`flows.tick.tick`: ONE Prefect flow run `campaign-tick` with a task run per phase, ledger and sending) at
+the real clock instant. The jobs live in the table ``apscheduler_jobs`` of the campaign database, so they
+survive restarts together with the data. Prefect's API is reached once, at start, by a job of the same
+single tick thread (`add_prefect_warm_up`): HTTP answers at once and the first tick does not pay for it.
 
 Schedules
     default   one job whose trigger is every hour at minute 0 *and* the reminder policy's ``send_at``
@@ -57,6 +59,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from campaign_model.errors import ConflictError, InvalidInput
+from flows import SCHEDULER_ACTOR
 from notifications.settings import DeliveryConfig
 
 log = logging.getLogger("campaignflow.schedule")
@@ -65,7 +68,6 @@ JOBS_TABLE = "apscheduler_jobs"
 JOB_PREFIX = "tick:"
 DEFAULT_NAME = "default"
 CUSTOM_PREFIX = "cron: "
-SCHEDULER_ACTOR = "scheduler"
 MISFIRE_GRACE = 3600
 
 
@@ -122,6 +124,35 @@ def run_tick_job(db_url: str, campaign: str, outbox_file: str) -> None:
                  r.get("reminders_planned"), r.get("reminders_sent"), r.get("reminders_written"))
     except BaseException as exc:  # noqa: BLE001 - the scheduler must keep going whatever a tick does
         log.error("检查失败 (tick failed) %s: %s", campaign, redact(f"{type(exc).__name__}: {exc}", db_url))
+
+
+PREFECT_JOB_ID = "prefect:warm-up"
+
+
+def run_prefect_warm_up() -> None:
+    """Reach Prefect's API (start the ephemeral one) in the tick thread; never raises (one log line)."""
+    import time
+
+    try:
+        started = time.monotonic()
+        from flows.tick_flow import warm_up
+
+        url = warm_up()
+        log.info("Prefect API 就绪 (ready) %s in %.1f s: 每次定时检查是其上的一次流程运行 (each scheduled tick is a "
+                 "flow run there)", url, time.monotonic() - started)
+    except BaseException as exc:  # noqa: BLE001 - the ticks will try again, each in its own run
+        log.error("Prefect API 不可用 (unavailable): %s", " ".join(f"{type(exc).__name__}: {exc}".split())[:300])
+
+
+def add_prefect_warm_up(scheduler: BackgroundScheduler) -> Job:
+    """A one-off job, due now, in the in-memory store: runs before any tick (one tick thread)."""
+    from apscheduler.jobstores.memory import MemoryJobStore
+
+    if "memory" not in scheduler._jobstores:  # noqa: SLF001 - APScheduler 3 has no public "has store"
+        scheduler.add_jobstore(MemoryJobStore(), "memory")
+    return scheduler.add_job(run_prefect_warm_up, trigger="date", run_date=dt.datetime.now(dt.UTC),
+                             id=PREFECT_JOB_ID, name="prefect", jobstore="memory", replace_existing=True,
+                             misfire_grace_time=None)
 
 
 # --- cron expressions and the default schedule ---

@@ -133,23 +133,26 @@ def advance(svc: Services, act: Act, campaign: str, *, force: bool = False, reas
 
 
 def tick(svc: Services, act: Act, campaign: str, *, until: dt.datetime | None = None,
-         every: dt.timedelta = dt.timedelta(hours=1), after_last: bool = False) -> list[dict[str, Any]]:
+         every: dt.timedelta = dt.timedelta(hours=1), after_last: bool = False, prefect: bool = False) -> list[dict[str, Any]]:
     """Run a tick at `act.at`, or successive ticks every `every` up to `until`: from `act.at`, or with
-    `after_last` from one interval after the campaign's last tick. Each runs the Prefect flow (flows.tick)."""
-    from flows.tick import tick as run_tick
+    `after_last` from one interval after the campaign's last tick.
 
-    instants = [act.at]
-    if until is not None:
-        start = act.at
-        if after_last:
-            with svc.read() as conn:
-                last = load_ctx(conn, campaign).last_tick_at
-            start = act.at if last is None else last + every
-        instants = []
-        while start <= until:
-            instants.append(start)
-            start += every
+    In this process (flows.tick), or with `prefect` as ONE Prefect flow run on the configured API — the
+    successive ticks too: one flow run with a task run per tick. Either way the same steps, results and audit."""
+    from flows import tick as ticks
+
     s = svc.settings
     url, outbox, delivery = s.db_url, str(s.outbox_file(campaign)), s.delivery  # the settings built at the edge
+    if until is None:
+        run_one = ticks.tick if prefect else ticks.tick_direct
+        return [run_one(url, campaign, Act(act.at, act.actor, wall_clock()), outbox, delivery)]
+    start = act.at
+    if after_last:
+        with svc.read() as conn:
+            last = load_ctx(conn, campaign).last_tick_at
+        start = act.at if last is None else last + every
+    if start > until:
+        return []
+    run_many = ticks.ticks if prefect else ticks.ticks_direct
     # each tick at its own instant, recorded when it really runs
-    return [run_tick(url, campaign, Act(t, act.actor, wall_clock()), outbox, delivery) for t in instants]
+    return run_many(url, campaign, start, until, every, act.actor, outbox, delivery, wall_clock)
