@@ -306,9 +306,11 @@ def test_a_district_user_sees_the_units_names_and_the_awaiting_review_list(site)
     assert 'class="task-unit">第二小学<' in page and 'id="awaiting-review"' in page
 
 
-def test_the_other_roles_keep_the_campaign_list_and_a_stranger_sees_no_campaign(site):
+def test_the_other_roles_keep_the_campaign_cards_with_the_filings_awaiting_review(site):
     admin = login(site, "admin").get("/").text
     assert 'id="campaigns"' in admin and 'id="tasks"' not in admin and 'id="task-counts"' not in admin
+    # s2's plan waits for a reviewer: the admin's card says so and links to the review queue
+    assert f'href="/c/{KEY}/reviews" class="awaiting-review-link">待审核 1 份<' in admin
     stranger = login(site, "stranger").get("/").text
     assert 'id="no-tasks"' in stranger and 'id="no-campaigns"' in stranger
 

@@ -44,11 +44,15 @@ def list_campaigns(svc: Services, *, role: str | None = None, unit: str | None =
 
 
 def cards(svc: Services, at: dt.datetime, *, role: str | None = None, unit: str | None = None) -> list[dict[str, Any]]:
-    """Each visible campaign's title and where it stands at `at`: its running phase, else pending or completed."""
+    """Each visible campaign's title and where it stands at `at`: its running phase, else pending or completed;
+    for those who see everything, also how many filings wait for review."""
+    from campaign_model.store.tasks import awaiting_review_counts
+
     with svc.read() as conn:
-        docs = queries.campaign_list(conn) if role is None or sees_everything(role) else \
-            queries.campaign_list(conn, member=unit or "")
-        return [_card(conn, d["key"], at) for d in docs]
+        everything = role is None or sees_everything(role)
+        docs = queries.campaign_list(conn) if everything else queries.campaign_list(conn, member=unit or "")
+        waiting = awaiting_review_counts(conn) if everything else {}
+        return [{**_card(conn, d["key"], at), "awaiting_review": waiting.get(d["key"], 0)} for d in docs]
 
 
 def _card(conn: Any, key: str, at: dt.datetime) -> dict[str, Any]:

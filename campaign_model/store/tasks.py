@@ -104,3 +104,13 @@ def task_ledger_items(conn: Connection, unit_ids: Collection[int], at: dt.dateti
          .where(i.unit_id.in_(list(unit_ids)), i.current.is_(True), i.state.in_(TASK_LEDGER_STATES))
          .order_by(i.due_at.is_(None), i.due_at, units.c.id, i.row_no, i.id))
     return list(conn.execute(q).all())
+
+
+def awaiting_review_counts(conn: Connection) -> dict[str, int]:
+    """Per campaign key, the filings waiting for a reviewer (filed, review required): the admins' and
+    supervisors' to-do on the campaign cards. One grouped query."""
+    rows = conn.execute(select(campaigns.c.key, func.count())
+                        .join(obligations, obligations.c.campaign_id == campaigns.c.id)
+                        .where(obligations.c.state == "filed", obligations.c.review.is_(True))
+                        .group_by(campaigns.c.key)).all()
+    return {key: int(n) for key, n in rows}
