@@ -9,6 +9,15 @@ a real reminder (a real tick, the real SMTP server on loopback, SQLite and Postg
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +33,11 @@ from campaign_model.store.tables import audit_events, obligations, reviews
 
 from .conftest import local
 from .loopback import LoopbackSMTP, smtp_server  # noqa: F401 (fixture)
+from .test_browser import shot
 from .test_pages import ISSUE_HEADER, PDF, C, Site, csrf_of, elements, has_id, matrix_cells, prepared, site  # noqa: F401
 
+ROOT = Path(__file__).resolve().parent.parent
+BROWSER_PASSWORD = "review-test-passw0rd"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
@@ -334,6 +346,32 @@ def test_the_json_queue_answers_the_same_filings_to_a_program(site):
         [("s1", "issue_list", 1)]
 
 
+# --- the same use cases on both databases ---
+
+def test_the_queue_a_filing_view_and_accept_selected_on_each_database(engine, db_url, small, tmp_path):
+    svc = Services(Settings(tmp_path / "home", db_url), engine, clock=lambda: local("2023-03-10T10:00"))
+    for n, (unit, rows) in enumerate((("s2", (ROW_B,)), ("s1", (ROW_A, ROW_B)), ("s1", (ROW_A, ROW_C)))):
+        path = tmp_path / f"rows{n}.csv"
+        path.write_bytes(rows_csv(*rows))
+        at = local(f"2023-03-0{n + 7}T10:00")
+        filing_cases.file_artifact(svc, Act(at, f"{unit}user", at), "small-2023", unit, "issue_list", rows=path)
+
+    queue = filing_cases.review_queue(svc, "small-2023", parent="d1")
+    assert [(i["unit"], i["version"]) for i in queue["items"]] == [("s2", 1), ("s1", 2)] and queue["total"] == 2
+    view = filing_cases.review_view(svc, "small-2023", queue["items"][1]["id"])
+    assert view["waiting"] and view["previous"] == 1 and [v["version"] for v in view["versions"]] == [2, 1]
+    assert [r["problem"] for r in view["changes"]["rows_added"]] == ["值班不在岗"]
+    assert [r["problem"] for r in view["changes"]["rows_removed"]] == ["公文运转慢"]
+
+    at = local("2023-03-10T10:00")
+    done = filing_cases.accept_filings(svc, Act(at, "督导组", at), "small-2023", [i["id"] for i in queue["items"]])
+    assert len(done["accepted"]) == 2 and done["skipped"] == []
+    assert filing_cases.review_queue(svc, "small-2023")["items"] == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_events)
+                            .where(audit_events.c.action == "filing.accepted")).scalar_one() == 2
+
+
 # --- the comment reaches the unit in its next reminder ---
 
 def test_the_next_reminder_of_a_returned_filing_says_returned_and_quotes_the_comment(engine, db_url, small, tmp_path,
@@ -350,7 +388,13 @@ def test_the_next_reminder_of_a_returned_filing_says_returned_and_quotes_the_com
         return tick_direct(db_url, "small-2023", Act(local(when), "tick", local(when)), str(tmp_path / "outbox.jsonl"))
 
     svc = Services(Settings(tmp_path / "home", db_url), engine, clock=lambda: local("2023-03-08T10:00"))
-    tick("2023-03-06T08:00")  # self-check opens
+    scan = tmp_path / "plan.pdf"
+    scan.write_bytes(PDF)
+    for unit in ("s1", "s2"):  # both plans filed: mobilization is done, self-check opens on its day
+        at = local("2023-02-27T10:00")
+        filing_cases.file_artifact(svc, Act(at, f"{unit}user", at), "small-2023", unit, "plan", files=[scan],
+                                   signed_by="校长")
+    tick("2023-03-06T08:00")
     rows = tmp_path / "rows.csv"
     rows.write_bytes(rows_csv(ROW_A))
     filed_at = local("2023-03-07T10:00")
@@ -370,5 +414,214 @@ def test_the_next_reminder_of_a_returned_filing_says_returned_and_quotes_the_com
     plain = mails[0].get_body(("plain",)).get_content()
     html_part = mails[0].get_body(("html",)).get_content()
     line = [ln for ln in plain.splitlines() if "退回" in ln]
-    assert line and comment in line[0] and "问题清单" in plain
+    assert line == [f"  已被退回，审核意见：“{comment}”。请按意见修改后重新报送。"], plain
+    assert "问题清单" in plain.split(line[0])[0].splitlines()[-1]  # under the issue list's own line
     assert "退回" in html_part and comment in html_part
+
+
+# --- in a real browser against `campaign serve` ---
+
+def spec_for_review(today: dt.date) -> str:
+    """A campaign whose self-check phase runs now; the schools' issue lists are signed, stamped and reviewed."""
+    d = lambda n: (today + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    return f"""\
+version: 1
+key: review-test
+title: 作风整顿（审核测试）
+calendar: all-days
+organizer: bureau
+units:
+  - {{key: bureau, name: 教育局}}
+  - {{key: d1, name: 城关学区, parent: bureau, tags: [学区]}}
+  - {{key: s1, name: 第一小学, parent: d1, tags: [学校]}}
+  - {{key: s2, name: 第二小学, parent: d1, tags: [学校]}}
+artifacts:
+  issue_list:
+    title: 问题清单
+    rows:
+      problem: {{title: 问题, required: true}}
+      measure: {{title: 整改措施}}
+      deadline: {{title: 整改时限, type: date, required: true}}
+phases:
+  - key: self_check
+    title: 自查自纠
+    kind: self_check
+    start: {d(-5)}
+    end: {d(20)}
+    steps:
+      - key: issues
+        title: 问题清单
+        due: {d(3)}
+        requires:
+          - {{artifact: issue_list, from: tag:学校, signoff: true, review: true}}
+"""
+
+
+def a_real_pdf(lines: list[str]) -> bytes:
+    """A small, valid one-page PDF (Helvetica text) that a browser's viewer draws."""
+    text = "BT /F1 18 Tf 60 760 Td 24 TL " + " ".join(f"({ln}) '" for ln in lines) + " ET"
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+               "/Contents 5 0 R >>", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               f"<< /Length {len(text)} >>\nstream\n{text}\nendstream"]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+@pytest.fixture(scope="module")
+def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from .test_browser import _campaign  # the real command line, in a subprocess
+
+    home = tmp_path_factory.mktemp("review-home")
+    env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": f"sqlite:///{home / 'campaign.db'}",
+           "PYTHONPATH": str(ROOT)}
+    spec = home / "spec.yaml"
+    spec.write_text(spec_for_review(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
+    _campaign(env, "create", str(spec))
+    _campaign(env, "user", "add", "duban", "--role", "supervisor", "--display-name", "督导组李组长", "--password-stdin",
+              stdin=BROWSER_PASSWORD + "\n")
+    _campaign(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
+              "--password-stdin", stdin=BROWSER_PASSWORD + "\n")
+    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    address, said = None, []
+    deadline = time.monotonic() + 180
+    assert proc.stdout is not None
+    try:
+        while address is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            said.append(line)
+            if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+                address = m.group(1)
+        assert address, "campaign serve did not print its address:\n" + "".join(said[-30:])
+        yield address
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def test_a_supervisor_returns_an_issue_list_with_a_comment_and_accepts_the_refiled_one(review_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    server = review_server
+    scan = tmp_path / "问题清单（签字盖章）.pdf"
+    scan.write_bytes(a_real_pdf(["Self-check issue list - First Primary School", "Signed: Principal Zhang",
+                                 "[stamp]"]))
+    first = tmp_path / "问题清单.csv"
+    first.write_text("问题,整改措施,整改时限\n会议多落实少,加强学习,2026-12-31\n公文运转慢,限时办结,2027-01-31\n", encoding="utf-8")
+    second = tmp_path / "问题清单-改.csv"
+    second.write_text("问题,整改措施,整改时限\n会议多落实少,建立督办台账，每周通报,2026-12-31\n公文运转慢,限时办结,2027-01-31\n"
+                      "值班不在岗,每日抽查并通报,2026-12-15\n", encoding="utf-8")
+    comment = "整改措施过于笼统：请写明“会议多落实少”的具体办法和责任人"
+    errors: list[str] = []
+
+    expect.set_options(timeout=60_000)  # a machine shared with other test runs answers slowly at times
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+
+            def page_at(width: int) -> Any:
+                context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900})
+                context.set_default_timeout(90_000)  # a machine shared with other test runs answers slowly at times
+                page = context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                return page
+
+            def log_in(page: Any, name: str) -> None:
+                page.goto(f"{server}/login")
+                page.fill("#name", name)
+                page.fill("#password", BROWSER_PASSWORD)
+                page.click("#login-submit")
+                expect(page.locator("#current-user")).to_be_visible()
+
+            def file_list(rows: Path) -> None:
+                school = page_at(1280)
+                log_in(school, "s1-head")
+                school.goto(f"{server}/c/review-test/file")
+                school.select_option("#artifact", "issue_list")
+                school.fill("#signed_by", "张校长")
+                school.set_input_files("#files", str(scan))
+                school.set_input_files("#rows", str(rows))
+                school.click("#file-submit")
+                expect(school.locator("#filing-ok")).to_be_visible()
+                school.context.close()
+
+            file_list(first)
+
+            # the supervisor, on a desktop: the queue, the filing with its PDF in the page, a rejection
+            sup = page_at(1280)
+            log_in(sup, "duban")
+            sup.goto(f"{server}/c/review-test")
+            sup.click("#nav-reviews")
+            rows = sup.locator("#reviews tbody tr")
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text("第一小学")
+            shot(sup, "review-1-queue-1280")
+            rows.first.locator("a.open-review").click()
+            frame = sup.locator("iframe.pdf-preview")
+            expect(frame).to_be_visible()
+            preview = sup.request.get(server + frame.get_attribute("src"))
+            assert preview.headers["content-type"] == "application/pdf"
+            assert preview.headers["content-disposition"].startswith("inline")
+            assert "sandbox" in preview.headers["content-security-policy"]
+            expect(sup.locator("#rows")).to_contain_text("公文运转慢")
+            expect(sup.locator("#signed-by")).to_have_text("张校长")
+            sup.wait_for_timeout(1500)  # the PDF viewer draws the page in its frame
+            shot(sup, "review-2-filing-with-pdf-1280")
+            sup.click("#reject")  # no comment: refused, nothing stored
+            expect(sup.locator("#review-error")).to_contain_text("退回必须写明理由")
+            sup.fill("#comment", comment)
+            sup.click("#reject")
+            expect(sup.locator("#review-done")).to_contain_text(comment)
+            expect(sup.locator("#reviews-empty")).to_be_visible()
+            shot(sup, "review-3-returned-1280")
+
+            # the school sees the comment next to its filing, and files again
+            school = page_at(390)
+            log_in(school, "s1-head")
+            school.goto(f"{server}/c/review-test/file")
+            expect(school.locator("#recent-filings")).to_contain_text(comment)
+            school.context.close()
+            file_list(second)
+
+            # the supervisor, on a phone: the refiled version, what changed, accepted
+            phone = page_at(390)
+            log_in(phone, "duban")
+            phone.goto(f"{server}/c/review-test/reviews")
+            expect(phone.locator("#reviews tbody tr")).to_have_count(1)
+            expect(phone.locator("#reviews")).to_contain_text("第 2 版")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            shot(phone, "review-4-queue-390")
+            phone.locator("a.open-review").first.click()
+            expect(phone.locator("#change-summary")).to_contain_text("新增 1 行，删除 0 行，修改 1 行，未变 1 行")
+            expect(phone.locator('#row-changes tr[data-change="added"]')).to_contain_text("值班不在岗")
+            expect(phone.locator("#versions")).to_contain_text(comment)
+            expect(phone.locator("iframe.pdf-preview")).to_be_visible()
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            expect(phone.locator("a.open-preview")).to_have_attribute("target", "_blank")  # phones without a PDF viewer
+            phone.locator("iframe.pdf-preview").scroll_into_view_if_needed()
+            phone.wait_for_timeout(2500)
+            shot(phone, "review-5-filing-changes-390")
+            phone.click("#accept")
+            expect(phone.locator("#review-done")).to_contain_text("已通过")
+            expect(phone.locator("#reviews-empty")).to_be_visible()
+            shot(phone, "review-6-accepted-390")
+
+            sup.goto(f"{server}/c/review-test/matrix")
+            expect(sup.locator('#matrix td[data-unit="s1"][data-artifact="issue_list"]')).to_have_class(
+                re.compile(r"\blight-green\b"))
+            shot(sup, "review-7-matrix-green-1280")
+            browser.close()
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the other tests
+    assert errors == []
