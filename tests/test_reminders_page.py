@@ -15,13 +15,22 @@ is dead. By the server's "now" (2023-04-20 10:00):
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -446,3 +455,157 @@ def test_a_test_message_is_refused_without_an_address_or_a_known_channel_or_the_
 def _row_html(html: str, outbox_id: int) -> str:
     start = html.index(f'<tr id="outbox-{outbox_id}"')
     return html[start:html.index("</tr>", start)]
+
+
+# --- in a real browser against `campaign serve`
+
+
+BROWSER_KEY = "resend-browser"
+SHOTS = Path(os.environ.get("CAMPAIGN_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")) / "screenshots"
+
+
+def browser_spec(today: dt.date) -> str:
+    """A campaign whose plan was due yesterday: today's overdue reminder is due now (all days are working
+    days and the send window is the whole day, so the real clock always finds it open)."""
+    d = lambda n: (today + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    return f"""\
+version: 1
+key: {BROWSER_KEY}
+title: 作风整顿（催办浏览器测试）
+calendar: all-days
+organizer: bureau
+units:
+  - {{key: bureau, name: 教育局}}
+  - {{key: d1, name: 城关学区, parent: bureau}}
+  - {{key: s1, name: 第一小学, parent: d1, tags: [学校], contacts: [{{name: 张校长, email: s1@example.cn}}]}}
+  - {{key: s2, name: 第二小学, parent: d1, tags: [学校], contacts: [{{name: 李校长, email: s2@example.cn}}]}}
+artifacts:
+  plan: {{title: 实施方案}}
+phases:
+  - key: self_check
+    title: 自查自纠
+    kind: self_check
+    start: {d(-10)}
+    end: {d(20)}
+    steps:
+      - key: plan
+        title: 制定实施方案
+        due: {d(-1)}
+        requires:
+          - {{artifact: plan, from: "tag:学校"}}
+reminders:
+  overdue_every: "1 workday"
+  send_at: "00:00"
+  send_until: "23:59"
+"""
+
+
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-c", "from campaign_app.cli import main; main()", *args], env=env,
+                          input=stdin, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LoopbackSMTP, str]]:
+    """`campaign serve` over a campaign whose two reminders are dead: the tick tried once (one attempt
+    allowed) while the SMTP server's port was closed; the server is started before `serve`."""
+    home = tmp_path_factory.mktemp("resend-home")
+    smtp = LoopbackSMTP()
+    channels = home / "channels.yaml"
+    channels.write_text("channels:\n"
+                        f'  - {{name: mail, type: email, host: 127.0.0.1, port: {smtp.port}, security: none,'
+                        ' sender: "县教育局 <robot@example.cn>", timeout: 5}\n', encoding="utf-8")
+    db = f"sqlite:///{home / 'campaign.db'}"
+    env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": db, "CAMPAIGN_CHANNELS": str(channels),
+           "CAMPAIGN_DELIVERY_MAX_ATTEMPTS": "1", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env.pop("CAMPAIGN_PUBLIC_URL", None)
+    spec = home / "spec.yaml"
+    spec.write_text(browser_spec(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
+    _cli(env, "create", str(spec))
+    _cli(env, "user", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    _cli(env, "tick", BROWSER_KEY)
+    dead = json.loads(_cli(env, "reminders", BROWSER_KEY, "--state", "dead", "--json"))
+    assert sorted(r["unit"] for r in dead) == ["s1", "s2"], dead
+    smtp.start()
+    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    address = None
+    deadline = time.monotonic() + 90
+    assert proc.stdout is not None
+    while address is None and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+            address = m.group(1)
+    try:
+        assert address, "campaign serve did not print its address"
+        # the first page a fresh server renders compiles its templates: on a busy machine, long
+        assert httpx.get(f"{address}/login", timeout=180).status_code == 200
+        yield address, smtp, db
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        smtp.stop()
+
+
+def _mail_to(smtp: LoopbackSMTP, address: str, within: float = 90.0) -> list[Any]:
+    """The messages the loopback server received for `address`, waiting for the first (the tick that sends
+    it runs in the serving process after the redirect)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = [m for m in smtp.messages if address in str(m["To"])]
+        if found:
+            return found
+        time.sleep(0.2)
+    return []
+
+
+@pytest.mark.parametrize("width, unit", [(1280, "s1"), (390, "s2")])
+def test_a_dead_reminder_is_sent_again_from_the_browser(served, width, unit):
+    from playwright.sync_api import expect, sync_playwright
+
+    address, smtp, _db = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.set_default_timeout(120_000)  # the machine may be busy: waiting is for events, not for time
+            expect.set_options(timeout=120_000)
+            page.goto(f"{address}/login")
+            page.fill("#name", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            expect(page.locator("#current-user")).to_be_visible()
+            page.goto(f"{address}/c/{BROWSER_KEY}")
+            page.click("#nav-reminders")
+            expect(page.locator("#outbox")).to_be_visible()
+            row = page.locator(f'tr[data-unit="{unit}"]')
+            expect(row).to_have_attribute("data-state", "dead")
+            expect(row).to_contain_text("放弃")
+            # the page is no wider than the screen: a phone scrolls nothing sideways
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"reminders-dead-{width}.png"), full_page=True)
+
+            row.get_by_role("button", name=re.compile("重新发送")).click()
+
+            expect(page.locator("#resend-result")).to_contain_text("已重新安排")
+            mails = _mail_to(smtp, f"{unit}@example.cn")
+            assert len(mails) == 1 and "实施方案" in mails[0].get_body(("plain",)).get_content()
+            deadline = time.monotonic() + 30  # the row is marked sent just after the message went out
+            while time.monotonic() < deadline and page.locator(f'tr[data-unit="{unit}"][data-state="sent"]').count() == 0:
+                time.sleep(0.3)
+                page.reload()
+            expect(page.locator(f'tr[data-unit="{unit}"]')).to_have_attribute("data-state", "sent")
+            expect(page.locator(f'tr[data-unit="{unit}"]')).to_contain_text("已发送")
+            page.screenshot(path=str(SHOTS / f"reminders-sent-{width}.png"), full_page=True)
+        finally:
+            browser.close()
