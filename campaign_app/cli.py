@@ -427,6 +427,9 @@ def audit_verify(by: ByOpt = None, anchor: Annotated[str | None, typer.Option(
     verdict = uc.verify(services(), actor(by, system=VERIFY_ACTOR), anchor=anchor)
     if verdict["ok"]:
         typer.echo(f"审计链完整 (audit chain intact): {verdict['events']} 个事件 (events)")
+        for a in verdict["anchors"]:
+            typer.echo(f"  与锚点 #{a['seq']} 相符 (matches anchor #{a['seq']}"
+                       + (f", {a['source']} at {a['at']})" if a["at"] else f", {a['source']})"))
         return
     where = f" at event #{verdict['first_bad']}" if verdict["first_bad"] is not None else ""
     typer.echo(f"审计链被破坏 (audit chain broken){where}: {verdict['reason'] or ''}", err=True)

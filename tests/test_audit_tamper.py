@@ -298,7 +298,10 @@ def test_operator_gives_the_anchor_from_a_printed_report(engine, history, db_url
     found = re.search(r"(\d+):([0-9a-f]{64})", out.read_text(encoding="utf-8"))
     assert found
     printed = found.group(0)
-    assert verify(db_url, tmp_path, "--anchor", printed).returncode == 0
+    intact = verify(db_url, tmp_path, "--anchor", printed)
+    assert intact.returncode == 0, intact.stderr
+    assert f"matches anchor #{printed.split(':')[0]}, given" in intact.stdout  # and the report's, from the file
+    assert f"matches anchor #{printed.split(':')[0]}, report:notice at " in intact.stdout
     assert verify(db_url, tmp_path, "--anchor", printed[:24]).returncode == 0  # a prefix of the hash will do
 
     truncate(engine, int(printed.split(":")[0]) - 1)

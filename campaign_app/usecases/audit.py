@@ -102,8 +102,8 @@ def verify(svc: Services, by: str, anchor: str | None = None) -> dict[str, Any]:
         doc = audit.record_check(conn, verdict, up_to, checked_at, by)
     if verdict.ok and verdict.head is not None:
         _anchor(anchors, verdict.head, checked_at, "verify")
-    return {**doc, "checked_at": doc["checked_at"].isoformat(),
-            "anchor": {"seq": latest.seq, "hash": latest.hash, "at": latest.at} if latest else None}
+    checked = [{"seq": a.seq, "hash": a.hash, "at": a.at, "source": a.source} for a in (*given, *([latest] if latest else []))]
+    return {**doc, "checked_at": doc["checked_at"].isoformat(), "anchors": checked}
 
 
 def _anchors(svc: Services) -> Any:
