@@ -127,6 +127,7 @@ MATRIX = [
                                                                                 (401, 200, 200, 200, 403, 200, 200)),
     Row("POST", f"{V}/campaigns/{{key}}/reviews", "filing.review",              (401, 200, 200, 403, 403, 403, 403),
         send=lambda w: {"json": {"unit": "s1", "artifact": "issue_list", "decision": "accept"}}, changes=True),
+    Row("GET", f"{V}/campaigns/{{key}}/reviews", "filing.review",               (401, 200, 200, 403, 403, 403, 403)),
     Row("POST", f"{V}/campaigns/{{key}}/waivers", "obligation.waive",           (401, 200, 403, 403, 403, 403, 403),
         send=lambda w: {"json": {"unit": "s2", "artifact": "plan", "reason": "学校撤并"}}, changes=True),
     Row("POST", f"{V}/campaigns/{{key}}/advance", "phase.advance",              (401, 200, 403, 403, 403, 403, 403),
