@@ -176,24 +176,31 @@ class Demo:
         self.schools = schools
         self.settings = settings
         self.names = {u.key: u.name for u in demo_units(schools)}
-        self.delivery = self._delivery(self.work.parent / "channels.yaml", settings)
+        # the demo's own delivery settings, never the environment's (which may name real channels): no channel, so
+        # every reminder is written to the outbox file, until a 学区's webhook is set up (`webhook`)
+        self.channels_file = self.work.parent / "channels.yaml"
+        self.channels_file.unlink(missing_ok=True)
+        self.delivery = DeliveryConfig(None, max_attempts=3, backoff_seconds=300, public_url=settings.delivery.public_url)
 
-    @staticmethod
-    def _delivery(channels_file: Path, settings: Settings) -> DeliveryConfig:
-        """The demo's own channels file: one 学区's reminders go to its work group's webhook, here an address
-        on this machine where nothing listens (refused at once: failed, retried, dead after 3 attempts).
-        Everyone else's go to the outbox file. The service's own settings are not touched."""
+    def webhook(self, when: str) -> None:
+        """The bureau office sets up one 学区's work-group webhook in the demo's own channels file: here an
+        address on this machine where nothing listens (refused at once: failed, retried, dead after 3
+        attempts). Everyone else's reminders still go to the outbox file. The service's settings are not touched."""
         import socket
 
+        if not self.reached(when):
+            return
         with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        channels_file.write_text(
+        self.channels_file.write_text(
             "# campaignflow demo: the 西营学区 work group's webhook (nobody listens on this port)\n"
             f"channels:\n  - {{name: xiying-group, type: webhook, url: 'http://127.0.0.1:{port}/hook', "
             f"secret: demo-signing-key, units: [{HOOKED_DISTRICT}], timeout: 2}}\n", encoding="utf-8")
-        return DeliveryConfig(str(channels_file), max_attempts=3, backoff_seconds=300,
-                              public_url=settings.delivery.public_url)
+        self.delivery = DeliveryConfig(str(self.channels_file), max_attempts=3, backoff_seconds=300,
+                                       public_url=self.delivery.public_url)
+        self.say(when, f"{self.names[HOOKED_DISTRICT]}的催办改由工作群接口推送 (the reminders of {HOOKED_DISTRICT} now go to its "
+                       f"work group's webhook, {self.channels_file})")
 
     def moved(self, when: str) -> str:
         """A script date (written for 2023) in the demo's year."""
@@ -418,8 +425,9 @@ def play(d: Demo) -> None:
         ("2024-01-02T09:30", lambda: d.tick("2024-01-02T09:30")),
     ]
     # ticks between (monthly while items fall due, three in one morning when a failing webhook goes dead)
-    for when in ("2023-06-01T09:30", "2023-07-03T09:30", "2023-09-01T09:30",
-                 "2023-11-16T09:30", "2023-11-16T10:30", "2023-11-16T11:30", "2023-11-23T09:30", "2023-12-01T09:30"):
+    agenda.append(("2023-11-10T10:00", partial(d.webhook, "2023-11-10T10:00")))
+    for when in ("2023-07-03T09:30", "2023-09-01T09:30",
+                 "2023-11-16T09:30", "2023-11-16T10:30", "2023-11-16T11:30", "2023-12-01T09:30"):
         agenda.append((when, partial(d.tick, when)))
     agenda += ledger_year(d, units, [when for when, _ in agenda])
     for when, step in sorted(agenda, key=lambda a: a[0]):  # stable: same instant, scripted order
@@ -463,7 +471,8 @@ def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[s
             continue
         for it in by_unit[unit]:
             due = it["deadline"][5:]
-            add(day("05-08", pick.randint(0, 20) + (25 if unit in slow else 0)), "progress", it, pick.choice(PROGRESS_NOTES))
+            if unit in slow or due >= "08-31":  # an early fix is reported once, when done
+                add(day("05-08", pick.randint(0, 20) + (25 if unit in slow else 0)), "progress", it, pick.choice(PROGRESS_NOTES))
             if unit in slow:
                 if due <= "09-30" and pick.random() < 0.6:  # late, closed before the look-back
                     add(day("10-10", pick.randint(0, 8)), "rectified", it)
