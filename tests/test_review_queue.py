@@ -231,6 +231,7 @@ def test_the_filing_page_shows_rows_versions_the_signer_and_what_changed_since_t
     page = sup.get(f"/c/{C}/reviews/{ids[('s1', 2)]}").text
 
     assert has_id(page, "decision-form") and "王副校长" in page.split('id="signed-by"')[1][:40]
+    assert page.split('id="filed-by"')[1][:20].startswith(">第一小学<")  # the account by its unit's name, not its key
     rows = page.split('id="rows"')[1].split("</table>")[0]
     assert "建立督办台账，每周通报" in rows and "值班不在岗" in rows and "整改时限" in rows  # the columns' titles
     changes = {tr["data-change"] for tr in elements(page, tag="tr") if "data-change" in tr}
@@ -250,6 +251,18 @@ def test_the_filing_page_shows_rows_versions_the_signer_and_what_changed_since_t
     older = sup.get(f"/c/{C}/reviews/{ids[('s1', 1)]}").text
     assert not has_id(older, "decision-form") and has_id(older, "not-waiting") and has_id(older, "first-version")
     assert elements(older, tag="iframe", class_="preview pdf-preview")
+
+
+def test_the_review_pages_read_in_english(site):
+    file_issue_list(site, "s1", "2023-03-09T09:00", rows_csv(ROW_A), files=[(PDF, "scan.pdf")])
+    sup = site.login("sup")
+
+    queue = sup.get(f"/c/{C}/reviews", params={"lang": "en"}).text
+    assert "Filings to review" in queue and "Accept selected" in queue and "1 waiting, the oldest first." in queue
+    page = sup.get(f"/c/{C}/reviews/{filing_ids(site)[('s1', 1)]}").text  # the language is remembered
+    for words in ("Accept", "Return", "Changes since the previous version", "Open in a new tab", "Versions"):
+        assert words in page
+    assert "审核意见" not in page and "逐行内容" not in page
 
 
 def test_diff_matches_rows_on_their_key_column_and_counts_the_unchanged():
@@ -576,6 +589,7 @@ def test_a_supervisor_returns_an_issue_list_with_a_comment_and_accepts_the_refil
             assert "sandbox" in preview.headers["content-security-policy"]
             expect(sup.locator("#rows")).to_contain_text("公文运转慢")
             expect(sup.locator("#signed-by")).to_have_text("张校长")
+            expect(sup.locator("#filed-by")).to_have_text("张校长")  # the account's display name
             sup.wait_for_timeout(1500)  # the PDF viewer draws the page in its frame
             shot(sup, "review-2-filing-with-pdf-1280")
             sup.click("#reject")  # no comment: refused, nothing stored

@@ -14,6 +14,7 @@ from campaign_model.errors import ConflictError, InvalidInput, NotFound
 from campaign_model.store import board
 from campaign_model.store import filings as store
 from campaign_model.store import reviews as review_store
+from campaign_model.store.accounts import list_users
 from campaign_model.store.audit import Act
 from campaign_model.store.blobs import put_files
 from campaign_model.store.campaigns import load_ctx, unit_rows
@@ -198,6 +199,9 @@ def review_view(svc: Services, campaign: str, filing_id: int, *, scope: Scope | 
             scope.check(conn, ctx, doc["unit"])
         ob = review_store.obligation_of(conn, ctx, filing_id)
         history = review_store.versions(conn, ctx, filing_id)
+        # who filed and who decided, by name: units by key, accounts by their display name
+        units = {u.key: u.name for u in unit_rows(conn, ctx)}
+        accounts = [{k: u[k] for k in ("name", "unit", "display_name")} for u in list_users(conn)]
     kind = ctx.artifacts.get(doc["artifact"], {})
     this = next(v for v in history if v["id"] == filing_id)
     previous = next((v for v in history if v["version"] < doc["version"]), None)
@@ -210,7 +214,8 @@ def review_view(svc: Services, campaign: str, filing_id: int, *, scope: Scope | 
             "latest": ob.latest, "waiting": review_store.waits(ob, doc["version"]),
             "columns": [{"key": c, "title": str(spec.get("title", c)) if isinstance(spec, dict) else c}
                         for c, spec in (kind.get("rows") or {}).items()],
-            "versions": history, "previous": previous["version"] if previous else None, "changes": changes}
+            "versions": history, "previous": previous["version"] if previous else None, "changes": changes,
+            "units": units, "accounts": accounts}
 
 
 def decide_filing(svc: Services, act: Act, campaign: str, filing_id: int, *, accept: bool, comment: str | None = None,

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from campaign_model.errors import CampaignError, InvalidInput
 
 from ..usecases import filings as uc
-from . import render
+from . import labels, render
 from .deps import MAX_INT, Caller, IdPath, IndexPath, Svc, check_csrf, reach
 from .errors import ApiError, from_domain
 from .page_auth import page_caller, rights
@@ -93,8 +93,9 @@ def _review(request: Request, svc: Svc, caller: Caller, key: str, filing_id: int
             status: int = 200, error: str | None = None, error_field: str | None = None, comment: str = "") -> Response:
     view = uc.review_view(svc, key, filing_id, scope=reach(caller))
     files = [{**f, "media": previewable(svc.blobs, f["sha256"], f["name"])} for f in view["filing"]["files"]]
+    names = labels.actor_names(view["units"], view["accounts"])
     return render.page(request, "review.html", status=status, can=rights(caller), key=key, title=view["title"],
-                       view=view, doc=view["filing"], files=files, filters=filters,
+                       view=view, doc=view["filing"], files=files, filters=filters, who=lambda k: names.get(k, k),
                        back=_queue_url(key, filters), error=error, error_field=error_field, comment=comment)
 
 
