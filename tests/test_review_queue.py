@@ -385,6 +385,39 @@ def test_the_queue_a_filing_view_and_accept_selected_on_each_database(engine, db
                             .where(audit_events.c.action == "filing.accepted")).scalar_one() == 2
 
 
+def test_two_reviewers_deciding_the_same_filing_at_once_record_one_decision(engine, db_url, small, tmp_path):
+    import threading
+
+    from campaign_model.errors import ConflictError
+
+    svc = Services(Settings(tmp_path / "home", db_url), engine, clock=lambda: local("2023-03-10T10:00"))
+    path = tmp_path / "rows.csv"
+    path.write_bytes(rows_csv(ROW_A))
+    at = local("2023-03-09T10:00")
+    filing_cases.file_artifact(svc, Act(at, "s1user", at), "small-2023", "s1", "issue_list", rows=path)
+    [waiting] = filing_cases.review_queue(svc, "small-2023")["items"]
+    start, outcomes = threading.Barrier(2), []
+
+    def decide(who: str, accept: bool) -> None:
+        start.wait()
+        when = local("2023-03-10T10:00")
+        try:
+            outcomes.append(filing_cases.decide_filing(svc, Act(when, who, when), "small-2023", waiting["id"],
+                                                       accept=accept, comment=None if accept else "请补充")["state"])
+        except ConflictError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=decide, args=a) for a in (("督导组甲", True), ("督导组乙", False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(outcomes) in (["accepted", "refused"], ["refused", "rejected"])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(reviews)).scalar_one() == 1
+
+
 # --- the comment reaches the unit in its next reminder ---
 
 def test_the_next_reminder_of_a_returned_filing_says_returned_and_quotes_the_comment(engine, db_url, small, tmp_path,

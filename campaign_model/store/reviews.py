@@ -130,6 +130,11 @@ def decide(conn: Connection, ctx: CampaignCtx, filing_id: int, accept: bool, com
     comment = (comment or "").strip() or None
     if not accept and comment is None:  # checked first: a refused rejection says what to write, whatever else
         raise InvalidInput("退回必须写明理由 (a rejection needs a comment saying what to fix)", field="comment")
+    # two reviewers deciding at once: the second waits for the first (PostgreSQL; SQLite has one writer) and
+    # then finds the filing decided
+    conn.execute(select(obligations.c.id).where(
+        obligations.c.id == select(filings.c.obligation_id).where(filings.c.id == filing_id).scalar_subquery())
+        .with_for_update())
     row = conn.execute(select(filings.c.version, obligations.c.artifact)
                        .join(obligations, obligations.c.id == filings.c.obligation_id)
                        .where(filings.c.id == filing_id, obligations.c.campaign_id == ctx.id)).first()
