@@ -144,7 +144,7 @@ def has_id(html: str, ident: str) -> bool:
 # --- who sees what ---
 
 PAGES = ["/", f"/c/{C}", f"/c/{C}/matrix", f"/c/{C}/overdue", f"/c/{C}/file", f"/c/{C}/ledger", "/audit", f"/c/{C}/reviews",
-         f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders"]
+         f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders", f"/c/{C}/ledger/1", f"/c/{C}/ledger?unit=s1&overdue=yes&page=2"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -427,6 +427,21 @@ def test_a_unit_reports_the_fix_with_evidence_and_the_supervisor_closes_the_item
     assert closed.status_code == 303
     assert closed.headers["location"] == f"/c/{C}/ledger/{finding}?done=closed"
     assert "ledger-state-closed" in elements(sup.get(closed.headers["location"]).text, id="ledger-item")[0]["class"]
+
+
+@pytest.mark.parametrize("user, page, record", [("admin", 200, 303), ("sup", 200, 303), ("viewer", 200, 403),
+                                                ("d1user", 200, 403), ("s1user", 200, 403), ("s2user", 403, 403),
+                                                ("stranger", 403, 403)])
+def test_the_ledger_item_page_its_preview_and_the_finding_form_for_each_role(site, finding, user, page, record):
+    client = site.login(user)
+    answer = client.get(f"/c/{C}/ledger/{finding}")
+    assert answer.status_code == page and has_id(answer.text, "ledger-item") == (page == 200)
+    preview = client.get(f"/c/{C}/ledger/{finding}/evidence/0/preview")  # no evidence yet: 404 once it may look
+    assert preview.status_code == (404 if page == 200 else 403)
+    found = client.post(f"/c/{C}/findings", data={"unit": "s1", "problem": "会风不正", "deadline": "2023-04-30",
+                                                  "csrf": csrf_of(answer.text) if page == 200 else ""},
+                        follow_redirects=False)  # refused for want of the right, whatever the token
+    assert found.status_code == record
 
 
 def test_a_unit_user_cannot_report_on_another_units_item_nor_verify(site, finding):

@@ -210,10 +210,10 @@ def _where(ctx: CampaignCtx, at: dt.datetime | None, seen: Collection[str] | Non
            category: str | None, source: str | None, overdue: bool | None) -> list[Any]:
     i = ledger_items.c
     where: list[Any] = [i.campaign_id == ctx.id, i.current.is_(True)]
-    if seen is not None:
-        where.append(units.c.key.in_(sorted(seen)) if seen else false())
-    if unit:
-        where.append(units.c.key == unit)
+    keys = ([unit] if unit else []) if seen is None else [u for u in sorted(seen) if not unit or u == unit]
+    if seen is not None or unit:  # the units' ids by key: the counts need no join
+        where.append(i.unit_id.in_(select(units.c.id).where(units.c.campaign_id == ctx.id, units.c.key.in_(keys)))
+                     if keys else false())
     if state:
         where.append(i.state == state)
     if category:
@@ -238,8 +238,7 @@ def item_list(conn: Connection, ctx: CampaignCtx, at: dt.datetime, *, seen: Coll
     late = case((ledger_item_overdue(at), 1), else_=0)
     by_state: dict[str, int] = dict.fromkeys(rules.STATES, 0)
     overdue_n = 0
-    for st, n, o in conn.execute(select(i.state, func.count(), func.sum(late)).join(units, units.c.id == i.unit_id)
-                                 .where(*base).group_by(i.state)).all():
+    for st, n, o in conn.execute(select(i.state, func.count(), func.sum(late)).where(*base).group_by(i.state)).all():
         by_state[st] = int(n)
         overdue_n += int(o or 0)
     where = base + ([i.state == state] if state else [])
@@ -263,12 +262,9 @@ def item_list(conn: Connection, ctx: CampaignCtx, at: dt.datetime, *, seen: Coll
 def item_facets(conn: Connection, ctx: CampaignCtx, seen: Collection[str] | None = None) -> dict[str, list[str]]:
     """The categories and sources the current items (of the units `seen`) have: the choices of the filters."""
     i = ledger_items.c
-    where = _where(ctx, None, seen, None, None, None, None, None)
-    out: dict[str, list[str]] = {}
-    for name, col in (("categories", i.category), ("sources", i.source)):
-        out[name] = [v for v in conn.execute(select(col).distinct().join(units, units.c.id == i.unit_id)
-                                             .where(*where, col.is_not(None)).order_by(col)).scalars() if v]
-    return out
+    pairs = conn.execute(select(i.category, i.source).where(*_where(ctx, None, seen, None, None, None, None, None))
+                         .group_by(i.category, i.source)).all()  # one pass for both
+    return {"categories": sorted({c for c, _ in pairs if c}), "sources": sorted({s for _, s in pairs if s})}
 
 
 def item_doc(conn: Connection, item_id: int, at: dt.datetime) -> dict[str, Any]:
