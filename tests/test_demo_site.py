@@ -1,7 +1,8 @@
 """`campaign serve --demo` as the README presents it: the real command on a loopback port, the demo
 campaign played up to today, and each demo account the README names logging in over HTTP and seeing
 what the README says it sees. The same served demo (about 50 units, every phase's requirements) is
-looked at in Chromium at a phone's width: no page may be wider than the screen.
+looked at in Chromium at a phone's width: no page may be wider than the screen. The live demo is also
+loaded in-process at fixed instants (December: every page has something true to show; April: it loads).
 
 Screenshots go to test-artifacts/screenshots/ (CAMPAIGN_TEST_ARTIFACTS to change it).
 """
