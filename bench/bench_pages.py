@@ -156,14 +156,14 @@ def main() -> int:
                 times[name].append((time.perf_counter() - t) * 1000)
                 sizes[name] = len(answer.content)
         base = statistics.median(times[cases[0][0]])
-        rows = []
+        rows: list[dict[str, Any]] = []
         print(f"\n{'what':44} {'median ms':>10} {'p90 ms':>8} {'x overview':>10} {'KB':>7}")
         for name, _, _ in cases:
             ms = sorted(times[name])
             med, p90 = statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.9))]
             rows.append({"what": name, "median_ms": med, "p90_ms": p90, "ratio": med / base, "bytes": sizes[name]})
             print(f"{name:44} {med:10.1f} {p90:8.1f} {med / base:10.2f} {sizes[name] / 1024:7.1f}")
-        ratio = rows[1]["ratio"]
+        ratio = float(rows[1]["ratio"])
         verdict = "PASS" if ratio < TARGET else "MISS"
         print(f"\nledger first page / overview = {ratio:.2f} (target < {TARGET:.0f}x): {verdict}")
         out = ROOT / "bench" / "out"
