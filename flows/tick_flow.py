@@ -60,7 +60,7 @@ def _run_task(name: str, _fn: Callable[..., Any], *args: Any) -> Any:
     return TASKS[name](*args)
 
 
-@flow(name="campaign-tick", flow_run_name="{campaign} {act.at:%Y-%m-%dT%H:%M%z}", **_FLOW_OPTIONS)
+@flow(name="campaign-tick", flow_run_name="{campaign} {act.at:%Y-%m-%d %H:%M} UTC", **_FLOW_OPTIONS)
 def campaign_tick(url: str | SecretStr, campaign: str, act: Act, outbox_file: str,
                   delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     """One tick: its task-grain steps as task runs of this one flow run."""
@@ -71,10 +71,10 @@ def _tick_steps(url: str, campaign: str, act: Act, outbox_file: str, delivery: D
     return _tick.orchestrate(url, campaign, act, outbox_file, delivery, _tick._call)  # noqa: SLF001 - the direct runner
 
 
-_TICK_TASK = task(name="tick", task_run_name="tick {act.at:%Y-%m-%dT%H:%M%z}", **_TASK_OPTIONS)(_tick_steps)
+_TICK_TASK = task(name="tick", task_run_name="tick {act.at:%Y-%m-%d %H:%M} UTC", **_TASK_OPTIONS)(_tick_steps)
 
 
-@flow(name="campaign-ticks", flow_run_name="{campaign} {start:%Y-%m-%dT%H:%M%z} .. {until:%Y-%m-%dT%H:%M%z}",
+@flow(name="campaign-ticks", flow_run_name="{campaign} {start:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC",
       **_FLOW_OPTIONS)
 def campaign_ticks(url: str | SecretStr, campaign: str, start: dt.datetime, until: dt.datetime, every: dt.timedelta,
                    actor: str, outbox_file: str, delivery: DeliveryConfig | None = None,
@@ -88,17 +88,20 @@ def campaign_ticks(url: str | SecretStr, campaign: str, start: dt.datetime, unti
 
 def run_tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     warm_up()
+    act = Act(act.at.astimezone(dt.UTC), act.actor, act.recorded_at)  # the same instant, named in UTC
     return campaign_tick(as_parameter(url), campaign, act, outbox_file, delivery)
 
 
 def run_ticks(url: str, campaign: str, start: dt.datetime, until: dt.datetime, every: dt.timedelta, actor: str,
               outbox_file: str, delivery: DeliveryConfig | None, clock: Callable[[], dt.datetime]) -> list[dict[str, Any]]:
     warm_up()
+    start, until = start.astimezone(dt.UTC), until.astimezone(dt.UTC)  # the same instants, named in UTC
     return campaign_ticks(as_parameter(url), campaign, start, until, every, actor, outbox_file, delivery, clock)
 
 
 # --- one client per thread, heartbeats off, the API reached once ---
 
+STARTUP_WAIT = 600  # seconds the ephemeral API may take to answer at its start (at least)
 _kept = threading.local()  # per thread: the contexts entered for good (held here so that they stay entered)
 
 
@@ -141,11 +144,13 @@ def warm_up(log_dir: Path | str | None = None) -> str:
     Without PREFECT_API_URL, starts the ephemeral API once per process (what get_client() would start at the
     first flow run) with its output in `log_dir`/server.log (default: PREFECT_HOME) instead of this process's
     terminal; then `prepare_thread()` for the calling thread."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
     if not PREFECT_API_URL.value() and _ephemeral_server() is None:
         _QuietServer.log_file = Path(log_dir or PREFECT_HOME.value()) / "server.log"
-        _QuietServer().start()
+        # waited for in the tick thread, not by a user: a loaded machine may take minutes to import the server,
+        # and a start that times out leaves its process behind while the next tick starts another
+        _QuietServer().start(timeout=max(int(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()), STARTUP_WAIT))
     prepare_thread()
     return api_url() or ""
 
