@@ -105,7 +105,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
             address = m.group(1)
     assert address, "campaign serve did not print its address"
-    assert httpx.get(f"{address}/api/v1/health", timeout=10).json()["ok"] is True
+    # on a busy machine the first answer may wait for the server's start-up work (its first tick)
+    assert httpx.get(f"{address}/api/v1/health", timeout=120).json()["ok"] is True
     yield address
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
