@@ -298,6 +298,11 @@ class Demo:
             from .cli_common import reminder_words
 
             bits.append(f"催办 (reminders): {reminder_words(result)}")
+        if not self.quiet and self.delivery.channels_file:  # what the webhook did (the tick's result counts deliveries)
+            with self.engine.begin() as conn:
+                states = outbox.counts(conn, load_ctx(conn, self.key).id)
+            bits.append(f"工作群推送失败 (webhook failed): 待重试 (to retry) {states.get('failed', 0)}，"
+                        f"已放弃 (dead) {states.get('dead', 0)}")
         running = [k for k, v in result["phases"].items() if v in ("active", "overdue")]
         bits.append("当前 (running): " + (", ".join(f"{k}={result['phases'][k]}" for k in running) or "—"))
         self.say(when, "⏱ 检查 (tick)  " + "；".join(bits))
@@ -512,7 +517,7 @@ def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[s
     fixed: dict[str, Any] = {}
     for when, unit, (problem, cat, measure, leader, office), deadline, box in (
             ("2023-06-12T16:00", found[0], FINDINGS[0], "07-15", fixed),
-            ("2023-09-18T16:00", sorted(u for u in slow if u.startswith("u"))[0], FINDINGS[1], "10-20", {}),
+            ("2023-09-18T16:00", sorted(u for u in slow if u.startswith("u") and u != found[0])[0], FINDINGS[1], "10-20", {}),
             ("2023-11-24T16:00", DEMO_SCHOOL, FINDINGS[2], "12-20", {})):
         steps.append((when, partial(_finding, d, when, unit, problem, cat, measure, leader, office, deadline, box)))
     steps.append(("2023-07-02T10:00", partial(_finding_fixed, d, fixed, False)))
