@@ -2,9 +2,8 @@
 every state, "send again" for a dead reminder delivered to a real SMTP server on loopback, the refusals,
 the channels with their secrets masked, and a test message through a channel.
 
-The outbox is made by real ticks against a real SMTP server whose port is closed at first (the loopback
-server is built, so its port is chosen, but not started): two attempts each, so a reminder fails, then
-is dead. By the server's "now" (2023-04-20 10:00):
+The outbox is made by real ticks while nothing listens on the email channel's loopback port: two attempts
+each, so a reminder fails, then is dead; the real SMTP server is up on that port for each test. By the server's "now" (2023-04-20 10:00):
 
     dead       s1, s2, s4: the "before" reminders of plan and checklist (2023-04-19)
     sent       s3 (no email address): written to the outbox file, before and on the due day
@@ -52,7 +51,7 @@ from flows.tick import tick_direct
 from notifications.setup import router_from_env
 
 from .conftest import local
-from .loopback import LoopbackSMTP
+from .loopback import LoopbackSMTP, free_port
 from .test_pages import csrf_of, elements, has_id
 
 KEY = "remind-2023"
@@ -132,11 +131,6 @@ class Site:
     url: str
     home: Path
     smtp: LoopbackSMTP
-    started: bool = False
-
-    def start_smtp(self) -> None:
-        self.smtp.start()
-        self.started = True
 
     def login(self, name: str) -> TestClient:
         client = TestClient(self.app)
@@ -159,19 +153,16 @@ class Site:
             return list(conn.execute(select(audit_events).where(audit_events.c.action == action)).mappings())
 
 
-def delivery_env(mp: pytest.MonkeyPatch, folder: Path) -> LoopbackSMTP:
-    """The channels file and the secrets in the environment; the SMTP server the file names is built (its port
-    chosen) but not started: its port is closed until a test starts it."""
-    smtp = LoopbackSMTP(users={"robot": SMTP_PASSWORD})
+def delivery_env(mp: pytest.MonkeyPatch, folder: Path, smtp_port: int) -> None:
+    """The channels file and the secrets in the environment, the email channel on `smtp_port`."""
     path = folder / "channels.yaml"
-    path.write_text(channels_yaml(smtp.port), encoding="utf-8")
+    path.write_text(channels_yaml(smtp_port), encoding="utf-8")
     for name, value in {"CAMPAIGN_CHANNELS": str(path), "CAMPAIGN_DELIVERY_MAX_ATTEMPTS": "2",
                         "CAMPAIGN_DELIVERY_BACKOFF_SECONDS": "600", "SMTP_PASSWORD": SMTP_PASSWORD,
                         "DINGTALK_TOKEN": DINGTALK_TOKEN, "DINGTALK_SECRET": DINGTALK_SECRET,
                         "WEBHOOK_SECRET": WEBHOOK_SECRET, "HOOK_PATH_TOKEN": HOOK_PATH_TOKEN}.items():
         mp.setenv(name, value)
     mp.delenv("CAMPAIGN_PUBLIC_URL", raising=False)
-    return smtp
 
 
 def build_outbox(engine: Any, db_url: str, folder: Path) -> None:
@@ -213,11 +204,12 @@ def open_site(engine: Any, db_url: str, folder: Path, smtp: LoopbackSMTP) -> Sit
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The outbox built once on SQLite (accounts and six ticks take a while); each test gets a copy."""
+    """The outbox built once on SQLite (accounts and six ticks take a while) with nothing listening on the
+    email channel's port; each test gets a copy."""
     folder = tmp_path_factory.mktemp("reminders")
     engine = open_engine(f"sqlite:///{folder / 'campaign.db'}")
     with pytest.MonkeyPatch.context() as mp:
-        delivery_env(mp, folder)
+        delivery_env(mp, folder, free_port())
         build_outbox(engine, f"sqlite:///{folder / 'campaign.db'}", folder)
     engine.dispose()
     return folder / "campaign.db"
@@ -225,27 +217,27 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def site(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The site on a copy of the prepared SQLite database, with its own (closed) SMTP port."""
+    """The site on a copy of the prepared SQLite database; the email channel's SMTP server is up now."""
     with closing(sqlite3.connect(prepared)) as source, closing(sqlite3.connect(tmp_path / "campaign.db")) as copy:
         source.backup(copy)
     url = f"sqlite:///{tmp_path / 'campaign.db'}"
     engine = open_engine(url)
-    site = open_site(engine, url, tmp_path, delivery_env(monkeypatch, tmp_path))
-    yield site
-    if site.started:
-        site.smtp.stop()
+    smtp = LoopbackSMTP(users={"robot": SMTP_PASSWORD})
+    delivery_env(monkeypatch, tmp_path, smtp.port)
+    with smtp:
+        yield open_site(engine, url, tmp_path, smtp)
     engine.dispose()
 
 
 @pytest.fixture
 def any_site(engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The site built from scratch on SQLite and on PostgreSQL (the outbox's SQL runs on both)."""
-    smtp = delivery_env(monkeypatch, tmp_path)
+    """The site built from scratch on SQLite and on PostgreSQL (the outbox's SQL runs on both): the ticks find
+    the SMTP server's port closed (it is chosen, not yet listening); the server is up for the test."""
+    smtp = LoopbackSMTP(users={"robot": SMTP_PASSWORD})
+    delivery_env(monkeypatch, tmp_path, smtp.port)
     build_outbox(engine, db_url, tmp_path)
-    site = open_site(engine, db_url, tmp_path, smtp)
-    yield site
-    if site.started:
-        smtp.stop()
+    with smtp:
+        yield open_site(engine, db_url, tmp_path, smtp)
 
 
 def states_shown(html: str) -> dict[int, str]:
@@ -330,7 +322,6 @@ def test_only_admins_and_supervisors_see_the_reminders(site, user):
 
 def test_send_again_delivers_a_dead_reminder_to_the_smtp_server(any_site):
     site = any_site
-    site.start_smtp()
     sup = site.login("sup")
     page = sup.get(f"/c/{KEY}/reminders").text
     dead = site.row_of("s1", "plan", "before")
@@ -413,7 +404,6 @@ def test_the_channels_are_listed_and_no_secret_reaches_the_page(site):
 
 
 def test_a_test_message_through_the_email_channel_arrives(site):
-    site.start_smtp()
     admin = site.login("admin")
     page = admin.get(f"/c/{KEY}/reminders").text
 
@@ -431,7 +421,6 @@ def test_a_test_message_through_the_email_channel_arrives(site):
 
 
 def test_a_test_message_is_refused_without_an_address_or_a_known_channel_or_the_admin_right(site):
-    site.start_smtp()
     admin = site.login("admin")
     page = admin.get(f"/c/{KEY}/reminders").text
     no_to = admin.post(f"/c/{KEY}/reminders/channels/test", data={"channel": "mail", "to": "", "csrf": csrf_of(page)})
