@@ -123,7 +123,9 @@ def install(app: FastAPI) -> None:
             loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header", "cookie")]
             fields.append({"field": ".".join(loc) or None, "message": _validation_message(e)})
         names = ", ".join(f["field"] for f in fields if f["field"]) or "?"
-        return respond(request, ApiError(422, "invalid", f"请求有误：{names} (invalid request: {names})", fields=fields))
+        # each field with what is wrong with it: the page shows only the message
+        said = "；".join(f"{f['field'] or '?'}: {f['message']}" for f in fields[:5])
+        return respond(request, ApiError(422, "invalid", f"请求有误：{names} (invalid request: {names}) — {said}", fields=fields))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
