@@ -479,6 +479,7 @@ def test_in_a_browser_a_school_rectifies_a_finding_with_a_pdf_and_the_supervisor
         expect(sup.locator("#item-state")).to_have_text("已销号")
         expect(sup.locator("#history tbody tr")).to_have_count(4)
         expect(sup.locator("#history tbody tr").last).to_contain_text("督导组王组长")
+        _viewer_shown(sup)
         _shot(sup, "6-supervisor-closed-1280")
         sup.goto(f"{served}/c/browser-test/ledger?state=closed")
         expect(sup.locator(f"#item-{item}")).to_contain_text("已销号")
@@ -486,6 +487,7 @@ def test_in_a_browser_a_school_rectifies_a_finding_with_a_pdf_and_the_supervisor
         # the school's phone after the 销号, in English
         school.goto(f"{served}/c/browser-test/ledger/{item}?lang=en")
         expect(school.locator("#item-state")).to_have_text("closed")
+        _viewer_shown(school)
         _fits(school, 390)
         _shot(school, "7-school-closed-english-390")
         browser.close()
