@@ -317,6 +317,21 @@ def test_only_admins_and_supervisors_see_the_reminders(site, user):
     assert site.rows()[dead.id].state == "dead"
 
 
+def test_a_reminder_of_a_ledger_item_names_the_item_and_links_to_it(site):
+    from campaign_model.store.ledger import record_finding
+
+    with site.engine.begin() as conn:
+        item = record_finding(conn, KEY, "s1", "值班制度落实不到位", local("2023-04-20T00:00").date(),
+                              act("2023-04-18T15:00", "sup"))["id"]
+    tick_direct(site.url, KEY, Act(NOW, "tick", NOW), str(site.home / "outbox.jsonl"))
+
+    page = site.login("sup").get(f"/c/{KEY}/reminders", params={"unit": "s1", "state": "sent"}).text
+    [row] = [r for r in site.rows(unit="s1").values() if r.item_id == item]
+    assert row.state == "sent"  # the SMTP server is up: the item's due-day reminder went out
+    shown = _row_html(page, row.id)
+    assert "整改台账" in shown and "值班制度落实不到位" in shown and f'href="/c/{KEY}/ledger/{item}"' in shown
+
+
 # --- send again
 
 
