@@ -492,3 +492,15 @@ def test_in_a_browser_a_school_rectifies_a_finding_with_a_pdf_and_the_supervisor
         _shot(school, "7-school-closed-english-390")
         browser.close()
     assert errors == []
+
+
+def test_every_field_of_the_ledgers_pages_has_its_label(site, item):
+    _evidence(site, item, (PDF, "整改报告.pdf"))
+    pages = [site.login("sup").get(f"/c/{C}/ledger").text, site.login("sup").get(f"/c/{C}/ledger/{item}").text,
+             site.login("s1user").get(f"/c/{C}/ledger/{_find(site, 's1', '值班脱岗', dt.date(2023, 4, 30))}").text]
+    for page in pages:
+        fields = [e for tag in ("input", "select", "textarea") for e in elements(page, tag=tag) if e.get("type") != "hidden"]
+        labelled = {e["for"] for e in elements(page, tag="label") if e.get("for")}
+        assert fields and all(f.get("id") in labelled for f in fields), [f for f in fields if f.get("id") not in labelled]
+    assert elements(pages[0], id="finding-form") and elements(pages[1], id="verify-form")
+    assert elements(pages[2], id="progress-form")
