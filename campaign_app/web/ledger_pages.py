@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from campaign_model.errors import CampaignError
 from campaign_model.ledger import STATES
@@ -28,7 +28,7 @@ from . import labels, render
 from .deps import Caller, IdPath, IdQuery, IndexPath, PageQuery, Svc, check_csrf, reach
 from .errors import ApiError, from_domain
 from .page_auth import page_caller, rights
-from .uploads import attachment, evidence_uploads, form_files
+from .uploads import attachment, evidence_uploads, form_files, inline, previewable
 
 router = APIRouter(include_in_schema=False)
 
@@ -131,37 +131,13 @@ def evidence(key: str, item: IdPath, n: IndexPath, svc: Svc, caller: Caller = pa
     return attachment(svc.blobs, f["sha256"], f["name"])
 
 
-# what may be shown inline, by the name's suffix and the content's first bytes (both must agree)
-INLINE: dict[str, tuple[str, tuple[bytes, ...]]] = {
-    ".pdf": ("application/pdf", (b"%PDF-",)), ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
-    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)), ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
-}
-
-
-def inline_type(name: str) -> str | None:
-    """The type an evidence file is previewed as (PDF, PNG, JPEG), by its name; None: download only."""
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return INLINE[suffix][0] if suffix in INLINE else None
-
-
 @router.get("/c/{key}/ledger/{item}/evidence/{n}/preview")
 def evidence_preview(key: str, item: IdPath, n: IndexPath, svc: Svc,
                      caller: Caller = page_caller("ledger.read")) -> Response:
     """An evidence file shown in the item's page: a PDF, PNG or JPEG (by name and by content) inline, in a
     sandbox (no script, no origin), framed only by our own pages; anything else as an attachment."""
     f = uc.evidence_file(svc, item, n, campaign=key, scope=reach(caller))
-    path = svc.blobs.path(f["sha256"])
-    suffix = "." + f["name"].rsplit(".", 1)[-1].lower() if "." in f["name"] else ""
-    if suffix not in INLINE or not path.exists():
-        return attachment(svc.blobs, f["sha256"], f["name"])
-    media, magic = INLINE[suffix]
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    if not any(head.startswith(m) for m in magic):
-        return attachment(svc.blobs, f["sha256"], f["name"])
-    return FileResponse(path, media_type=media, filename=f["name"], content_disposition_type="inline",
-                        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                                 "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "private, no-store"})
+    return inline(svc.blobs, f["sha256"], f["name"])
 
 
 def _date(text: str) -> dt.date | None:
@@ -223,8 +199,8 @@ def _item(request: Request, svc: Svc, caller: Caller, key: str, item: int, *, st
     entries = [labels.ledger_entry(h, lang, actors) for h in doc["history"]]
     for e, h in zip(entries, doc["history"], strict=True):
         e.update(before=h["state_before"] or "", after=h["state_after"] or "", files=str(len(h["evidence"])))
-    files = [{**f, "n": n, "inline": inline_type(f["name"]), "by_name": labels.actor(f.get("by"), lang, actors)}
-             for n, f in enumerate(doc["evidence"])]
+    files = [{**f, "n": n, "inline": previewable(svc.blobs, f["sha256"], f["name"]),
+              "by_name": labels.actor(f.get("by"), lang, actors)} for n, f in enumerate(doc["evidence"])]
     return render.page(request, "ledger_item.html", status=status, can=rights(caller), key=key, title=view["title"],
                        i=doc, unit_name=every.get(doc["unit"], doc["unit"]), entries=entries, files=files,
                        sources=SOURCES, done=done, error=error, error_field=error_field)
