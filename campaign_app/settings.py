@@ -63,4 +63,7 @@ class Settings(FlowSettings):
         for service in ("SCHEDULER", "LATE_RUNS", "FOREMAN", "CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS",
                         "TRIGGERS", "REPOSSESSOR"):
             os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
+        # the recorder writes task runs in batches (at most every 5 s), not one SQLite transaction per task state:
+        # one at a time, its writes locked the database under the API, which then made flow runs retry (2 s each)
+        os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE", "100")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
