@@ -633,10 +633,20 @@ def test_a_supervisor_returns_an_issue_list_with_a_comment_and_accepts_the_refil
             expect(sup.locator("#reviews-empty")).to_be_visible()
             shot(sup, "review-3-returned-1280")
 
-            # the school sees the comment next to its filing, and files again
+            # the school, on a phone: its task list (the first page after login) shows the return with the
+            # comment, first of its tasks; 去报送 opens the form for that artifact; the comment is there too
             school = page_at(390)
             log_in(school, "s1-head")
-            school.goto(f"{server}/c/review-test/file")
+            task = school.locator('#tasks li.task[data-artifact="issue_list"]')
+            expect(task).to_have_attribute("data-unit", "s1")
+            expect(task.locator(".rejection-comment")).to_contain_text(comment)
+            expect(task.locator(".rejection footer")).to_contain_text("督导组李组长")
+            assert school.locator("#tasks li.task").first.get_attribute("data-artifact") == "issue_list"
+            expect(school.locator("#count-rejected")).to_have_text("1")
+            assert school.evaluate("document.documentElement.scrollWidth") <= 390
+            shot(school, "review-3b-school-tasks-390")
+            task.locator("a.file-link").click()
+            expect(school.locator("#artifact")).to_have_value("issue_list")
             expect(school.locator("#recent-filings")).to_contain_text(comment)
             school.context.close()
             file_list(second)
