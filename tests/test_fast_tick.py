@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -120,12 +121,14 @@ def same_doc(result: dict[str, Any], home: Path) -> str:
 
 
 def flow_runs(flow_name: str, after: dt.datetime) -> list[Any]:
+    """This campaign's runs of a flow since `after` (the tests' Prefect home is shared with other test processes)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterStartTime
 
     with get_client(sync_client=True) as client:
-        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+        runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
                                      flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=after)))
+    return [r for r in runs if r.name.startswith(f"{KEY} ")]
 
 
 def task_run_names(flow_run_id: Any, at_least: int, wait: float = 120) -> list[str]:
@@ -136,10 +139,18 @@ def task_run_names(flow_run_id: Any, at_least: int, wait: float = 120) -> list[s
     deadline = time.monotonic() + wait
     with get_client(sync_client=True) as client:
         while True:
-            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-            if len(runs) >= at_least or time.monotonic() > deadline:
-                assert all(r.state_type is not None and r.state_type.value == "COMPLETED" for r in runs), runs
-                return sorted(r.name for r in runs)
+            runs: list[Any] = []
+            while True:  # the API answers at most 200 at a time
+                page = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                                             offset=len(runs), limit=200)
+                runs += page
+                if len(page) < 200:
+                    break
+            done = all(r.state_type is not None and r.state_type.value == "COMPLETED" for r in runs)
+            if (len(runs) >= at_least and done) or time.monotonic() > deadline:  # recorded in batches, at most 5 s late
+                assert done, [(r.name, r.state_type) for r in runs if not (r.state_type and r.state_type.value == "COMPLETED")]
+                # a task run recorded from its first event may keep Prefect's generated name (send-3e5)
+                return sorted(re.sub(r"-[0-9a-f]{3}$", "", r.name) for r in runs)
             time.sleep(0.5)
 
 
