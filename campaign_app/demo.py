@@ -176,6 +176,7 @@ class Demo:
         self.schools = schools
         self.settings = settings
         self.names = {u.key: u.name for u in demo_units(schools)}
+        self.artifact_titles: dict[str, str] = {}  # filled when the campaign is created
         # the demo's own delivery settings, never the environment's (which may name real channels): no channel, so
         # every reminder is written to the outbox file, until a 学区's webhook is set up (`webhook`)
         self.channels_file = self.work.parent / "channels.yaml"
@@ -227,12 +228,14 @@ class Demo:
             summary = create_campaign(conn, loaded, self.act("2023-02-10T09:00", "局办公室"))
         self.say("2023-02-10T09:00", f"创建活动 {self.key}：{summary['units']} 个单位，{summary['obligations']} 项应报材料 "
                                       f"(campaign created: {summary['units']} units, {summary['obligations']} obligations)")
+        self.artifact_titles = {k: a.title for k, a in loaded.spec.artifacts.items()}
         return [u.key for u in loaded.units if u.key != "bureau"]
 
     def scan(self, unit: str, artifact: str, when: str) -> tuple[bytes, str]:
-        """The signed, stamped paper as a one-page PDF."""
+        """The signed, stamped paper as a one-page PDF, named by the artifact's title."""
+        title = self.artifact_titles.get(artifact, artifact)
         return pdf_document(f"{self.names.get(unit, unit)}", [
-            f"报送材料：{artifact}", f"日期：{self.moved(when)[:10]}", "（演示扫描件：代替签字盖章的纸质材料）"]), f"{artifact}.pdf"
+            f"报送材料：{title}", f"日期：{self.moved(when)[:10]}", "（演示扫描件：代替签字盖章的纸质材料）"]), f"{title}.pdf"
 
     def problems(self, unit: str) -> list[tuple[str, str, str, str, str, str]]:
         """The unit's self-check problems with their deadlines (the same at every filing of its list)."""
