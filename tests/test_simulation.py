@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -233,7 +232,6 @@ def simulated(tmp_path_factory) -> dict:
         at, end = local("2023-04-01T00:00"), local("2023-05-31T23:00")
         ticks = repeats = 0
         repeat_problems: list[str] = []
-        started = time.monotonic()
         while at <= end:
             while events and events[0][0] < at:
                 _, when, action, unit, artifact = events.pop(0)
@@ -252,8 +250,7 @@ def simulated(tmp_path_factory) -> dict:
                     repeat_problems.append(f"{at.isoformat()}: {again}")
             at += dt.timedelta(hours=1)
         assert not events
-        return {"lines": sim.lines(), "ticks": ticks, "repeats": repeats, "repeat_problems": repeat_problems,
-                "seconds": time.monotonic() - started}
+        return {"lines": sim.lines(), "ticks": ticks, "repeats": repeats, "repeat_problems": repeat_problems}
     finally:
         mp.undo()
 
@@ -274,7 +271,6 @@ def test_the_simulation_ran_every_hour(simulated):
     assert simulated["ticks"] == 61 * 24  # 04-01 00:00 .. 05-31 23:00
     # every instant that sent something was ticked a second time
     assert simulated["repeats"] == len({m["at_iso"] for m in simulated["lines"]}) == 26
-    assert simulated["seconds"] < 90
 
 
 def test_each_recipient_gets_exactly_the_expected_digests(simulated):
