@@ -21,6 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from .served import campaign_serve, cli
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("CAMPAIGN_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -75,13 +77,6 @@ phases:
 """
 
 
-def _campaign(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "-c", "from campaign_app.cli import main; main()", *args], env=env,
-                            input=stdin, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("browser-home")
@@ -89,27 +84,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "PYTHONPATH": str(ROOT)}
     spec = home / "spec.yaml"
     spec.write_text(spec_around(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
-    _campaign(env, "create", str(spec))
-    _campaign(env, "user", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
-    _campaign(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
+    cli(env, "create", str(spec))
+    cli(env, "user", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    cli(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
               "--password-stdin", stdin=PASSWORD + "\n")
-    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    address = None
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while address is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-            address = m.group(1)
-    assert address, "campaign serve did not print its address"
-    # on a busy machine the first answer may wait for the server's start-up work (its first tick)
-    assert httpx.get(f"{address}/api/v1/health", timeout=120).json()["ok"] is True
-    yield address
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    with campaign_serve(env) as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from campaign_model.store.ledger import record_finding, update_item
 from campaign_model.store.tables import ledger_items
 
 from .conftest import local
+from .served import campaign_serve, cli
 from .test_pages import PDF, C, act, csrf_of, elements, has_id, prepared, site  # noqa: F401 - fixtures
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -322,36 +323,20 @@ def test_a_finding_recorded_from_the_browser_appears_in_the_list_as_a_supervisio
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`campaign serve` on a loopback port over the browser test's campaign (its self-check running now),
     with a supervisor (督导组) and a school's head."""
-    from .test_browser import PASSWORD, ROOT, _campaign, spec_around
+    from .test_browser import PASSWORD, ROOT, spec_around
 
     home = tmp_path_factory.mktemp("ledger-browser")
     env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": f"sqlite:///{home / 'campaign.db'}",
            "PYTHONPATH": str(ROOT)}
     spec = home / "spec.yaml"
     spec.write_text(spec_around(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
-    _campaign(env, "create", str(spec))
-    _campaign(env, "user", "add", "duchazu", "--role", "supervisor", "--display-name", "督导组王组长",
+    cli(env, "create", str(spec))
+    cli(env, "user", "add", "duchazu", "--role", "supervisor", "--display-name", "督导组王组长",
               "--password-stdin", stdin=PASSWORD + "\n")
-    _campaign(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
+    cli(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
               "--password-stdin", stdin=PASSWORD + "\n")
-    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    address = None
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while address is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-            address = m.group(1)
-    assert address, "campaign serve did not print its address"
-    drain = threading.Thread(target=proc.stdout.read, daemon=True)  # its log never fills the pipe and stalls it
-    drain.start()
-    assert httpx.get(f"{address}/api/v1/health", timeout=60).json()["ok"] is True
-    yield address
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    with campaign_serve(env) as address:
+        yield address
 
 
 def _shot(page: Any, name: str) -> None:

@@ -52,6 +52,7 @@ from notifications.setup import router_from_env
 
 from .conftest import local
 from .loopback import LoopbackSMTP, free_port
+from .served import campaign_serve, cli
 from .test_pages import csrf_of, elements, has_id
 
 KEY = "remind-2023"
@@ -506,13 +507,6 @@ reminders:
 """
 
 
-def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-c", "from campaign_app.cli import main; main()", *args], env=env,
-                          input=stdin, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LoopbackSMTP, str]]:
     """`campaign serve` over a campaign whose two reminders are dead: the tick tried once (one attempt
@@ -529,35 +523,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Loop
     env.pop("CAMPAIGN_PUBLIC_URL", None)
     spec = home / "spec.yaml"
     spec.write_text(browser_spec(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
-    _cli(env, "create", str(spec))
-    _cli(env, "user", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
-    _cli(env, "tick", BROWSER_KEY)
-    dead = json.loads(_cli(env, "reminders", BROWSER_KEY, "--state", "dead", "--json"))
+    cli(env, "create", str(spec))
+    cli(env, "user", "add", "admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    cli(env, "tick", BROWSER_KEY)
+    dead = json.loads(cli(env, "reminders", BROWSER_KEY, "--state", "dead", "--json"))
     assert sorted(r["unit"] for r in dead) == ["s1", "s2"], dead
     smtp.start()
-    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    address = None
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while address is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-            address = m.group(1)
-    try:
-        assert address, "campaign serve did not print its address"
-        # the first page a fresh server renders compiles its templates: on a busy machine, long
-        assert httpx.get(f"{address}/login", timeout=180).status_code == 200
+    # the first page a fresh server renders compiles its templates: on a busy machine, long
+    with campaign_serve(env, ready="/login") as address:
         yield address, smtp, db
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
         smtp.stop()
 
 

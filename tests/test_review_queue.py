@@ -33,6 +33,7 @@ from campaign_model.store.tables import audit_events, obligations, reviews
 
 from .conftest import local
 from .loopback import LoopbackSMTP, smtp_server  # noqa: F401 (fixture)
+from .served import campaign_serve, cli
 from .test_browser import shot
 from .test_pages import ISSUE_HEADER, PDF, C, Site, csrf_of, elements, has_id, matrix_cells, prepared, site  # noqa: F401
 
@@ -523,36 +524,19 @@ def a_real_pdf(lines: list[str]) -> bytes:
 
 @pytest.fixture(scope="module")
 def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from .test_browser import _campaign  # the real command line, in a subprocess
 
     home = tmp_path_factory.mktemp("review-home")
     env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": f"sqlite:///{home / 'campaign.db'}",
            "PYTHONPATH": str(ROOT)}
     spec = home / "spec.yaml"
     spec.write_text(spec_for_review(dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()), encoding="utf-8")
-    _campaign(env, "create", str(spec))
-    _campaign(env, "user", "add", "duban", "--role", "supervisor", "--display-name", "督导组李组长", "--password-stdin",
+    cli(env, "create", str(spec))
+    cli(env, "user", "add", "duban", "--role", "supervisor", "--display-name", "督导组李组长", "--password-stdin",
               stdin=BROWSER_PASSWORD + "\n")
-    _campaign(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
+    cli(env, "user", "add", "s1-head", "--role", "unit", "--unit", "s1", "--display-name", "张校长",
               "--password-stdin", stdin=BROWSER_PASSWORD + "\n")
-    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    address, said = None, []
-    deadline = time.monotonic() + 180
-    assert proc.stdout is not None
-    try:
-        while address is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            said.append(line)
-            if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-                address = m.group(1)
-        assert address, "campaign serve did not print its address:\n" + "".join(said[-30:])
+    with campaign_serve(env) as address:
         yield address
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
 
 
 def test_a_supervisor_returns_an_issue_list_with_a_comment_and_accepts_the_refiled_one(review_server, tmp_path):

@@ -42,6 +42,7 @@ from campaign_model.store.ledger import record_finding
 from campaign_model.store.tables import audit_events, filings
 
 from .conftest import local
+from .served import campaign_serve
 from .web_support import HTTPX_WARNING, client_for
 
 pytestmark = pytest.mark.filterwarnings(HTTPX_WARNING)
@@ -389,23 +390,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
     tick_direct(url, KEY, Act(now, "tick", now), str(home / "outbox.jsonl"))
     env = {**os.environ, "CAMPAIGN_HOME": str(home), "CAMPAIGN_DB_URL": url, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", "from campaign_app.cli import main; main()", "serve", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    address = None
-    deadline = time.monotonic() + 90
-    assert proc.stdout is not None
-    while address is None and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-            address = m.group(1)
-    assert address, "campaign serve did not print its address"
-    # on a busy machine the first answer may wait for the server's start-up work (its first tick)
-    assert httpx.get(f"{address}/api/v1/health", timeout=120).json()["ok"] is True
-    yield address
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    with campaign_serve(env) as address:
+        yield address
 
 
 def shot(page: Any, name: str) -> None:
