@@ -36,13 +36,13 @@ from pydantic import SecretStr
 from campaign_model.store.audit import Act
 from notifications.settings import DeliveryConfig
 
-from . import tick as _tick
+from . import tick_steps
 
 _TASK_OPTIONS: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False, "log_prints": False}
 _FLOW_OPTIONS: dict[str, Any] = {"persist_result": False, "log_prints": False, "validate_parameters": False}
 
 TASKS = {name: task(name=name, task_run_name="phase-{key}" if name == "phase" else name, **_TASK_OPTIONS)(fn)
-         for name, fn in _tick.TASK_STEPS.items()}
+         for name, fn in tick_steps.TASK_STEPS.items()}
 
 
 def as_parameter(url: str) -> str | SecretStr:
@@ -64,11 +64,11 @@ def _run_task(name: str, _fn: Callable[..., Any], *args: Any) -> Any:
 def campaign_tick(url: str | SecretStr, campaign: str, act: Act, outbox_file: str,
                   delivery: DeliveryConfig | None = None) -> dict[str, Any]:
     """One tick: its task-grain steps as task runs of this one flow run."""
-    return _tick.orchestrate(_plain(url), campaign, act, outbox_file, delivery, _run_task)
+    return tick_steps.orchestrate(_plain(url), campaign, act, outbox_file, delivery, _run_task)
 
 
 def _tick_steps(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None) -> dict[str, Any]:
-    return _tick.orchestrate(url, campaign, act, outbox_file, delivery, _tick._call)  # noqa: SLF001 - the direct runner
+    return tick_steps.orchestrate(url, campaign, act, outbox_file, delivery, tick_steps.direct_call)
 
 
 _TICK_TASK = task(name="tick", task_run_name="tick {act.at:%Y-%m-%d %H:%M} UTC", **_TASK_OPTIONS)(_tick_steps)
@@ -83,7 +83,7 @@ def campaign_ticks(url: str | SecretStr, campaign: str, start: dt.datetime, unti
     plain = _plain(url)
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     return [_TICK_TASK(plain, campaign, Act(at, actor, now()), outbox_file, delivery)
-            for at in _tick.instants(start, until, every)]
+            for at in tick_steps.instants(start, until, every)]
 
 
 def run_tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None = None) -> dict[str, Any]:
