@@ -85,6 +85,9 @@ campaign_specs = Table(
     Column("version", Integer, nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("author", Text),  # who wrote this version (None: version 1 of a campaign created before 0007)
+    Column("reason", Text),  # why the running campaign was changed
+    Column("summary", JSON),  # what changed against the version before: {"changes": [...], "recomputed": n}
     UniqueConstraint("campaign_id", "version"),
 )
 
@@ -100,6 +103,7 @@ units = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("removed_at", UTCDateTime),
     Column("removed_reason", Text),
+    Column("merged_into", String(64)),  # a merged unit: the key of the unit it went into (migration 0009)
     UniqueConstraint("campaign_id", "key"),
 )
 
@@ -159,6 +163,8 @@ obligations = Table(
     Column("filed_at", UTCDateTime),
     Column("late", Boolean),
     Column("waived_reason", Text),
+    Column("extended_from", UTCDateTime),  # 延期: the due instant before the first extension (None: never extended)
+    Column("extension_reason", Text),
     UniqueConstraint("requirement_id", "unit_id"),
     Index("ix_obligations_unit_artifact", "unit_id", "artifact"),
     Index("ix_obligations_gate", "phase_id", "gating", "done"),
@@ -358,6 +364,9 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("password_changed_at", UTCDateTime),
+    # a one-time password (generated, reset): the user must choose their own before anything else
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
+    Column("last_login_at", UTCDateTime),
 )
 
 # secrets are stored as sha256 hex only; a token or session cookie is shown once and never kept
@@ -396,4 +405,18 @@ login_failures = Table(
     Column("at", UTCDateTime, nullable=False),
     Index("ix_login_failures_name_at", "name", "at"),
     Index("ix_login_failures_source_at", "source", "at"),
+)
+
+# a spec being written in the browser (migration 0008): the YAML text is what is stored, the editor's
+# forms read and rewrite it; `base_campaign` is the running campaign a draft changes (None: a new one)
+spec_drafts = Table(
+    "spec_drafts", metadata,
+    Column("id", Id, primary_key=True),
+    Column("author", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("base_campaign", String(64)),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_spec_drafts_updated", "updated_at"),
 )

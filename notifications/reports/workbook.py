@@ -12,7 +12,7 @@ notes and choices come from the spec: each is written as text, never a formula (
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from campaign_model.errors import NotFound
@@ -93,12 +93,19 @@ def blank_workbook(kinds: Mapping[str, ArtifactKind], which: str) -> tuple[str, 
     return f"{kind.title}.xlsx", _workbook(kind.title, fields)
 
 
+def units_workbook(rows: Sequence[Sequence[str | None]]) -> tuple[str, bytes]:
+    """(file name, XLSX bytes) of the units list with `rows` under the header (the columns of UNIT_FIELDS):
+    a campaign's current units, to edit and import back."""
+    return "单位名单.xlsx", _workbook("单位名单", UNIT_FIELDS, parent_names=True, rows=rows)
+
+
 def _sheet_title(text: str) -> str:
     # Excel forbids these in sheet names and cuts them at 31 characters
     return "".join("_" if c in "[]:*?/\\" else c for c in text)[:31] or "Sheet"
 
 
-def _workbook(title: str, fields: tuple[Field, ...], parent_names: bool = False) -> bytes:
+def _workbook(title: str, fields: tuple[Field, ...], parent_names: bool = False,
+              rows: Sequence[Sequence[str | None]] = ()) -> bytes:
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -110,6 +117,9 @@ def _workbook(title: str, fields: tuple[Field, ...], parent_names: bool = False)
     ws.title = _sheet_title(title)
     ws.append([f.header for f in fields])
     ws.freeze_panes = "A2"
+    for values in rows:  # every value as text: a name or a phone number is never a formula or a number
+        ws.append(list(values))
+        text_cells(list(ws[ws.max_row]))
     notes = wb.create_sheet("填写说明")
     notes.append(["列 (column)", "必填 (required)", "说明 (what goes there)"])
     lists = wb.create_sheet("选项")
