@@ -55,12 +55,17 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
     Each reminder is one row per channel its recipient is routed to; the unique key (obligation, kind,
     day, channel) makes planning it twice a no-op. After downtime only the latest slot is planned.
     """
+    # grouped by requirement and the obligation's own due instant: an obligation extended (延期) is
+    # reminded on its own plan, the others of its requirement on theirs
     due_reqs = conn.execute(
-        select(requirements.c.id, requirements.c.due_at, requirements.c.policy).where(requirements.c.id.in_(
-            select(obligations.c.requirement_id).where(
-                obligations.c.phase_id == phase_id, obligations.c.next_remind_at <= at).distinct()))).all()
+        select(obligations.c.requirement_id, obligations.c.due_at)
+        .where(obligations.c.phase_id == phase_id, obligations.c.next_remind_at <= at).distinct()
+        .order_by(obligations.c.requirement_id, obligations.c.due_at)).tuples().all()
+    overrides = dict(conn.execute(select(requirements.c.id, requirements.c.policy).where(
+        requirements.c.id.in_({r for r, _ in due_reqs}))).tuples().all()) if due_reqs else {}
     planned = 0
-    for req_id, due_at, override in due_reqs:
+    for req_id, due_at in due_reqs:
+        override = overrides[req_id]
         policy = ctx.policy_for(override)
         slot = latest_slot(due_at, policy, ctx.calendar, ctx.tz, at)
         escalation = escalation_slot(due_at, policy, ctx.calendar, ctx.tz)
@@ -69,8 +74,8 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
         obs = conn.execute(
             select(obligations.c.id, units.c.key, units.c.contacts, units.c.parent_key)
             .join(units, units.c.id == obligations.c.unit_id)
-            .where(obligations.c.requirement_id == req_id, obligations.c.next_remind_at <= at,
-                   obligations.c.state.in_(OPEN))).all()
+            .where(obligations.c.requirement_id == req_id, obligations.c.due_at == due_at,
+                   obligations.c.next_remind_at <= at, obligations.c.state.in_(OPEN))).all()
         rows: list[dict[str, Any]] = []
         for ob in obs:
             if slot:
@@ -86,7 +91,8 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             # a reminder still waiting (held outside the window, or failed) gives way to this newer one:
             # one obligation is one item in a message
             conn.execute(update(outbox).where(
-                outbox.c.obligation_id.in_(select(obligations.c.id).where(obligations.c.requirement_id == req_id)),
+                outbox.c.obligation_id.in_(select(obligations.c.id).where(obligations.c.requirement_id == req_id,
+                                                                          obligations.c.due_at == due_at)),
                 outbox.c.kind != "escalation", outbox.c.state.in_(("planned", "failed")), outbox.c.slot_day < slot.day)
                 .values(state="cancelled", next_attempt_at=None,
                         last_error="由后一次提醒取代 (superseded by a later reminder)"))
@@ -94,7 +100,7 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             # executemany with RETURNING (batched by SQLAlchemy): counts only the rows not planned before
             planned += len(conn.execute(_insert(conn).on_conflict_do_nothing().returning(outbox.c.id), rows).all())
         conn.execute(update(obligations).where(
-            obligations.c.requirement_id == req_id, obligations.c.next_remind_at <= at)
+            obligations.c.requirement_id == req_id, obligations.c.due_at == due_at, obligations.c.next_remind_at <= at)
             .values(next_remind_at=following.at if following else None))
     return planned
 
