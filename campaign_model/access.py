@@ -24,6 +24,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "campaign.create": frozenset({"admin"}),
     "units.read": ALL,
     "units.import": frozenset({"admin"}),
+    "units.manage": frozenset({"admin"}),  # add, rename, move, merge, close a unit; edit its contacts
     "obligations.read": ALL,
     "filing.create": frozenset({"admin", "unit"}),
     "filing.read": ALL,
