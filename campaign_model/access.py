@@ -40,6 +40,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "channels.test": frozenset({"admin"}),   # a test message through a configured delivery channel
     "audit.read": frozenset({"admin", "supervisor"}),
     "reports.read": READ_ALL,
+    "users.manage": frozenset({"admin"}),  # accounts, one-time passwords, API tokens (/admin/users)
 }
 
 ROLE_TITLES = {"admin": ("管理员", "administrator"), "supervisor": ("督导组", "supervisor"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import secrets
 from collections.abc import Sequence
 
 from .errors import InvalidInput
@@ -22,6 +23,15 @@ ROLE_TEXT = {
     "supervisor": ("督导：审核材料、核验销号、回头看复查", "supervisor: reviews filings, verifies and re-checks ledger items"),
     "unit": ("单位：报送本单位材料、报告整改进展", "unit: files its own artifacts and reports rectification progress"),
     "viewer": ("查看：只读", "viewer: read only"),
+}
+
+# why a unit of a campaign gets no account in bulk (store.account_bulk): (zh, en), {name}/{owners} filled in
+SKIP_REASONS = {
+    "has_account": ("已有单位账号：{owners}", "already has an account: {owners}"),
+    "name_taken": ("用户名 {name} 已被其他账号使用，请手工添加", "user name {name} is taken by another account; add one by hand"),
+    "bad_name": ("单位代码不能作用户名，请手工添加", "the unit key cannot be a user name; add one by hand"),
+    "removed": ("单位已撤销", "the unit was removed from the campaign"),
+    "organizer": ("主办单位（由管理员账号操作）", "the organizer (worked by administrator accounts)"),
 }
 
 PASSWORD_MIN_LENGTH = 10
@@ -65,6 +75,19 @@ def check_password_policy(pw: str, name: str | None = None) -> None:
         raise InvalidInput("密码不能全是数字 (a password cannot be all digits)", field="password")
     if name is not None and pw.casefold() == name.casefold():
         raise InvalidInput("密码不能与用户名相同 (a password cannot be the user name)", field="password")
+
+
+# no 0/O, 1/l/I: a one-time password is read off a sheet and typed by hand
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def one_time_password() -> str:
+    """A random password an administrator hands over (four groups of four, about 92 bits), which meets the policy."""
+    while True:
+        groups = ["".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(4)) for _ in range(4)]
+        pw = "-".join(groups)
+        if not pw.replace("-", "").isdigit():
+            return pw
 
 
 def _wait(failures: Sequence[dt.datetime], limit: int, at: dt.datetime) -> int | None:

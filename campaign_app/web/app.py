@@ -68,7 +68,7 @@ def create_app(services: Services) -> FastAPI:
 
     from .api import router as api_router
     from .auth_pages import router as auth_router
-    from .page_auth import LoginRequired, login_redirect
+    from .page_auth import LoginRequired, PasswordChangeRequired, login_redirect, password_redirect
     from .pages import router as pages_router
     from .workbook_pages import router as workbook_router
 
@@ -77,6 +77,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(workbook_router)
     app.add_exception_handler(LoginRequired, login_redirect)
+    app.add_exception_handler(PasswordChangeRequired, password_redirect)
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -11,15 +11,19 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from campaign_model.errors import AuthFailed, Throttled
+from campaign_model.accounts import PASSWORD_MIN_LENGTH
+from campaign_model.errors import AuthFailed, InvalidInput, Throttled
 
 from ..usecases import accounts
-from .deps import SESSION_COOKIE, Svc, check_csrf, identify
-from .render import page
+from . import labels
+from .deps import SESSION_COOKIE, Caller, Svc, check_csrf, identify
+from .page_auth import logged_in
+from .render import lang_of, page
 
 router = APIRouter(include_in_schema=False)
 LOGIN_COOKIE = "cf_login"
@@ -66,7 +70,9 @@ def login(request: Request, svc: Svc, name: Annotated[str, Form(max_length=64)],
     except AuthFailed:
         msg = "Wrong name or password." if lang_en else "用户名或密码错误。"
         return _login_page(request, 401, msg, name, next)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    # a one-time password: first the change form, then the page asked for
+    target = f"/password?next={quote(safe_next(next), safe='/')}" if session["must_change_password"] else safe_next(next)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, session["session"], httponly=True, samesite="lax", path="/", secure=svc.secure_cookies)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
@@ -81,3 +87,38 @@ def logout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Res
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# --- one's own password (and the forced change after a one-time password) ---
+
+def _password_page(request: Request, caller: Caller, next_url: str, status: int = 200, error: str | None = None,
+                   field: str | None = None) -> Response:
+    lang = lang_of(request)
+    response = page(request, "password.html", status=status, forced=caller.principal.must_change_password,
+                    next_url=safe_next(next_url), error=error, field=field, min_length=PASSWORD_MIN_LENGTH,
+                    one=lambda text: labels.one_language(text, lang))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/password")
+def password_form(request: Request, next: str = "/", caller: Caller = logged_in()) -> Response:  # noqa: A002
+    return _password_page(request, caller, next)
+
+
+@router.post("/password")
+def password_change(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "",
+                    current: Annotated[str, Form(max_length=1024)] = "", new: Annotated[str, Form(max_length=1024)] = "",
+                    repeat: Annotated[str, Form(max_length=1024)] = "", next: Annotated[str, Form()] = "/",  # noqa: A002
+                    caller: Caller = logged_in()) -> Response:
+    if caller.via != "session":  # a program changes no password with its token
+        return _password_page(request, caller, next, 403, "请在浏览器中登录后修改密码 (log in with a browser to change a password)")
+    check_csrf(request, caller, csrf)
+    try:
+        if new != repeat:
+            raise InvalidInput("两次输入的新密码不一致 (the two new passwords differ)", field="repeat")
+        accounts.change_own_password(svc, svc.act(caller.name), caller.name, current, new,
+                                     keep_session=request.cookies.get(SESSION_COOKIE))
+    except InvalidInput as exc:
+        return _password_page(request, caller, next, 422, str(exc), exc.field)
+    return RedirectResponse(safe_next(next), status_code=303)

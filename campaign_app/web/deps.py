@@ -104,6 +104,10 @@ def require(action: str) -> Any:
         caller = identify(request, svc)
         if caller is None:
             raise unauthenticated()
+        if caller.via == "session" and caller.principal.must_change_password:
+            # a one-time password opens /password only; a bearer token (a program's) keeps working
+            raise ApiError(403, "password_change_required", "请先在 /password 设置新密码 "
+                                                            "(choose a new password at /password first)")
         if not allowed(caller.role, action):
             raise forbidden(f"{caller.role} → {action}")
         check_csrf(request, caller)

@@ -42,6 +42,7 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "lookback.failed": ("回头看复查未通过", "look-back failed"),
     "user.added": ("添加账号", "account added"),
     "user.password_changed": ("修改密码", "password changed"),
+    "user.password_reset": ("重置为一次性密码", "password reset to a one-time one"),
     "user.disabled": ("停用账号", "account disabled"),
     "user.enabled": ("启用账号", "account enabled"),
     "token.created": ("创建接口令牌", "API token created"),

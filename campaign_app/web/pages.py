@@ -29,6 +29,7 @@ from .reminder_pages import router as reminder_router
 from .review_pages import router as review_router
 from .task_pages import router as task_router
 from .task_pages import tasks_home
+from .user_pages import router as user_router
 from .unit_pages import router as unit_router
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,7 @@ router.include_router(ledger_router)
 router.include_router(reminder_router)
 router.include_router(task_router)
 router.include_router(review_router)
+router.include_router(user_router)
 router.include_router(unit_router)
 
 AUDIT_PAGE = 50

@@ -41,10 +41,11 @@ class Principal:
     role: str
     unit: str | None
     display_name: str | None
+    must_change_password: bool = False  # a one-time password: only /password until they choose their own
 
 
 def _principal(row: Any) -> Principal:
-    return Principal(row.id, row.name, row.role, row.unit, row.display_name)
+    return Principal(row.id, row.name, row.role, row.unit, row.display_name, bool(row.must_change_password))
 
 
 def _sha256(secret: str) -> str:
@@ -65,31 +66,62 @@ def _iso(value: dt.datetime | None) -> str | None:
 # --- users ---
 
 def add_user(conn: Connection, name: str, role: str, unit: str | None, password: str | None, act: Act,
-             display_name: str | None = None) -> dict[str, Any]:
-    """Create an account; without a password it can only use API tokens."""
+             display_name: str | None = None, one_time: bool = False) -> dict[str, Any]:
+    """Create an account; without a password it can only use API tokens. With `one_time`, the password
+    is one handed over by an administrator, and the user must choose their own at the first login."""
     check_user_name(name)
     check_role(role, unit)
     if password is not None:
         check_password_policy(password, name)
     if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
-        raise ConflictError(f"用户 '{name}' 已存在 (user already exists)")
+        raise ConflictError(f"用户 '{name}' 已存在 (user already exists)", field="name")
     pw_hash = _hasher.hash(password) if password is not None else None
     user_id = inserted_id(conn.execute(insert(users).values(
         name=name, role=role, unit=unit, display_name=display_name, password_hash=pw_hash, disabled=False,
-        created_at=act.at, password_changed_at=act.at if pw_hash else None)))
-    audit.append(conn, act, "user.added", None, f"user:{name}", None, {"role": role, "unit": unit})
+        created_at=act.at, password_changed_at=act.at if pw_hash else None,
+        must_change_password=one_time and pw_hash is not None)))
+    audit.append(conn, act, "user.added", None, f"user:{name}", None,
+                 {"role": role, "unit": unit, **({"one_time_password": True} if one_time and pw_hash else {})})
     return {"id": user_id, "name": name, "role": role, "unit": unit, "display_name": display_name,
-            "password": pw_hash is not None, "created_at": act.at}
+            "password": pw_hash is not None, "created_at": act.at, "must_change_password": one_time and pw_hash is not None}
 
 
-def set_password(conn: Connection, name: str, password: str, act: Act) -> None:
-    """Replace a user's password and end their browser sessions (a stolen cookie dies with the old password)."""
+def set_password(conn: Connection, name: str, password: str, act: Act, one_time: bool = False) -> None:
+    """Replace a user's password and end their browser sessions (a stolen cookie dies with the old password).
+    With `one_time` it is a reset: a password handed over, which the user must replace at the next login."""
     row = _user(conn, name)
     check_password_policy(password, name)
     conn.execute(update(users).where(users.c.id == row.id).values(
-        password_hash=_hasher.hash(password), password_changed_at=act.at))
+        password_hash=_hasher.hash(password), password_changed_at=act.at, must_change_password=one_time))
     conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))
-    audit.append(conn, act, "user.password_changed", None, f"user:{name}")
+    audit.append(conn, act, "user.password_reset" if one_time else "user.password_changed", None, f"user:{name}")
+
+
+def change_own_password(conn: Connection, name: str, current: str, new: str, act: Act,
+                        keep_session: str | None = None) -> None:
+    """A user replaces their own (or their one-time) password: the current one must be right and the new one
+    differ from it. Their other browser sessions end; the one they are using (`keep_session`) stays."""
+    row = _user(conn, name)
+    try:
+        if not row.password_hash:
+            raise VerificationError
+        _hasher.verify(row.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("当前密码不正确 (the current password is wrong)", field="current") from None
+    if new == current:
+        raise InvalidInput("新密码不能与当前密码相同 (the new password must differ from the current one)", field="new")
+    try:
+        check_password_policy(new, name)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), field="new") from None
+    conn.execute(update(users).where(users.c.id == row.id).values(
+        password_hash=_hasher.hash(new), password_changed_at=act.at, must_change_password=False))
+    gone = delete(web_sessions).where(web_sessions.c.user_id == row.id)
+    if keep_session is not None:
+        gone = gone.where(web_sessions.c.token_hash != _sha256(keep_session))
+    conn.execute(gone)
+    audit.append(conn, act, "user.password_changed", None, f"user:{name}", None,
+                 {"by_user": True, **({"one_time_replaced": True} if row.must_change_password else {})})
 
 
 def set_disabled(conn: Connection, name: str, disabled: bool, act: Act) -> None:
@@ -112,7 +144,9 @@ def list_users(conn: Connection, at: dt.datetime | None = None) -> list[dict[str
     counts: dict[int, int] = dict(conn.execute(select(api_tokens.c.user_id, func.count()).where(live)
                                                .group_by(api_tokens.c.user_id)).tuples().all())
     return [{"name": r.name, "role": r.role, "unit": r.unit, "display_name": r.display_name, "disabled": r.disabled,
-             "password": r.password_hash is not None, "created_at": r.created_at, "tokens": counts.get(r.id, 0)}
+             "password": r.password_hash is not None, "created_at": r.created_at, "tokens": counts.get(r.id, 0),
+             "must_change_password": bool(r.must_change_password), "last_login_at": r.last_login_at,
+             "password_changed_at": r.password_changed_at}
             for r in conn.execute(select(users).order_by(users.c.name))]
 
 
@@ -241,6 +275,7 @@ def create_session(conn: Connection, user_id: int, at: dt.datetime) -> tuple[str
     conn.execute(delete(web_sessions).where(web_sessions.c.user_id == user_id, or_(
         web_sessions.c.expires_at <= at, web_sessions.c.last_seen_at <= at - SESSION_IDLE)))
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=at))
     conn.execute(insert(web_sessions).values(token_hash=_sha256(token), user_id=user_id, csrf=csrf, created_at=at,
                                              expires_at=at + SESSION_MAX, last_seen_at=at))
     return token, csrf
