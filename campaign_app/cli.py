@@ -532,6 +532,9 @@ register_ledger(app)
 from .cli_report import report_app  # noqa: E402
 
 app.registered_commands += report_app.registered_commands
+from .cli_changes import changes_app  # noqa: E402
+
+app.registered_commands += changes_app.registered_commands
 from .cli_users import token_app, user_app  # noqa: E402
 
 app.add_typer(user_app, name="user")

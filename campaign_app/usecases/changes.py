@@ -76,3 +76,9 @@ def extension_form(svc: Services, campaign: str) -> dict[str, Any]:
         return {"title": ctx.title, "tz": str(ctx.tz), "steps": changes.steps(conn, ctx),
                 "units": [u for u in unit_listing(conn, ctx) if u["active"]],
                 "versions": changes.versions(conn, ctx)}
+
+
+def due_instant(svc: Services, campaign: str, text: str) -> dt.datetime:
+    """A due date typed by a person ('2023-03-10', '2023-03-10T17:00'), read in the campaign's time zone."""
+    with svc.read() as conn:
+        return changes.parse_due(text, load_ctx(conn, campaign).tz)

@@ -495,3 +495,16 @@ def extend(conn: Connection, ctx: CampaignCtx, step: str, unit_keys: list[str] |
                      "next_remind_at": when(remind, ctx) if remind else None})
     return {"campaign": ctx.key, "step": step, "due": due.astimezone(ctx.tz).isoformat(), "reason": reason,
             "obligations": done}
+
+
+def parse_due(text: str, tz: Any, field_name: str = "due") -> dt.datetime:
+    """A new due date as typed: '2023-03-10' (the end of that local day), '2023-03-10T17:00' or '2023-03-10 17:00'."""
+    from ..timeexpr import parse_datetime_text
+
+    value = parse_datetime_text((text or "").strip().replace("T", " "))
+    if value is None:
+        raise InvalidInput(f"无法识别的日期 '{text}'，应写作 2023-03-10 或 2023-03-10T17:00 "
+                           f"(cannot read the date; use 2023-03-10 or 2023-03-10T17:00)", field=field_name)
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(dt.UTC)
+    return local_end_of_day(value, tz).astimezone(dt.UTC)
