@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -134,6 +135,108 @@ def import_units(key: str, svc: Svc, file: Annotated[UploadFile, File(descriptio
         except CampaignError as exc:
             raise from_domain(exc, "file") from None
         return units_uc.import_units(svc, svc.act(caller.name), key, new_units, reason=reason, source=f.name)
+
+
+@router.post("/campaigns/{key}/units/preview", tags=["units"],
+             summary="预览单位名单：将新增、改名、调整上级、撤销哪些单位；不导入 (what importing a unit list would change; "
+                     "nothing is imported)")
+def preview_units(key: str, svc: Svc, file: Annotated[UploadFile, File(description="CSV/XLSX")],
+                  caller: Caller = require("units.import")) -> dict[str, Any]:
+    from campaign_model.unitfile import read_units
+
+    with spooled([("file", file)], svc.limits, frozenset({"file"})) as files:
+        f = files["file"][0]
+        assert f.path is not None  # a rows field is spooled to a file
+        try:
+            listed = read_units(f.path, f.name)
+        except CampaignError as exc:
+            raise from_domain(exc, "file") from None
+        return units_uc.preview_import(svc, key, listed)
+
+
+class ContactIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=200)
+
+
+class UnitIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    parent: str | None = Field(None, max_length=200, description="上级单位代码或名称 (the parent's key or name)")
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=20)
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=10)
+
+
+class UnitPatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    parent: str | None = Field(None, max_length=200, description="新的上级单位；null 为最上级 (the new parent; null: the top)")
+    contacts: list[ContactIn] | None = Field(None, max_length=10)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class MergeIn(BaseModel):
+    into: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CloseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _contacts(given: list[ContactIn]) -> list[Any]:
+    from pydantic import ValidationError
+
+    from campaign_model.spec import Contact
+
+    try:
+        return [Contact.model_validate(c.model_dump()) for c in given]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApiError(422, "invalid", str(first["ctx"]["error"]) if "ctx" in first else str(first["msg"]),
+                       "contacts") from None
+
+
+@router.get("/campaigns/{key}/units/{unit}", tags=["units"],
+            summary="一个单位：上级、下级、状态、应报材料 (one unit: parent, children, state, obligations)")
+def unit(key: str, unit: str, svc: Svc, caller: Caller = require("units.read")) -> dict[str, Any]:
+    return units_uc.unit_page(svc, key, unit, scope=reach(caller),
+                              own=caller.principal.unit if caller.role == "unit" else None)["unit"]
+
+
+@router.put("/campaigns/{key}/units/{unit}", status_code=201, tags=["units"],
+            summary="新增单位：按报送对象规则生成应报材料 (add a unit: it owes what its audience rules give it)")
+def add_unit(key: str, unit: Annotated[str, PathParam(min_length=1, max_length=64)], body: UnitIn, svc: Svc,
+             caller: Caller = require("units.manage")) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from campaign_model.spec import UnitSpec
+
+    try:
+        spec = UnitSpec(key=unit, name=body.name, parent=body.parent, tags=body.tags, contacts=_contacts(body.contacts))
+    except ValidationError as exc:
+        raise ApiError(422, "invalid", str(exc.errors()[0]["msg"]), "unit") from None
+    return units_uc.add_unit(svc, svc.act(caller.name), key, spec)
+
+
+@router.patch("/campaigns/{key}/units/{unit}", tags=["units"],
+              summary="改名、调整上级、编辑联系人（一次完成或都不做）(rename, move, contacts: all or nothing)")
+def update_unit(key: str, unit: str, body: UnitPatch, svc: Svc, caller: Caller = require("units.manage")) -> dict[str, Any]:
+    contacts = _contacts(body.contacts) if body.contacts is not None else None
+    return units_uc.update_unit(svc, svc.act(caller.name), key, unit, name=body.name, parent=body.parent,
+                                move="parent" in body.model_fields_set, contacts=contacts, reason=body.reason)
+
+
+@router.post("/campaigns/{key}/units/{unit}/merge", tags=["units"],
+             summary="并入另一单位：撤销、未报免报，下级单位与未销号台账转入 (merge into another unit)")
+def merge_unit(key: str, unit: str, body: MergeIn, svc: Svc, caller: Caller = require("units.manage")) -> dict[str, Any]:
+    return units_uc.merge_unit(svc, svc.act(caller.name), key, unit, body.into, body.reason)
+
+
+@router.post("/campaigns/{key}/units/{unit}/close", tags=["units"],
+             summary="撤销单位（撤并、停办）：未报材料免报并记录理由 (close a unit; open obligations waived with the reason)")
+def close_unit(key: str, unit: str, body: CloseIn, svc: Svc, caller: Caller = require("units.manage")) -> dict[str, Any]:
+    return units_uc.close_unit(svc, svc.act(caller.name), key, unit, body.reason)
 
 
 # --- obligations and filings ---
