@@ -82,6 +82,15 @@ def set_contacts(svc: Services, act: Act, campaign: str, unit: str, contacts: Se
         return unit_admin.set_contacts(conn, campaign, unit, contacts, act)
 
 
+def update_unit(svc: Services, act: Act, campaign: str, unit: str, *, name: str | None = None,
+                parent: str | None = None, move: bool = False, contacts: Sequence[Contact] | None = None,
+                reason: str | None = None) -> dict[str, Any]:
+    """Rename, move and new contacts together, all or nothing."""
+    with svc.write() as conn:
+        return unit_admin.update_unit(conn, campaign, unit, act, name=name, parent=parent, move=move,
+                                      contacts=contacts, reason=reason)
+
+
 def preview_import(svc: Services, campaign: str, units: Sequence[UnitSpec]) -> dict[str, Any]:
     """What importing a unit list would change, changing nothing."""
     with svc.read() as conn:

@@ -310,3 +310,22 @@ def unit_detail(conn: Connection, key: str, unit: str) -> dict[str, Any]:
         "ledger": {"total": len(items), "open": sum(s != "closed" for s in items)},
     }
 
+
+
+def update_unit(conn: Connection, key: str, unit: str, act: Act, *, name: str | None = None, parent: str | None = None,
+                move: bool = False, contacts: Sequence[Contact] | None = None,
+                reason: str | None = None) -> dict[str, Any]:
+    """Several of rename, move (`move`: to `parent`, None being the top) and contacts in one transaction."""
+    done: dict[str, Any] = {"campaign": key, "unit": None}
+    if name is not None:
+        done["renamed"] = rename_unit(conn, key, unit, name, act)
+        done["unit"] = done["renamed"]["unit"]
+    if move:
+        done["moved"] = move_unit(conn, key, unit, parent, act, reason)
+        done["unit"] = done["moved"]["unit"]
+    if contacts is not None:
+        done["contacts"] = set_contacts(conn, key, unit, contacts, act)
+        done["unit"] = done["contacts"]["unit"]
+    if done["unit"] is None:
+        raise InvalidInput("请至少给出 name、parent 或 contacts 之一 (give name, parent or contacts)", field="name")
+    return done
