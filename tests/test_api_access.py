@@ -143,6 +143,13 @@ MATRIX = [
     Row("GET", f"{V}/campaigns/{{key}}/reviews", "filing.review",               (401, 200, 200, 403, 403, 403, 403)),
     Row("POST", f"{V}/campaigns/{{key}}/waivers", "obligation.waive",           (401, 200, 403, 403, 403, 403, 403),
         send=lambda w: {"json": {"unit": "s2", "artifact": "plan", "reason": "学校撤并"}}, changes=True),
+    Row("POST", f"{V}/campaigns/{{key}}/extensions", "campaign.amend",          (401, 200, 403, 403, 403, 403, 403),
+        send=lambda w: {"json": {"step": "plan", "units": ["s2"], "due": "2023-03-20", "reason": "校长外出学习"}},
+        changes=True),
+    Row("PUT", f"{V}/campaigns/{{key}}/spec", "campaign.amend",                 (401, 200, 403, 403, 403, 403, 403),
+        send=lambda w: {"json": {"reason": "总结阶段延长", "text": SMALL_SPEC.replace(
+            "key: small-2023", f"key: {w.key}", 1).replace("end: 2023-04-30", "end: 2023-05-10")}}, changes=True),
+    Row("GET", f"{V}/campaigns/{{key}}/versions", "campaign.versions",          (401, 200, 200, 403, 403, 403, 200)),
     Row("POST", f"{V}/campaigns/{{key}}/advance", "phase.advance",              (401, 200, 403, 403, 403, 403, 403),
         send=lambda w: {"json": {"force": True, "reason": "督导组同意转段"}}, changes=True),
     Row("GET", f"{V}/campaigns/{{key}}/ledger", "ledger.read",                  (401, 200, 200, 200, 403, 200, 200),

@@ -15,6 +15,7 @@ from campaign_model.specfile import LoadedSpec, load_spec_file
 from campaign_model.store import board, phases, queries
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import create_campaign, load_ctx
+from campaign_model.store.timeline import step_marks
 
 from .services import Services, wall_clock
 
@@ -80,14 +81,17 @@ def timeline(svc: Services, campaign: str, at: dt.datetime, *, scope: Scope | No
 
 
 def overview(svc: Services, campaign: str, at: dt.datetime, *, scope: Scope | None = None) -> dict[str, Any]:
-    """A campaign's page: its status; campaign-wide progress for those who see all, else the caller's own obligations."""
+    """A campaign's page: its status; campaign-wide progress for those who see all, else the caller's own obligations;
+    each step's due day and state (in the caller's units) and the working-day calendar, for the drawn timeline."""
     with svc.read() as conn:
         ctx = load_ctx(conn, campaign)
         units = scope.units(conn, ctx) if scope is not None else None
         doc = queries.status(conn, campaign, at)
         series = board.progress_series(conn, campaign, at) if units is None else []
         own = _own_obligations(board.matrix(conn, campaign, at, units=units)) if units is not None else []
-    return {"title": ctx.title, "scope": units, "status": doc, "series": series, "own": own}
+        marks = step_marks(conn, ctx, at, units)
+    return {"title": ctx.title, "scope": units, "status": doc, "series": series, "own": own,
+            "marks": marks, "calendar": ctx.calendar}
 
 
 def _own_obligations(m: dict[str, Any]) -> list[dict[str, Any]]:

@@ -333,6 +333,73 @@ def waive(key: str, body: WaiverIn, svc: Svc, caller: Caller = require("obligati
     return filing_cases.waive(svc, svc.act(caller.name), key, body.unit, body.artifact, reason=body.reason, step=body.step)
 
 
+# --- changing a running campaign: a new spec version, 延期, the versions ---
+
+class ExtensionIn(BaseModel):
+    step: str = Field(min_length=1, max_length=130, description="步骤，如 plan 或 阶段/步骤 (step, or phase/step)")
+    units: list[Key] | None = Field(None, max_length=10000, description="单位；不给则全部未报单位 (units; none: all)")
+    due: str = Field(min_length=10, max_length=25, description="新截止时间 2023-03-10 或 2023-03-10T17:00 (campaign-local)")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/campaigns/{key}/extensions", tags=["campaigns"],
+             summary="延期：推迟一个步骤对一个、几个或全部单位的截止时间 (extend a step's deadline for some or all units)")
+def extend(key: str, body: ExtensionIn, svc: Svc, caller: Caller = require("campaign.amend")) -> dict[str, Any]:
+    from ..usecases import changes as changes_uc
+
+    due = changes_uc.due_instant(svc, key, body.due)
+    return changes_uc.extend(svc, svc.act(caller.name), key, step=body.step, units=body.units, due=due,
+                             reason=body.reason, at=svc.now())
+
+
+class SpecIn(BaseModel):
+    text: str = Field(min_length=1, max_length=1024 * 1024)
+    reason: str | None = Field(None, max_length=2000)
+
+
+_SPEC_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": SpecIn.model_json_schema()},
+    "application/yaml": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}}
+
+
+@router.put("/campaigns/{key}/spec", tags=["campaigns"], openapi_extra=_SPEC_BODY,
+            summary="修改正在进行的活动：新版本规格（YAML 正文，或 JSON {text, reason}）；dry_run 只预览 "
+                    "(amend a running campaign with a new spec version; dry_run previews)")
+async def amend_spec(key: str, request: Request, svc: Svc,
+                     reason: Annotated[str | None, Query(max_length=2000, description="修改理由 (why)")] = None,
+                     dry_run: bool = False, caller: Caller = require("campaign.amend")) -> dict[str, Any]:
+    from ..usecases import changes as changes_uc
+
+    data = await request.body()
+    if len(data) > 1024 * 1024:
+        raise ApiError(413, "too_large", "规格超过 1 MB (the spec is larger than 1 MB)", "text")
+    if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+        try:
+            body = SpecIn.model_validate_json(data)
+        except ValueError:
+            raise ApiError(422, "invalid", "请求体应为 JSON {text, reason} (the body must be JSON {text, reason})",
+                           "text") from None
+        text, reason = body.text, body.reason or reason
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError(422, "invalid", "规格须为 UTF-8 编码 (the spec must be UTF-8 text)", "text") from None
+    at = svc.now()
+    if dry_run:
+        return await run_in_threadpool(changes_uc.preview, svc, key, text, at, source="spec")
+    return await run_in_threadpool(partial(changes_uc.amend, svc, svc.act(caller.name), key, text,
+                                           reason=reason or "", at=at, source="spec"))
+
+
+@router.get("/campaigns/{key}/versions", tags=["campaigns"],
+            summary="活动规格的版本：时间、修改人、理由、改动 (spec versions: when, who, why, what changed)")
+def versions(key: str, svc: Svc, caller: Caller = require("campaign.versions")) -> list[dict[str, Any]]:
+    from ..usecases import changes as changes_uc
+
+    return changes_uc.versions(svc, key)
+
+
 class AdvanceIn(BaseModel):
     force: bool = False
     reason: str | None = Field(None, max_length=2000)

@@ -8,6 +8,7 @@ their own modules, included here. The instant is always the server's clock.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -29,6 +30,7 @@ from .reminder_pages import router as reminder_router
 from .review_pages import router as review_router
 from .task_pages import router as task_router
 from .task_pages import tasks_home
+from .timeline_chart import campaign_phases, timeline_chart
 from .user_pages import router as user_router
 from .unit_pages import router as unit_router
 
@@ -64,9 +66,10 @@ def overview(key: str, request: Request, svc: Svc, caller: Caller = page_caller(
     now, lang = svc.now(), render.lang_of(request)
     view = campaigns_uc.overview(svc, key, now, scope=reach(caller))
     charts = [{"phase": s["phase"], "svg": Markup(progress_svg(s, lang))} for s in view["series"]]
+    today = dt.datetime.fromisoformat(view["status"]["at"]).date()  # the campaign's local day
+    chart = timeline_chart(campaign_phases(view["status"]["phases"], view["marks"]), view["calendar"], today, lang)
     return _page(request, "campaign.html", caller, key=key, title=view["title"], doc=view["status"],
-                 scope=view["scope"], charts=charts, own=view["own"],
-                 timeline=Markup(timeline_svg(view["status"]["phases"], now, lang)))
+                 scope=view["scope"], charts=charts, own=view["own"], timeline=chart)
 
 
 # --- the matrix and the overdue list ---

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -155,26 +156,30 @@ def timeline_chart(phases: list[ChartPhase], calendar: WorkCalendar, today: dt.d
     first, last = min(days) - dt.timedelta(days=1), max(days) + dt.timedelta(days=1)
     scale = _Scale(first, last)
     rows = lanes(phases)
-    # the label lines each row needs, so that the rows below start after them
-    layout: dict[int, list[list[tuple[float, float]]]] = {}
+    # the lines of titles over each row and of mark labels under it, so that the rows below start after them
+    title_lines: dict[int, list[list[tuple[float, float]]]] = {}
+    label_lines: dict[int, list[list[tuple[float, float]]]] = {}
+    titled: list[tuple[float, int]] = []
     placed: list[list[int]] = []
     for p, row in zip(phases, rows, strict=True):
+        x = _title_x(p, scale)
+        titled.append((x, _place([(x, x + text_width(_phase_text(p)))], title_lines.setdefault(row, []))[0]))
         spans = []
         for m in sorted(p.marks, key=lambda m: m.day):
             x = scale.mid(m.day)
             spans.append((x - 3, x + 6 + text_width(_mark_text(m))))
-        placed.append(_place(spans, layout.setdefault(row, [])))
-    tops, y = {}, AXIS + 36  # room for 休 / 班 and the phase titles above the first band
+        placed.append(_place(spans, label_lines.setdefault(row, [])))
+    tops, y = {}, AXIS + 22  # room for 休 / 班 above the first row
     for row in range(max(rows) + 1):
-        tops[row] = y
-        y += BAND + max(len(layout.get(row, [])), 1) * LINE + LANE_GAP + 16
-    bottom = y - 16
+        tops[row] = y + len(title_lines.get(row, [])) * LINE
+        y = tops[row] + BAND + max(len(label_lines.get(row, [])), 1) * LINE + LANE_GAP
+    bottom = y - LANE_GAP + 4
     legend, legend_height = _legend(scale.width, bottom + 26, lang)
     height = bottom + 26 + legend_height
 
     body: list[str] = [_day_columns(scale, calendar, AXIS, bottom, lang), _axis(scale, lang)]
-    for p, row, levels in zip(phases, rows, placed, strict=True):
-        body.append(_band(p, scale, tops[row], levels, lang))
+    for p, row, title, levels in zip(phases, rows, titled, placed, strict=True):
+        body.append(_band(p, scale, tops[row], title, levels, lang))
     if today is not None:
         body.append(_today(scale, today, AXIS - 10, bottom, lang))
     body.append(legend)
@@ -205,6 +210,7 @@ def _day_columns(scale: _Scale, calendar: WorkCalendar, top: float, bottom: floa
     w = _words(lang)
     out, words = ['<g class="days">'], []
     previous: str | None = None
+    free = 0.0  # where the next 休 / 班 may start
     for i in range(scale.days):
         day = scale.first + dt.timedelta(days=i)
         kind = day_kind(calendar, day)
@@ -213,8 +219,10 @@ def _day_columns(scale: _Scale, calendar: WorkCalendar, top: float, bottom: floa
             out.append(f'<rect class="day {kind}" data-day="{day.isoformat()}" x="{x:.1f}" y="{top:.1f}" '
                        f'width="{scale.dx:.1f}" height="{bottom - top:.1f}" fill="{DAY_FILLS[kind]}">'
                        f"<title>{escape(_day_title(day, kind, calendar, lang))}</title></rect>")
-            if kind in ("holiday", "makeup") and kind != previous:  # one word over a run of days
-                word = w["off"] if kind == "holiday" else w["on"]
+            word = w["off"] if kind == "holiday" else w["on"]
+            # one word over a run of days, where the word before leaves room for it
+            if kind in ("holiday", "makeup") and kind != previous and x >= free:
+                free = x + text_width(word, 11) + 2
                 colour = "#b3261e" if kind == "holiday" else "#0d47a1"
                 near_end = x + text_width(word, 11) > scale.width - 2
                 words.append(_text(x + scale.dx if near_end else x + 1, top + 12, word, anchor="end" if near_end else "start",
@@ -246,20 +254,32 @@ def _axis(scale: _Scale, lang: str) -> str:
     return "".join(out)
 
 
+LABEL_CHARS = 14  # a longer step title is cut short on the chart; its mark's <title> has it whole
+
+
 def _mark_text(m: ChartMark) -> str:
-    return f"{m.label} {m.day.month}/{m.day.day}"
+    label = m.label if len(m.label) <= LABEL_CHARS else m.label[: LABEL_CHARS - 1] + "…"
+    return f"{label} {m.day.month}/{m.day.day}"
 
 
-def _band(p: ChartPhase, scale: _Scale, top: float, levels: list[int], lang: str) -> str:
+def _phase_text(p: ChartPhase) -> str:
+    return f"{p.title}  {p.start.month}/{p.start.day} – {p.end.month}/{p.end.day}"
+
+
+def _title_x(p: ChartPhase, scale: _Scale) -> float:
+    """A phase's title starts over its band, moved left where it would run past the chart's right edge."""
+    return max(LEFT, min(scale.x(p.start), scale.width - RIGHT - text_width(_phase_text(p))))
+
+
+def _band(p: ChartPhase, scale: _Scale, top: float, title: tuple[float, int], levels: list[int], lang: str) -> str:
     w = _words(lang)
     x0, x1 = scale.x(p.start), scale.x(p.end) + scale.dx
     span = (p.end - p.start).days + 1
-    label = f"{p.title}  {p.start.month}/{p.start.day} – {p.end.month}/{p.end.day}"
     colour = PHASE_COLOURS.get(p.state, PHASE_COLOURS[None])
     tip = (f"{p.title}: {p.start.isoformat()} ({_weekday(p.start, lang)}) – {p.end.isoformat()} "
            f"({_weekday(p.end, lang)}), {span} {w['phase_days']}")
     out = [f'<g class="phase-row" data-phase="{escape(p.key)}">',
-           _text(x0, top - 5, label, cls="phase-title", extra=' font-weight="bold"'),
+           _text(title[0], top - 5 - title[1] * LINE, _phase_text(p), cls="phase-title", extra=' font-weight="bold"'),
            f'<rect class="phase phase-{escape(p.state or "plan")}" data-phase="{escape(p.key)}" x="{x0:.1f}" '
            f'y="{top:.1f}" width="{x1 - x0:.1f}" height="{BAND}" rx="3" fill="{colour}" fill-opacity="0.85">'
            f"<title>{escape(tip)}</title></rect>"]
@@ -319,3 +339,16 @@ def _legend(width: float, y: float, lang: str) -> tuple[str, float]:
         x += size
     out.append("</g>")
     return "".join(out), (line + 1) * 20 + 6
+
+
+# --- from the read models ---
+
+def campaign_phases(status_phases: list[dict[str, Any]], marks: list[dict[str, Any]]) -> list[ChartPhase]:
+    """The chart's phases from `queries.status(...)["phases"]` (start/end as local ISO instants) and
+    `store.timeline.step_marks` (each step's local due day and state)."""
+    by_phase: dict[str, list[ChartMark]] = {}
+    for m in marks:
+        by_phase.setdefault(m["phase"], []).append(ChartMark(m["title"], dt.date.fromisoformat(m["day"]), m["state"]))
+    return [ChartPhase(p["key"], p["title"], dt.datetime.fromisoformat(p["start"]).date(),
+                       dt.datetime.fromisoformat(p["end"]).date(), by_phase.get(p["key"], []), p.get("state"))
+            for p in status_phases]
