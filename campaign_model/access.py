@@ -22,6 +22,8 @@ RIGHTS: dict[str, frozenset[str]] = {
     "campaign.read": ALL,             # the campaign list and each campaign's timeline (scoped for units)
     "campaign.status": READ_ALL,      # the whole campaign's status: every unit's standing
     "campaign.create": frozenset({"admin"}),
+    "campaign.amend": frozenset({"admin"}),  # change a running campaign (a new spec version), extend deadlines (延期)
+    "campaign.versions": READ_ALL,    # a campaign's spec versions: who changed what, when and why
     "units.read": ALL,
     "units.import": frozenset({"admin"}),
     "units.manage": frozenset({"admin"}),  # add, rename, move, merge, close a unit; edit its contacts
