@@ -529,6 +529,9 @@ app.registered_commands += schedule_app.registered_commands
 from .cli_ledger import register as register_ledger  # noqa: E402
 
 register_ledger(app)
+from .cli_units import register as register_units  # noqa: E402
+
+register_units(units_app)
 from .cli_report import report_app  # noqa: E402
 
 app.registered_commands += report_app.registered_commands
