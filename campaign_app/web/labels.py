@@ -15,6 +15,12 @@ from typing import Any
 AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "campaign.created": ("创建活动", "campaign created"),
     "units.imported": ("更新单位名单", "units imported"),
+    "unit.added": ("新增单位", "unit added"),
+    "unit.renamed": ("单位改名", "unit renamed"),
+    "unit.moved": ("调整上级单位", "unit moved"),
+    "unit.merged": ("单位并入", "unit merged"),
+    "unit.closed": ("撤销单位", "unit closed"),
+    "unit.contacts_changed": ("修改单位联系人", "unit contacts changed"),
     "filing.created": ("报送材料", "filed"),
     "filing.accepted": ("审核通过", "filing accepted"),
     "filing.rejected": ("审核退回", "filing rejected"),
