@@ -144,7 +144,8 @@ def has_id(html: str, ident: str) -> bool:
 # --- who sees what ---
 
 PAGES = ["/", f"/c/{C}", f"/c/{C}/matrix", f"/c/{C}/overdue", f"/c/{C}/file", f"/c/{C}/ledger", "/audit", f"/c/{C}/reviews",
-         f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders", f"/c/{C}/ledger/1", f"/c/{C}/ledger?unit=s1&overdue=yes&page=2"]
+         f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders", f"/c/{C}/ledger/1", f"/c/{C}/ledger?unit=s1&overdue=yes&page=2",
+         f"/c/{C}/changes"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -176,6 +177,8 @@ def test_after_logging_in_the_visitor_lands_on_the_page_asked_for(site):
     ("s1user", f"/c/{C}", "own-obligations"), ("s1user", f"/c/{C}/matrix", "matrix"),
     ("s1user", f"/c/{C}/file", "filing-form"), ("s1user", f"/c/{C}/ledger", "ledger"),
     ("admin", f"/c/{C}/reminders", "outbox"), ("sup", f"/c/{C}/reminders", "outbox-counts"),
+    ("admin", f"/c/{C}/changes", "extend-form"), ("sup", f"/c/{C}/changes", "versions"),
+    ("viewer", f"/c/{C}/changes", "versions"),
 ])
 def test_each_page_renders_for_a_role_that_may_use_it(site, user, path, marker):
     answer = site.login(user).get(path)
@@ -188,7 +191,8 @@ def test_each_page_renders_for_a_role_that_may_use_it(site, user, path, marker):
 @pytest.mark.parametrize("user, path", [("viewer", f"/c/{C}/file"), ("sup", f"/c/{C}/file"), ("viewer", "/audit"),
                                         ("s1user", "/audit"), ("stranger", f"/c/{C}"), ("s1user", f"/c/{C}/reviews"),
                                         ("d1user", f"/c/{C}/reviews"), ("viewer", f"/c/{C}/reviews"),
-                                        ("viewer", f"/c/{C}/reminders"), ("s1user", f"/c/{C}/reminders")])
+                                        ("viewer", f"/c/{C}/reminders"), ("s1user", f"/c/{C}/reminders"),
+                                        ("s1user", f"/c/{C}/changes"), ("d1user", f"/c/{C}/changes")])
 def test_a_role_without_the_right_gets_the_403_page(site, user, path):
     answer = site.login(user).get(path)
 

@@ -21,6 +21,7 @@ from ..usecases import audit as audit_uc
 from ..usecases import campaigns as campaigns_uc
 from ..usecases import reminders as reminders_uc
 from . import labels, render
+from .change_pages import router as change_router
 from .charts import progress_svg, timeline_svg
 from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
@@ -37,6 +38,7 @@ from .unit_pages import router as unit_router
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)
 router.include_router(ledger_router)
+router.include_router(change_router)
 router.include_router(reminder_router)
 router.include_router(task_router)
 router.include_router(review_router)
