@@ -97,8 +97,8 @@ def add_unit(key: str, request: Request, svc: Svc, unit_key: Short = "", name: S
         done = uc.add_unit(svc, svc.act(caller.name), key, unit)
     except (ApiError, CampaignError) as exc:
         err = _as_api(exc)
-        return _tree(request, svc, caller, key, status=err.status,
-                     add={"form": form, "error": err.message, "field": _field(err)})
+        field = {"key": "unit_key", "unit": "unit_key"}.get(_field(err) or "", _field(err))
+        return _tree(request, svc, caller, key, status=err.status, add={"form": form, "error": err.message, "field": field})
     return _to_unit(key, done["unit"], "added", done["obligations_added"])
 
 
