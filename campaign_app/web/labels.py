@@ -14,6 +14,8 @@ from typing import Any
 
 AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "campaign.created": ("创建活动", "campaign created"),
+    "draft.created": ("新建规格草稿", "spec draft started"),
+    "draft.deleted": ("删除规格草稿", "spec draft deleted"),
     "units.imported": ("更新单位名单", "units imported"),
     "unit.added": ("新增单位", "unit added"),
     "unit.renamed": ("单位改名", "unit renamed"),

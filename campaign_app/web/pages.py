@@ -25,6 +25,7 @@ from .change_pages import router as change_router
 from .charts import progress_svg, timeline_svg
 from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .filing_pages import router as filing_router
+from .draft_pages import router as draft_router
 from .ledger_pages import router as ledger_router
 from .page_auth import page_caller, rights
 from .reminder_pages import router as reminder_router
@@ -38,6 +39,7 @@ from .unit_pages import router as unit_router
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)
 router.include_router(ledger_router)
+router.include_router(draft_router)
 router.include_router(change_router)
 router.include_router(reminder_router)
 router.include_router(task_router)
