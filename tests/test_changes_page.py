@@ -109,6 +109,8 @@ def test_the_form_names_the_field_at_fault_and_changes_nothing(site):
     assert done.status_code == 200 and 'id="extended"' in done.text and "2023-03-20 17:00" in done.text
     assert _due(engine, "small-2023", "s2") == local("2023-03-20T17:00")
     assert _due(engine, "small-2023", "s1") == before  # s1 not chosen
+    matrix = admin.get("/c/small-2023/matrix").text
+    assert '<small class="extended" title="原定 2023-02-28">延期至 2023-03-20</small>' in matrix
 
 
 # --- in the browser, against `campaign serve` ---
@@ -180,6 +182,10 @@ def test_the_admin_extends_one_schools_deadline_in_the_browser(server, browser):
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(SHOTS / "changes-extended-390.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto(f"{address}/c/changes-browser/matrix")
+    expect(page.locator("td[data-unit=s1][data-artifact=plan] .extended")).to_have_text(f"延期至 {new_day.isoformat()}")
+    expect(page.locator("td[data-unit=s2][data-artifact=plan] .extended")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "changes-matrix-390.png"), full_page=True)
     page.goto(f"{address}/c/changes-browser/changes?lang=en")
     expect(page.locator("#extend-title")).to_contain_text("Extend a deadline")
     page.screenshot(path=str(SHOTS / "changes-en-390.png"), full_page=True)

@@ -34,7 +34,7 @@ def changes_page(key: str, request: Request, svc: Svc, step: Annotated[str, Quer
     """The history; for an administrator the 延期 form, pre-filled from a matrix cell (?step=&unit=)."""
     form = {"step": step, "scope": "chosen" if unit else "all", "units": [unit] if unit else [], "date": "",
             "time": "", "reason": ""}
-    return _page(request, svc, caller, key, form=form)
+    return _page(request, svc, caller, key, form=form, prefill=True)
 
 
 @router.post("/c/{key}/changes/extend")
@@ -62,8 +62,10 @@ def extend(key: str, request: Request, svc: Svc, csrf: Annotated[str, Form()] = 
 
 
 def _page(request: Request, svc: Svc, caller: Caller, key: str, *, form: dict[str, Any], status: int = 200,
-          **extra: Any) -> Response:
+          prefill: bool = False, **extra: Any) -> Response:
     view = uc.extension_form(svc, key)
+    if prefill:  # a matrix cell links with phase/step: the option that stands for it
+        form["step"] = next((s["key"] for s in view["steps"] if form["step"] in (s["key"], s["path"])), form["step"])
     groups: dict[str, dict[str, Any]] = {}
     for u in view["units"]:  # grouped by parent, in hierarchy order
         g = groups.setdefault(u["parent"] or "", {"name": u["parent_name"], "units": []})

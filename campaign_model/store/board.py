@@ -76,7 +76,8 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     versions = (select(filings.c.obligation_id, func.max(filings.c.version).label("version"))
                 .where(filings.c.obligation_id.in_(mine)).group_by(filings.c.obligation_id).subquery())
     q = (select(obligations.c.requirement_id, obligations.c.unit_id, obligations.c.state, obligations.c.due_at,
-                obligations.c.filed_at, obligations.c.late, versions.c.version, phases.c.started_at)
+                obligations.c.filed_at, obligations.c.late, obligations.c.extended_from, versions.c.version,
+                phases.c.started_at)
          .join(u, u.c.id == obligations.c.unit_id)
          .join(phases, phases.c.id == obligations.c.phase_id)
          .outerjoin(versions, versions.c.obligation_id == obligations.c.id)
@@ -87,7 +88,8 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     for r in conn.execute(_scoped(q, units)).all():
         cells[(r.unit_id, r.requirement_id)] = {
             "state": r.state, "light": light(r.state, r.due_at, at, r.state == "waived", r.started_at), "due": iso(r.due_at, ctx),
-            "filed_at": iso(r.filed_at, ctx), "late": r.late, "version": r.version}
+            "filed_at": iso(r.filed_at, ctx), "late": r.late, "version": r.version,
+            "extended_from": iso(r.extended_from, ctx)}  # 延期: the due date before the extension
     rows = [{"unit": r.key, "name": r.name, "parent": r.parent_key, "tags": list(r.tags or []),
              "cells": [cells.get((r.id, c.id)) for c in columns]} for r in shown]
     counts = Counter(c["light"] for row in rows for c in row["cells"] if c is not None)

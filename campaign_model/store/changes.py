@@ -437,7 +437,8 @@ def steps(conn: Connection, ctx: CampaignCtx) -> list[dict[str, Any]]:
                         .order_by(phases.c.idx, func.min(requirements.c.idx))).all()
     keys = [r.step_key for r in rows]
     return [{"key": r.step_key if keys.count(r.step_key) == 1 else f"{r.phase_key}/{r.step_key}",
-             "title": r.step_title, "phase": r.phase_title, "due": when(r[4], ctx)} for r in rows]
+             "path": f"{r.phase_key}/{r.step_key}", "title": r.step_title, "phase": r.phase_title,
+             "due": when(r[4], ctx)} for r in rows]
 
 
 def extend(conn: Connection, ctx: CampaignCtx, step: str, unit_keys: list[str] | None, due: dt.datetime,
