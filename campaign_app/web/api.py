@@ -34,6 +34,7 @@ from .uploads import attachment, evidence_uploads, filing_uploads, spooled
 router = APIRouter(prefix="/api/v1")
 
 Key = Annotated[str, Field(min_length=1, max_length=64)]
+BINARY = {"type": "string", "format": "binary"}  # a downloaded file, in the OpenAPI document
 
 
 # --- who am I, and the campaigns ---
@@ -292,7 +293,9 @@ def filing(key: str, filing_id: IdPath, svc: Svc, caller: Caller = require("fili
     return filing_cases.filing(svc, key, filing_id, scope=reach(caller))
 
 
-@router.get("/campaigns/{key}/filings/{filing_id}/files/{n}", tags=["filings"], summary="下载附件 (download a filed file)")
+@router.get("/campaigns/{key}/filings/{filing_id}/files/{n}", tags=["filings"], summary="下载附件 (download a filed file)",
+            response_class=Response, responses={200: {"description": "附件原样，作为下载 (the file as filed, as a download)",
+                                                      "content": {"application/octet-stream": {"schema": BINARY}}}})
 def download(key: str, filing_id: IdPath, n: IndexPath, svc: Svc, caller: Caller = require("filing.read")) -> Response:
     f = filing_cases.filed_file(svc, key, filing_id, n, scope=reach(caller))
     return attachment(svc.blobs, f["sha256"], f["name"])
@@ -497,8 +500,11 @@ REPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshe
                 "png": "image/png"}
 
 
-@router.get("/campaigns/{key}/reports/{kind}", tags=["reports"],
-            summary="报表：phase-audit | ledger | notice | closure，格式 xlsx csv json html pdf (svg png)")
+@router.get("/campaigns/{key}/reports/{kind}", tags=["reports"], response_class=Response,
+            summary="报表：phase-audit | ledger | notice | closure，格式 xlsx csv json html pdf (svg png)",
+            responses={200: {"description": "报表文件，作为下载 (the report, as a download)",
+                             "content": {media: {"schema": {"type": "object"} if fmt == "json" else BINARY}
+                                         for fmt, media in REPORT_TYPES.items()}}})
 def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | None = None, unit: str | None = None,
            caller: Caller = require("reports.read")) -> Response:
     from ..usecases.reports import FORMATS, KINDS, write_report

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..usecases.services import Services
-from . import errors
+from . import errors, openapi_doc
 from .uploads import BodyLimit
 
 STATIC = Path(__file__).parent / "static"
@@ -62,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    openapi_doc.install(app)  # every status each operation answers, documented when the document is built
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=services.limits.request_bytes)

@@ -113,6 +113,7 @@ def require(action: str) -> Any:
         check_csrf(request, caller)
         return caller
 
+    dependency.right = action  # type: ignore[attr-defined]  # read by openapi_doc: this operation needs credentials
     return Depends(dependency)
 
 
