@@ -386,6 +386,9 @@ def play(d: Demo) -> None:
     slow = set(rng.sample(on_time, 3))
     d.file_many([u for u in on_time if u not in slow], "issue_list", "2023-04-03T16:00", signed=True, rows=True)
     d.tick("2023-04-04T09:30")
+    if not d.reached("2023-04-04T10:00"):
+        return
+    extend_deadline(d, sorted(slow)[0])
     d.tick("2023-04-06T09:30")
     d.file_many(sorted(slow), "issue_list", "2023-04-10T11:00", signed=True, rows=True)
     rejected = {sorted(slow - {DEMO_SCHOOL})[0]: "整改措施不具体，请细化到时间节点和责任人 (measures too vague)",
@@ -418,6 +421,7 @@ def play(d: Demo) -> None:
         d.say("2023-11-20T10:00", f"免报 (waived) {newcomer} lookback_report：本年新设单位 (set up this year)")
 
     agenda: list[tuple[str, Callable[[], Any]]] = [
+        ("2023-06-01T10:00", partial(amend_spec, d)),
         ("2023-09-28T10:00", lambda: d.file_many(["bureau"], "special_action_report", "2023-09-28T10:00")),
         ("2023-10-09T09:30", lambda: d.tick("2023-10-09T09:30")),
         ("2023-10-30T10:00", lambda: d.file_many(["bureau"], "evaluation_report", "2023-10-30T10:00")),
@@ -443,6 +447,32 @@ def play(d: Demo) -> None:
         if not d.reached(when):
             return
         step()
+
+
+def extend_deadline(d: Demo, school: str) -> None:
+    """延期: one school, hosting the county's teaching event, gets its issue list's deadline moved (a reason, audited)."""
+    from campaign_model.store import changes
+
+    with d.engine.begin() as conn:
+        ctx = load_ctx(conn, d.key)
+        r = changes.extend(conn, ctx, "issue_list", [school], changes.parse_due(d.moved("2023-04-10T17:00"), ctx.tz),
+                           "学校承办全县教研活动，经局办公室同意延期 (hosting the county's teaching event: extension agreed)",
+                           d.act("2023-04-04T10:00", "局办公室"))
+    d.say("2023-04-04T10:00", f"延期 (extended) {school} issue_list → {r['obligations'][0]['new_due']}")
+
+
+def amend_spec(d: Demo) -> None:
+    """A change to the running campaign: the special actions' report moved after the National Day holidays."""
+    from campaign_model.store import changes
+
+    with d.engine.begin() as conn:
+        ctx = load_ctx(conn, d.key)
+        text = changes.spec_text(conn, ctx).replace(f"due: {d.moved('2023-09-30')[:10]}", f"due: {d.moved('2023-10-13')[:10]}")
+        loaded = load_spec_text(text, "demo-amend", units=changes.current_units(conn, ctx))
+        act = d.act("2023-06-01T10:00", "局办公室")
+        r = changes.apply_amendment(conn, ctx, loaded, changes.plan_amendment(conn, ctx, loaded, act.at), act,
+                                    "国庆、中秋假期，专项行动报告顺延至节后 (moved after the National Day holidays)")
+    d.say("2023-06-01T10:00", f"修改活动 (amended), 第 {r['version']} 版: " + "；".join(r["changes"]))
 
 
 def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[str, Callable[[], Any]]]:
