@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="campaignflow：多阶段专项活动的流程引擎 (a workflow engine for multi-stage campaigns)")
 template_app = typer.Typer(no_args_is_help=True, help="内置模板 (shipped templates)")
 units_app = typer.Typer(no_args_is_help=True, help="单位管理 (units)")
-audit_app = typer.Typer(no_args_is_help=True, help="审计日志 (audit log)")
+audit_app = typer.Typer(no_args_is_help=True, help="操作日志 (audit log)")
 db_app = typer.Typer(no_args_is_help=True, help="数据库 (database)")
 app.add_typer(template_app, name="template")
 app.add_typer(units_app, name="units")
@@ -339,7 +339,8 @@ def status(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _status_text(d: dict[str, Any]) -> str:
-    lines = [f"{d['campaign']} @ {d['at']}  当前阶段 (current phase): {d['current_phase'] or '—'}"]
+    running = "、".join(d.get("running_phases") or []) or "—"
+    lines = [f"{d['campaign']} @ {d['at']}  当前阶段 (running phases): {running}"]
     for p in d["phases"]:
         gate = "转段条件已满足 (gate met)" if p["gate"]["met"] else f"缺 {len(p['gate']['missing'])} 项 (missing)"
         lines.append(f"  {p['key']:<16} {STATE_ZH[p['state']]} ({p['state']})  {p['start'][:10]} → {p['end'][:10]}  {gate}"
@@ -350,14 +351,21 @@ def _status_text(d: dict[str, Any]) -> str:
     lines.append(f"  应报材料 (obligations): 合计 (total) {o['total']} = {states}")
     lines.append(f"    待报与退回中 (of the open ones): 逾期 (overdue) {o['overdue']}，"
                  f"阶段未开始 (not yet open) {o['not_open']}")
-    lines.extend(_held_warning(d["campaign"], p) for p in d["phases"] if p["state"] == "overdue" and not p["gate"]["met"])
+    phases = d["phases"]
+    lines.extend(_held_warning(d["campaign"], p, phases[i + 1] if i + 1 < len(phases) else None)
+                 for i, p in enumerate(phases) if p["state"] == "overdue" and not p["gate"]["met"])
     return "\n".join(lines)
 
 
-def _held_warning(campaign: str, p: dict[str, Any]) -> str:
-    """A phase past its window with its gate unmet waits, and the next phase with it: say so, and the ways on."""
+def _held_warning(campaign: str, p: dict[str, Any], after: dict[str, Any] | None) -> str:
+    """A phase past its window with its gate unmet waits, and the next phase with it unless that one opens on its
+    date (spec `opens: on_date`): say so, and the ways on."""
+    waits = ("下一阶段等待中 (the phase is past its window and its gate is not met; the next phase waits)"
+             if after is None or after.get("opens") != "on_date" else
+             f"下一阶段 {after['title']} 按期开始，本阶段继续催报 (the phase is past its window and its gate is not "
+             f"met; the next phase opens on its date meanwhile)")
     return (f"注意 (note): 阶段 {p['title']} 已过计划结束日期 {p['end'][:10]}，转段条件未满足（缺 {len(p['gate']['missing'])} 项），"
-            f"下一阶段等待中 (the phase is past its window and its gate is not met; the next phase waits)。"
+            f"{waits}。"
             f"催报或免报 (remind or waive): campaign waive {campaign} --unit U --artifact A --reason …；"
             f"特批转段 (override): campaign advance {campaign} --force --reason …")
 
@@ -441,7 +449,7 @@ VERIFY_ACTOR = "cli"
 
 @audit_app.command("log")
 def audit_log(campaign: Annotated[str | None, typer.Argument()] = None, as_json: JsonOpt = False) -> None:
-    """审计日志 (the audit log, oldest first)."""
+    """操作日志 (the audit log, oldest first)."""
     from .cli_common import services
     from .usecases import audit as uc
 

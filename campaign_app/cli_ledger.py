@@ -77,7 +77,7 @@ def _changed(result: dict[str, Any], as_json: bool) -> None:
 
 @ledger_app.command("list")
 def ledger_list(campaign: str, unit: Annotated[str | None, typer.Option("--unit", help="单位代码 (unit key)")] = None,
-                state: Annotated[str | None, typer.Option("--state", help="open|in_progress|rectified|closed|reopened")] = None,
+                state: Annotated[str | None, typer.Option("--state", help="open|in_progress|rectified|closed|returned|reopened")] = None,
                 at: AtOpt = None, as_json: JsonOpt = False) -> None:
     """列出整改台账，含进展和佐证 (the ledger items, with history and evidence; `overdue` at --at)."""
     from campaign_app.cli_common import campaign_tz, emit, parse_instant, services

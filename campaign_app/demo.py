@@ -373,7 +373,7 @@ def play(d: Demo) -> None:
         r = force_advance(conn, load_ctx(conn, d.key), f"{len(never_study)} 所学校学习记录未按期报送，督导组已督促补报，"
                           "不影响进入自查自纠 (study records of some schools still owed; the campaign moves on)",
                           d.act("2023-03-09T10:00", "局办公室"), True)
-    d.say("2023-03-09T10:00", f"特批转段 (forced advance): {r['completed']}，理由见审计日志 (reason in the audit log)")
+    d.say("2023-03-09T10:00", f"特批转段 (forced advance): {r['completed']}，理由见操作日志 (reason in the audit log)")
     d.tick("2023-03-09T10:05")
     if not d.reached("2023-03-20T10:00"):
         return
@@ -613,7 +613,7 @@ def _ledger_days(d: Demo, events: list[tuple[str, str, dict[str, Any], Any]]) ->
                                 deadline=deadline.replace(year=deadline.year + d.shift))
             done[action] += 1
     words = {"progress": "报告进展 (progress)", "rectified": "整改完成并附佐证 (rectified with evidence)",
-             "closed": "销号 (closed)", "reopened": "退回重新整改 (sent back)", "recheck_failed": "回头看复查未通过，重新整改 "
+             "closed": "销号 (closed)", "reopened": "退回整改或反弹 (sent back)", "recheck_failed": "回头看复查未通过，重新整改 "
              "(look-back failed: reopened)"}
     last = f" … {d.moved(events[-1][0])[5:10]}" if events[-1][0][:10] != events[0][0][:10] else ""
     d.say(events[0][0], f"台账{last} (ledger): " + "，".join(f"{words[k]} {n}" for k, n in done.items()))

@@ -22,7 +22,7 @@ Labels = Mapping[str, Mapping[str, str]]
 PHASE_STATE: Labels = {
     "pending": {"zh": "未开始", "en": "not started"},
     "active": {"zh": "进行中", "en": "in progress"},
-    "overdue": {"zh": "已超期", "en": "overdue"},
+    "overdue": {"zh": "已逾期", "en": "overdue"},
     "completed": {"zh": "已完成", "en": "completed"},
 }
 
@@ -31,7 +31,7 @@ OBLIGATION_STATE: Labels = {
     "filed": {"zh": "已报送", "en": "filed"},
     "accepted": {"zh": "已通过", "en": "accepted"},
     "rejected": {"zh": "已退回", "en": "rejected"},
-    "overdue": {"zh": "已超期", "en": "overdue"},
+    "overdue": {"zh": "已逾期", "en": "overdue"},
     "waived": {"zh": "免报", "en": "waived"},
 }
 
@@ -40,7 +40,8 @@ LEDGER_STATE: Labels = {
     "in_progress": {"zh": "整改中", "en": "in progress"},
     "rectified": {"zh": "已整改待核验", "en": "rectified, awaiting check"},
     "closed": {"zh": "已销号", "en": "closed"},
-    "reopened": {"zh": "已退回重新整改", "en": "reopened"},
+    "returned": {"zh": "退回整改", "en": "returned for more work"},
+    "reopened": {"zh": "反弹，重新整改", "en": "reopened after closure"},
 }
 
 # a reminder in the outbox: planned → sent; failed (retried with back-off) → dead after the last attempt

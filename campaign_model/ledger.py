@@ -1,8 +1,10 @@
 """The rectification ledger (整改台账) and evaluations (测评): plain rules over plain data and an instant.
 
 An item moves  open → in_progress → rectified → closed (销号, by a supervisor, with a comment and
-evidence), and comes back as `reopened` when the supervisor sends it back or a look-back (回头看)
-finds the problem again (反弹). Immediate fixes (立行立改) may go straight from open to rectified.
+evidence). A supervisor who finds a rectified item not done sends it back: `returned` (退回, more work
+before closure); an item that comes back after it was closed — sent back, or a look-back (回头看) finds the
+problem again — is `reopened` (反弹). Both are owed by the unit again. Immediate fixes (立行立改) may go
+straight from open to rectified.
 Long-term items (长期坚持) take progress notes in any open state, are never overdue and close only
 when a supervisor explicitly verifies them.
 
@@ -21,10 +23,10 @@ from typing import Any
 from .errors import ConflictError, InvalidInput
 from .labels import LEDGER_STATE, names
 
-STATES = ("open", "in_progress", "rectified", "closed", "reopened")
+STATES = ("open", "in_progress", "rectified", "closed", "returned", "reopened")
 STATE_ZH = names(LEDGER_STATE, "zh")  # labels.LEDGER_STATE: the one definition, with English
 # states in which the unit still owes work: these can be overdue, and do not count as "in progress"
-OWED = ("open", "in_progress", "reopened")
+OWED = ("open", "in_progress", "returned", "reopened")
 WORKING = ("in_progress", "rectified")  # "the rest in progress" (seed 000): being worked on or done, awaiting check
 UPDATE_STATES = ("in_progress", "rectified")
 
@@ -72,7 +74,8 @@ def check_instant(last_change: dt.datetime | None, at: dt.datetime) -> None:
 
 def transition(state: str, action: str, *, long_term: bool = False, note: str | None = None,
                comment: str | None = None, new_evidence: int = 0, evidence_since_reopen: int = 0) -> str:
-    """The state after `action` (progress | rectified | closed | reopened), or a bilingual refusal.
+    """The state after `action` (progress | rectified | closed | reopened), or a bilingual refusal. Sending
+    back (`reopened`) a rectified item returns it (退回: `returned`); a closed one is `reopened` (反弹).
 
     Closing needs evidence filed since the item was last reopened: evidence of a fix that did not
     hold cannot close the item a second time.
@@ -105,7 +108,7 @@ def transition(state: str, action: str, *, long_term: bool = False, note: str | 
         if state not in ("rectified", "closed"):
             raise ConflictError(f"该条目为“{STATE_ZH.get(state, state)}”，只能退回已整改或已销号的条目 "
                                 f"(the item is {state}; only a rectified or closed item can be sent back)")
-        return "reopened"
+        return "returned" if state == "rectified" else "reopened"
     raise InvalidInput(f"未知操作 '{action}' (unknown ledger action)")
 
 
@@ -137,7 +140,7 @@ def ledger_condition(counts: LedgerCounts, closed_at_least: Fraction | None = No
     if closed_at_least is not None and closed * closed_at_least.denominator < total * closed_at_least.numerator:
         why.append(f"销号 {closed}/{total}（{percent(counts.closed_share())}），须不低于 {percent(closed_at_least)} "
                    f"(closed {closed} of {total}; needs {percent(closed_at_least)})")
-    idle = counts.n("open", "reopened")
+    idle = counts.n("open", "returned", "reopened")
     if rest_in_progress and idle:
         why.append(f"{idle} 项尚未开始整改 ({idle} item(s) not in progress)")
     if none_overdue and counts.overdue:

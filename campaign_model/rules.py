@@ -51,22 +51,32 @@ class PhaseView:
     state: str  # pending | active | overdue | completed
     started_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
+    opens: str = "after_previous"  # after_previous | on_date
 
 
-def can_start(phase: PhaseView, previous_completed_at: dt.datetime | None, is_first: bool, at: dt.datetime) -> dt.datetime | None:
-    """The instant the phase started, if it has by `at`: its window is open and the one before is done."""
+def can_start(phase: PhaseView, previous_completed_at: dt.datetime | None, is_first: bool, at: dt.datetime,
+              previous_started_at: dt.datetime | None = None) -> dt.datetime | None:
+    """The instant the phase started, if it has by `at`: its window is open and the one before is done
+    (`after_previous`), or, for a phase that opens `on_date`, the one before has started: the two then run
+    side by side (seed 002: 综合整治 from 04-01 while 自查自纠's issue lists are due 04-05)."""
     if is_first:
         opened = phase.start_at
-    elif previous_completed_at is None:
-        return None
-    else:
+    elif previous_completed_at is not None:
         opened = max(phase.start_at, previous_completed_at)
+        if phase.opens == "on_date" and previous_started_at is not None:
+            opened = min(opened, max(phase.start_at, previous_started_at))
+    elif phase.opens == "on_date" and previous_started_at is not None:
+        opened = max(phase.start_at, previous_started_at)
+    else:
+        return None
     return opened if opened <= at else None
 
 
-def completion_instant(phase: PhaseView, started_at: dt.datetime, met_since: dt.datetime, at: dt.datetime) -> dt.datetime | None:
-    """When a started phase whose gate is met (since `met_since`) completes, if it has by `at`."""
-    ready = max(started_at, met_since)
+def completion_instant(phase: PhaseView, started_at: dt.datetime, met_since: dt.datetime, at: dt.datetime,
+                       previous_completed_at: dt.datetime | None = None) -> dt.datetime | None:
+    """When a started phase whose gate is met (since `met_since`) completes, if it has by `at`. Phases
+    complete in order: one that opened on its date completes no earlier than the one before it."""
+    ready = max(started_at, met_since, previous_completed_at or started_at)
     when = max(ready, phase.end_at) if phase.advance == "at_end" else ready
     return when if when <= at else None
 

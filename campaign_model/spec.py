@@ -104,11 +104,21 @@ class ArtifactKind(_Model):
         return self.rows is not None and "problem" in self.rows and "deadline" in self.rows
 
 
+# who reviews, by keyword: the supervising group (督导组) or the campaign's office (活动办)
+REVIEWERS = {"supervisor": ("督导组", "Supervising group"), "organizer": ("活动办", "Campaign office")}
+
+
 class Requirement(_Model):
+    """One artifact owed by an audience. `review` is false (filed is done: 报备), true (accepted by a
+    reviewer: 审核), or names who reviews: `supervisor` (督导组), `organizer` (活动办), or
+    `{by: 局办公室, by_en: Bureau office}`; the name is kept in `review_by` / `review_by_en`."""
+
     artifact: Key
     from_: str | list[Key] = Field(alias="from")
     signoff: bool = False
     review: bool = False
+    review_by: str | None = None
+    review_by_en: str | None = None
     reminders: dict[str, Any] | None = None  # fields of ReminderPolicy overriding the campaign's
 
     @field_validator("reminders")
@@ -123,6 +133,24 @@ class Requirement(_Model):
         return v
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reviewer(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or isinstance(data.get("review"), bool) or data.get("review") is None:
+            return data
+        data = dict(data)
+        value = data.pop("review")
+        by_en: str | None
+        if isinstance(value, str) and value in REVIEWERS:
+            by, by_en = REVIEWERS[value]
+        elif isinstance(value, dict) and set(value) <= {"by", "by_en"} and isinstance(value.get("by"), str) \
+                and value["by"].strip():
+            by, by_en = value["by"].strip(), value.get("by_en")
+        else:
+            raise ValueError(f"review 应为 true、false、supervisor、organizer 或 {{by: 审核单位}}，而不是 {value!r} "
+                             f"(review must be true, false, supervisor, organizer or {{by: <who reviews>}})")
+        return {**data, "review": True, "review_by": by, "review_by_en": by_en}
 
     @field_validator("from_")
     @classmethod
@@ -256,6 +284,10 @@ class Phase(_Model):
     steps: list[Step] = Field(default_factory=list)
     gate: Gate | None = None
     advance: Literal["at_end", "when_ready"] = "at_end"
+    # how the phase opens: after_previous (the default, as before): once the phase before it has completed
+    # (its gate met: 转段); on_date: on its start date even while the one before is still completing (its
+    # late obligations stay overdue and reminded; it still completes first, by its own gate)
+    opens: Literal["after_previous", "on_date"] = "after_previous"
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -326,6 +358,25 @@ class Messages(_Model):
     subject: str | None = None
     text: str | None = None
     html: str | None = None
+    # who signs the 通报 (the leading group's office, 领导小组办公室) and its document number: a pattern with
+    # {year} and {n}, e.g. "城教作风〔{year}〕{n}号"
+    issuer: str | None = None
+    issuer_en: str | None = None
+    doc_number: str | None = None
+    # the public board's heading (公示), e.g. 作风整改进行时; default: the campaign's title
+    board_title: str | None = None
+    board_title_en: str | None = None
+
+    @field_validator("doc_number")
+    @classmethod
+    def _doc_number(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                v.format(year=2023, n=1)
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(f"文号格式只能用 {{year}} 和 {{n}}，例如 城教作风〔{{year}}〕{{n}}号 "
+                                 f"(doc_number may only use {{year}} and {{n}}), got {v!r}") from None
+        return v
 
     @field_validator("subject", "text", "html")
     @classmethod

@@ -27,6 +27,13 @@ def notice_title(data: NoticeData, lang: str = "zh") -> str:
     return f"关于{data.title}材料报送情况的通报"
 
 
+def signer(data: NoticeData, lang: str = "zh") -> str | None:
+    """Who signs the notice: the campaign's leading group office (spec messages.issuer), else the organizer."""
+    if lang == "en":
+        return data.issuer_en or data.issuer or data.organizer_name
+    return data.issuer or data.organizer_name
+
+
 def _cn_number(n: int) -> str:
     """Section numbers as an official document writes them (一、二、……十一、)."""
     if not 0 < n < 100:
@@ -92,14 +99,15 @@ def _section(n: int, g: NoticeGroup, lang: str) -> list[str]:
 def render_markdown(data: NoticeData, lang: str = "zh", audit_head: tuple[int, str] | None = None) -> str:
     if lang not in STATUS:
         raise ValueError(f"unknown language {lang!r}")
-    lines = [f"# {notice_title(data, lang)}", "", _summary_zh(data) if lang == "zh" else _summary_en(data), ""]
+    lines = [data.doc_number, ""] if data.doc_number else []
+    lines += [f"# {notice_title(data, lang)}", "", _summary_zh(data) if lang == "zh" else _summary_en(data), ""]
     for n, group in enumerate(data.groups, start=1):
         lines += _section(n, group, lang)
     if data.groups:
         lines += ["请以上单位抓紧补报，并向活动办说明逾期原因。" if lang == "zh"
                   else "The units listed above are asked to file without further delay and to explain the delay.", ""]
     signed = f"{data.at.year}年{data.at.month}月{data.at.day}日" if lang == "zh" else f"{data.at:%Y-%m-%d}"
-    lines += [line for line in (data.organizer_name, signed) if line]
+    lines += [line for line in (signer(data, lang), signed) if line]
     if (anchor := anchor_line(audit_head, lang)) is not None:
         lines += ["", anchor]
     return "\n".join(lines) + "\n"
@@ -152,6 +160,18 @@ def write_xlsx(data: NoticeData, path: str | Path, lang: str = "zh", audit_head:
     wb.save(path)
 
 
+def _numbered(data: NoticeData) -> list[str]:
+    return [data.doc_number, ""] if data.doc_number else []
+
+
+def _signed(data: NoticeData, lang: str) -> list[str]:
+    """The signature of a plain-text notice, when the spec names the issuer (the Markdown always signs)."""
+    if not data.issuer:
+        return []
+    day = f"{data.at:%Y-%m-%d}" if lang == "en" else f"{data.at.year}年{data.at.month}月{data.at.day}日"
+    return ["", signer(data, lang) or "", day]
+
+
 def notice_message(data: NoticeData, lang: str = "zh", audit_head: tuple[int, str] | None = None) -> tuple[str, str, str]:
     """(subject, plain text, Markdown) for an email or a chat-group post, in the campaign's language only."""
     anchor = anchor_line(audit_head, lang)
@@ -160,19 +180,21 @@ def notice_message(data: NoticeData, lang: str = "zh", audit_head: tuple[int, st
         title = data.title_en or data.title
         subject = (f"[{title}] Notice on filings: {data.units_overdue} unit(s), {data.items_overdue} item(s) overdue"
                    if data.groups else f"[{title}] Notice on filings: nothing overdue")
-        lines = [notice_title(data, lang), "", _summary_en(data)]
+        lines = _numbered(data) + [notice_title(data, lang), "", _summary_en(data)]
         for n, g in enumerate(data.groups, start=1):
             lines += ["", f"{n}. {parent_label(g, lang)}"]
             lines += [f"  - {i.unit_name}: {i.artifact_title_en or i.artifact_title}, due {i.due:%Y-%m-%d %H:%M}, "
                       f"{i.days_overdue} day(s) overdue, {_status(i, lang)}" for i in g.items]
+        lines += _signed(data, lang)
         return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)
     if data.groups:
         subject = f"【{data.title}】材料报送情况通报：{data.units_overdue} 个单位 {data.items_overdue} 项逾期未报"
     else:
         subject = f"【{data.title}】材料报送情况通报：无逾期未报材料"
-    lines = [notice_title(data), "", _summary_zh(data)]
+    lines = _numbered(data) + [notice_title(data), "", _summary_zh(data)]
     for n, g in enumerate(data.groups, start=1):
         lines += ["", f"{_cn_number(n)}、{parent_label(g)}"]
         lines += [f"  - {i.unit_name}：{i.artifact_title}" + (f"（{i.step_title}）" if i.step_title != i.artifact_title else "")
                   + f"，截止 {i.due:%Y-%m-%d %H:%M}，逾期 {i.days_overdue} 天，{_status(i, 'zh')}" for i in g.items]
+    lines += _signed(data, "zh")
     return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)

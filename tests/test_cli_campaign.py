@@ -63,7 +63,8 @@ def test_create_file_tick_and_status_from_the_command_line(campaign, tmp_path):
     assert stored.read_bytes() == scan.read_bytes()
 
     status = json.loads(campaign("status", "zuofeng-2023", "--at", "2023-03-10T10:00", "--json").stdout)
-    assert set(status) == {"campaign", "at", "current_phase", "phases", "obligations", "obligations_legend"}
+    assert set(status) == {"campaign", "at", "current_phase", "running_phases", "phases", "obligations",
+                           "obligations_legend"}
     assert status["current_phase"] == "mobilization" and status["at"] == "2023-03-10T10:00:00+08:00"
     phase = status["phases"][0]
     assert {"key", "state", "start", "end", "gate"} <= set(phase) and ISO.match(phase["start"])

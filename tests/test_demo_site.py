@@ -236,7 +236,8 @@ def test_the_december_ledger_is_in_motion(december):
     from campaign_model.store.blobs import BlobStore
 
     items = december["items"]
-    states = {s: [i for i in items if i["state"] == s] for s in ("open", "in_progress", "rectified", "closed", "reopened")}
+    states = {s: [i for i in items if i["state"] == s]
+              for s in ("open", "in_progress", "rectified", "closed", "returned", "reopened")}
     closed = states["closed"]
     assert len(closed) > 30 and all(i["evidence"] for i in closed)
     assert all(any(h["action"] == "closed" and h["by"] == "督导组" and h["note"] for h in i["history"]) for i in closed)

@@ -166,7 +166,7 @@ def test_a_gate_that_waits_for_the_closure_ratio(engine, db_url, tmp_path):
     assert st["phases"][1]["completed_at"] == "2014-06-05T16:00:00+08:00" and st["phases"][1]["state"] == "completed"
     met, detail = c.gate("rectify", "2014-06-06T10:00")
     assert met and detail["ledger"]["counts"] == {"open": 0, "in_progress": 2, "rectified": 0, "closed": 4,
-                                                  "reopened": 0, "total": 6, "overdue": 0}
+                                                  "returned": 0, "reopened": 0, "total": 6, "overdue": 0}
     assert detail["ledger"]["closed_share"] == "66.7%"
 
 

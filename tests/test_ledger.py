@@ -42,7 +42,8 @@ def act(when: str, actor: str = "clerk") -> Act:
     ("open", "progress", "in_progress"), ("in_progress", "progress", "in_progress"),
     ("in_progress", "rectified", "rectified"), ("open", "rectified", "rectified"),  # 立行立改
     ("rectified", "rectified", "rectified"), ("reopened", "progress", "in_progress"),
-    ("rectified", "reopened", "reopened"), ("closed", "reopened", "reopened"), ("rectified", "closed", "closed"),
+    ("returned", "progress", "in_progress"), ("returned", "rectified", "rectified"),
+    ("rectified", "reopened", "returned"), ("closed", "reopened", "reopened"), ("rectified", "closed", "closed"),
 ])
 def test_allowed_transitions(state, action, after):
     assert rules.transition(state, action, note="进展", comment="意见", evidence_since_reopen=1) == after
@@ -78,6 +79,7 @@ def test_long_term_items_take_progress_anywhere_open_close_only_when_verified_an
     assert not rules.is_overdue("open", due, local("2023-06-01T00:00"), long_term=True)
     assert rules.is_overdue("open", due, local("2023-05-01T00:00"))
     assert rules.is_overdue("reopened", due, local("2023-05-01T00:00"))
+    assert rules.is_overdue("returned", due, local("2023-05-01T00:00"))
     assert not rules.is_overdue("rectified", due, local("2023-05-01T00:00"))  # waits on the supervisor
     assert not rules.is_overdue("in_progress", due, due)
 
@@ -231,7 +233,8 @@ def test_sending_back_a_rectified_item_and_refusals(engine, book):
     with pytest.raises(InvalidInput, match="comment") as refused:
         book.verify(2, False, "2023-04-02T09:00", comment=None)
     assert refused.value.field == "comment"
-    assert book.verify(2, False, "2023-04-02T09:00", comment="整改不彻底")["state"] == "reopened"
+    # sent back before closure: returned for more work (退回), not 反弹 (reopened after closure)
+    assert book.verify(2, False, "2023-04-02T09:00", comment="整改不彻底")["state"] == "returned"
     with pytest.raises(ConflictError, match="before the item's last change"):
         book.update(2, "in_progress", "2023-04-01T10:00", note="早于上次变更")
     with pytest.raises(InvalidInput, match="in_progress 或 rectified"):

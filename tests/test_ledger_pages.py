@@ -92,7 +92,7 @@ def test_the_list_pages_fifty_items_with_counts_per_state_and_no_history_loaded(
     counts = {a["id"]: a for a in elements(page, tag="a") if a.get("id", "").startswith("count-")}
     text = page.split('id="ledger-counts"')[1].split("</nav>")[0]
     assert re.search(r"未整改 <b>110</b>", text) and re.search(r"整改中 <b>10</b>", text)
-    assert re.search(r"超期 <b>20</b>", text) and counts["count-overdue"]["href"] == f"/c/{C}/ledger?overdue=yes"
+    assert re.search(r"逾期 <b>20</b>", text) and counts["count-overdue"]["href"] == f"/c/{C}/ledger?overdue=yes"
 
     last = admin.get(f"/c/{C}/ledger", params={"page": 3}).text
     assert len(rows(last)) == 20 and not set(ids(last)) & set(ids(page))
@@ -112,7 +112,7 @@ def test_each_filter_narrows_the_list_and_the_links_keep_the_filters(site, many)
     s1 = get(unit="s1")
     assert "共 70 条" in s1 and {tr["data-unit"] for tr in rows(s1)} == {"s1"}
     assert re.search(r'<option value="s1" selected>', s1)
-    assert "超期 <b>20</b>" in s1.split('id="ledger-counts"')[1]
+    assert "逾期 <b>20</b>" in s1.split('id="ledger-counts"')[1]
 
     # the overdue mark says by how many days (due 03-05, the site's clock 03-10)
     late = get(overdue="yes")

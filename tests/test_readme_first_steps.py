@@ -55,8 +55,8 @@ EXPECT = {
     "campaign ledger zuofeng-2026 --unit 城关第一小学": lambda r, home: _ledger(_out(r)),
     "campaign notice zuofeng-2026": lambda r, home: _notice(_out(r)),
     "campaign status zuofeng-2026 --at 2026-03-23T09:00": lambda r, home: _all_in(
-        _out(r), "已通过 (accepted) 1", "逾期 (overdue) 46", "mobilization     已超期 (overdue)",
-        "注意 (note): 阶段 学习发动 已过计划结束日期", "campaign advance zuofeng-2026 --force --reason"),
+        _out(r), "已通过 (accepted) 1", "逾期 (overdue) 46", "mobilization     已逾期 (overdue)",
+        "注意 (note): 阶段 学习动员 已过计划结束日期", "campaign advance zuofeng-2026 --force --reason"),
     "campaign audit verify": lambda r, home: _all_in(_out(r), "审计链完整"),
 }
 

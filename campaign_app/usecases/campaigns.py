@@ -59,14 +59,15 @@ def cards(svc: Services, at: dt.datetime, *, role: str | None = None, unit: str 
 def _card(conn: Any, key: str, at: dt.datetime) -> dict[str, Any]:
     ctx = load_ctx(conn, key)
     rows = phases.phase_rows(conn, ctx.id)
-    current = next((p for p in rows if p.started_at is not None and p.state != "completed"), None)
-    if current is not None:
-        return {"key": key, "title": ctx.title, "phase": current.title, "state": queries.phase_state(current, at)}
+    running = phases.running(rows)  # two at once when a phase opened on its date (spec: opens: on_date)
+    if running:
+        return {"key": key, "title": ctx.title, "phase": "、".join(p.title for p in running),
+                "state": queries.phase_state(running[-1], at)}
     done = bool(rows) and all(p.state == "completed" for p in rows)
     return {"key": key, "title": ctx.title, "phase": None, "state": "completed" if done else "pending"}
 
 
-TIMELINE_FIELDS = ("key", "title", "kind", "state", "start", "end", "started_at", "completed_at", "forced")
+TIMELINE_FIELDS = ("key", "title", "kind", "state", "start", "end", "started_at", "completed_at", "forced", "opens")
 
 
 def timeline(svc: Services, campaign: str, at: dt.datetime, *, scope: Scope | None = None) -> dict[str, Any]:
@@ -76,6 +77,7 @@ def timeline(svc: Services, campaign: str, at: dt.datetime, *, scope: Scope | No
         units = scope.units(conn, ctx) if scope is not None else None
         doc = queries.status(conn, campaign, at)
     return {"campaign": campaign, "title": ctx.title, "at": doc["at"], "current_phase": doc["current_phase"],
+            "running_phases": doc["running_phases"],
             "phases": [{k: p[k] for k in TIMELINE_FIELDS} for p in doc["phases"]],
             "units": sorted(units) if units is not None else None}
 

@@ -97,6 +97,7 @@ def _obligation(r: Any, ctx: CampaignCtx, title: tuple[str, str | None], at: dt.
         "opens": r.phase_start.astimezone(ctx.tz).date().isoformat() if r.not_open else None,
         "waits_for_previous": bool(r.not_open and r.phase_start <= at),
         "acknowledge": bool(kind.get("acknowledge")), "signoff": bool(r.signoff), "review": bool(r.review),
+        "reviewer": r.reviewer if r.review else None,  # who reviews, when the spec names them
         "rejection": rejection,
         "filed_at": r.filed_at.astimezone(ctx.tz).isoformat() if r.filed_at else None,
     }

@@ -482,7 +482,7 @@ def remind(key: str, body: RemindIn, svc: Svc, background: BackgroundTasks,
 
 # --- audit and reports ---
 
-@router.get("/audit", tags=["audit"], summary="审计日志，可检索 (the audit log, newest first, searchable)")
+@router.get("/audit", tags=["audit"], summary="操作日志，可检索 (the audit log, newest first, searchable)")
 def audit_log(svc: Svc, campaign: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
               caller: Caller = require("audit.read")) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The dashboard: campaigns, a campaign's overview, the traffic-light matrix, the overdue list with
-"remind now", the audit log, and the public board 作风整改进行时 (no login).
+"remind now", the audit log, and the public board (公示, its heading from the spec) (no login).
 
 Each route turns a request into one call of a use case (`campaign_app.usecases`) and one
 template; a unit user sees only the units of its scope, as in the API. Filing and the ledger have

@@ -219,11 +219,12 @@ def _filed_by_day(conn: Connection, ctx: CampaignCtx, phase_ids: list[int], firs
 # --- the public board ---
 
 def public_board(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
-    """The public 公示 board 作风整改进行时: aggregated figures only, nothing a unit filed, no person.
+    """The public 公示 board (its heading from the spec's messages.board_title, e.g. 作风整改进行时): aggregated
+    figures only, nothing a unit filed, no person.
 
     Per phase: obligations due (waivers left out), filed (filed or accepted by `at`), on time, and
     `rate` = filed / due. Overall: `filed_rate` = filed / obligations, `on_time_rate` = on time / filed.
-    Ledger: current items, a reopened one counted as open. Groups: the units directly under each
+    Ledger: current items, a returned or reopened one counted as open. Groups: the units directly under each
     parent unit, named by the parent (a public body). Six queries.
     """
     ctx = load_ctx(conn, key)
@@ -248,13 +249,16 @@ def public_board(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
     for group, state, long_term, late, n in items:
         c = ledger_by_group[group]
         c["items"] += n
-        c["open" if state == "reopened" else state] += n
+        c["open" if state in ("returned", "reopened") else state] += n
         c["long_term"] += n * long_term
         c["overdue"] += n * late
     total, ledger_total = sum(by_phase.values(), Counter()), sum(ledger_by_group.values(), Counter())
-    current = next((p.key for p in phase_list if p.started_at is not None and p.state != "completed"), None)
+    running = [p.key for p in phase_list if p.started_at is not None and p.state != "completed"]
     return {
-        "campaign": ctx.key, "title": ctx.title, "title_en": title_en, "at": iso(at, ctx), "current_phase": current,
+        "campaign": ctx.key, "title": ctx.title, "title_en": title_en, "at": iso(at, ctx),
+        "current_phase": running[0] if running else None, "running_phases": running,
+        # the board's heading from the spec (messages.board_title), else the campaign's own title alone
+        "board_title": (ctx.messages or {}).get("board_title"), "board_title_en": (ctx.messages or {}).get("board_title_en"),
         "phases": [{"key": p.key, "title": p.title, "state": phase_state(p, at), "start": iso(p.start_at, ctx),
                     "end": iso(p.end_at, ctx), "due": by_phase[p.id]["due"], "filed": by_phase[p.id]["filed"],
                     "on_time": by_phase[p.id]["on_time"], "rate": _rate(by_phase[p.id]["filed"], by_phase[p.id]["due"])}

@@ -137,6 +137,11 @@ def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
 _CHUNK = 5000
 
 
+def reviewer_name(req: Any) -> dict[str, str | None] | None:
+    """Who reviews a requirement's filings, when the spec names them (stored in requirements.reviewer)."""
+    return {"zh": req.review_by, "en": req.review_by_en} if req.review and req.review_by else None
+
+
 def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str, Any]:
     """Store the spec (version 1), its units, phases and requirements, and one obligation per pair."""
     spec = loaded.spec
@@ -158,7 +163,7 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
         pid = inserted_id(conn.execute(insert(phases).values(
             campaign_id=cid, idx=i, key=phase.key, title=phase.title, title_en=phase.title_en, kind=phase.kind,
             start_at=local_start_of_day(phase.start, tz), end_at=local_end_of_day(phase.end, tz),
-            advance=phase.advance, state="pending")))
+            advance=phase.advance, opens=phase.opens, state="pending")))
         gate_kinds = set(phase.gate.artifacts) if phase.gate and phase.gate.artifacts else None
         idx = 0
         for step in phase.steps:
@@ -167,7 +172,7 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
                 conn.execute(insert(requirements).values(
                     campaign_id=cid, phase_id=pid, idx=idx, step_key=step.key, step_title=step.title,
                     artifact=req.artifact, audience=req.from_, signoff=req.signoff, review=req.review,
-                    gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due, policy=req.reminders))
+                    reviewer=reviewer_name(req), gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due, policy=req.reminders))
                 idx += 1
     ctx = load_ctx(conn, spec.key)
     count = materialize(conn, ctx, act.at)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, String, and_, case, func, literal, select
 
 from .campaigns import CampaignCtx, load_ctx
 from .predicates import obligation_overdue, phase_started
-from .tables import campaigns, obligations, requirements, units
+from .tables import campaigns, obligations, phases, requirements, units
 
 NO_PARENT = "无上级单位 (no parent)"
 
@@ -56,6 +56,11 @@ class NoticeData:
     filed_on_time: int
     filed_late: int
     waived: int
+    # the signature (the campaign's leading group office, spec messages.issuer) and the document number
+    # (messages.doc_number with {year} and {n}: the campaign week of the notice), when the spec gives them
+    issuer: str | None = None
+    issuer_en: str | None = None
+    doc_number: str | None = None
 
     @property
     def items(self) -> list[NoticeItem]:
@@ -125,5 +130,23 @@ def overdue_by_parent(conn: Connection, campaign_key: str, at: dt.datetime) -> N
             r.unit_key, r.unit_name, r.artifact, kind.get("title", r.artifact), r.step_title, local_due,
             (local_at.date() - local_due.date()).days, r.state == "rejected", kind.get("title_en")))
     total, on_time, late, waived, title_en, organizer_name = summary
+    messages = ctx.messages or {}
+    doc_number = None
+    if messages.get("doc_number"):
+        first = conn.execute(select(func.min(phases.c.start_at)).where(phases.c.campaign_id == ctx.id)).scalar()
+        doc_number = str(messages["doc_number"]).format(year=local_at.year, n=notice_number(first, local_at, ctx))
     return NoticeData(ctx.key, ctx.title, title_en, organizer_name, local_at, list(groups.values()),
-                      int(total), int(on_time), int(late), int(waived))
+                      int(total), int(on_time), int(late), int(waived),
+                      messages.get("issuer"), messages.get("issuer_en"), doc_number)
+
+
+def notice_number(first_start: dt.datetime | None, local_at: dt.datetime, ctx: CampaignCtx) -> int:
+    """The notice's number in its document series: one notice a week, counted from the campaign's first week
+    (the week of its first phase's start), so that the same week's notice always bears the same number."""
+    if first_start is None:
+        return 1
+    if first_start.tzinfo is None:
+        first_start = first_start.replace(tzinfo=dt.UTC)
+    first = first_start.astimezone(ctx.tz).date()
+    first_monday = first - dt.timedelta(days=first.weekday())
+    return max(1, (local_at.date() - first_monday).days // 7 + 1)

@@ -26,7 +26,14 @@ def phase_rows(conn: Connection, campaign_id: int) -> list[Any]:
 
 
 def view(row: Any) -> rules.PhaseView:
-    return rules.PhaseView(row.key, row.start_at, row.end_at, row.advance, row.state, row.started_at, row.completed_at)
+    return rules.PhaseView(row.key, row.start_at, row.end_at, row.advance, row.state, row.started_at, row.completed_at,
+                           row.opens)
+
+
+def running(rows: list[Any]) -> list[Any]:
+    """The phases running now, in order: started and not completed (several when a phase opened on its date
+    while the one before was still completing)."""
+    return [r for r in rows if r.started_at is not None and r.state != "completed"]
 
 
 def mark_overdue(conn: Connection, ctx: CampaignCtx, phase: Any, act: Act) -> int:
@@ -132,29 +139,33 @@ def _complete(conn: Connection, ctx: CampaignCtx, phase: Any, when: dt.datetime,
 def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = None) -> list[str]:
     """Start the phases whose time has come and complete those whose gates allow; returns completed keys.
 
-    Phases are taken in order: one starts only when its window is open and the one before is complete.
-    With `only`, stops after that phase has been considered (a phase flow advances its own phase).
+    Phases are taken in order: one starts when its window is open and the one before is complete, or, if it
+    opens `on_date`, once the one before has started (both then run); phases complete in order, each by its
+    own gate. With `only`, stops after that phase has been considered (a phase flow advances its own phase).
     """
     completed: list[str] = []
     prev_done: dt.datetime | None = None
+    prev_started: dt.datetime | None = None
     for i, row in enumerate(phase_rows(conn, ctx.id)):
         if row.state == "completed":
-            prev_done = row.completed_at
+            prev_done, prev_started = row.completed_at, row.started_at
             continue
+        in_order = i == 0 or prev_done is not None  # every phase before it has completed
         started_at = row.started_at
         if started_at is None:
-            started_at = rules.can_start(view(row), prev_done, i == 0, act.at)
+            started_at = rules.can_start(view(row), prev_done, i == 0, act.at, prev_started)
             if started_at is None:
                 break
             _start(conn, ctx, row, started_at, act)
             row = conn.execute(select(phases).where(phases.c.id == row.id)).one()
-        gate = gate_report(conn, ctx, row, act.at, quick=True)
-        when = None if not gate.met else rules.completion_instant(
-            view(row), started_at, min(max(_met_since(conn, row), gate.since or started_at), act.at), act.at)
+        gate = gate_report(conn, ctx, row, act.at, quick=True) if in_order else None
+        when = None if gate is None or not gate.met else rules.completion_instant(
+            view(row), started_at, min(max(_met_since(conn, row), gate.since or started_at), act.at), act.at,
+            prev_done)
         if when is not None:
             _complete(conn, ctx, row, when, act)
             completed.append(row.key)
-            prev_done = when
+            prev_done, prev_started = when, started_at
             if only == row.key:
                 only = None  # the next phase may start in the same tick
             continue
@@ -162,7 +173,7 @@ def advance(conn: Connection, ctx: CampaignCtx, act: Act, only: str | None = Non
         if state != row.state:
             conn.execute(update(phases).where(phases.c.id == row.id).values(state=state))
             audit.append(conn, act, "phase.overdue", ctx.key, f"phase:{row.key}", {"state": row.state}, {"state": state})
-        break
+        prev_done, prev_started = None, started_at  # the next phase may still open on its date
     return completed
 
 

@@ -41,23 +41,25 @@ def status(conn: Connection, key: str, at: dt.datetime) -> dict[str, Any]:
     ctx = load_ctx(conn, key)
     out_phases = []
     current = None
+    running: list[str] = []  # several when a phase opened on its date while the one before was completing
     for row in phase_rows(conn, ctx.id):
         gate = gate_report(conn, ctx, row, at)
         conditions = gate.conditions
         if gate.rechecks_pending:
             conditions = {**conditions, "rechecks_pending": gate.rechecks_pending}
-        if current is None and row.started_at is not None and row.state != "completed":
-            current = row.key
+        if row.started_at is not None and row.state != "completed":
+            current = current or row.key
+            running.append(row.key)
         out_phases.append({
             "key": row.key, "title": row.title, "kind": row.kind, "state": phase_state(row, at),
             "start": iso(row.start_at, ctx), "end": iso(row.end_at, ctx),
             "started_at": iso(row.started_at, ctx), "completed_at": iso(row.completed_at, ctx),
-            "forced": bool(row.forced), "force_reason": row.force_reason,
+            "forced": bool(row.forced), "force_reason": row.force_reason, "opens": row.opens,
             "gate": {"met": gate.met, "missing": [
                 {"unit": m.key, "artifact": m.artifact, "due": iso(m.due_at, ctx), "state": _display(m.state, m.due_at, at, row.started_at)}
                 for m in gate.missing], **({"conditions": conditions} if conditions else {})},
         })
-    return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "phases": out_phases,
+    return {"campaign": key, "at": iso(at, ctx), "current_phase": current, "running_phases": running, "phases": out_phases,
             "obligations": obligation_counts(conn, ctx.id, at), "obligations_legend": COUNTS_LEGEND}
 
 

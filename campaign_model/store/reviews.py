@@ -38,8 +38,8 @@ def _waiting_query(ctx: CampaignCtx) -> Any:
     return (select(filings.c.id, filings.c.version, filings.c.at, filings.c.by, filings.c.late, filings.c.signed_by,
                    obligations.c.id.label("obligation_id"), obligations.c.artifact, obligations.c.due_at,
                    units.c.key.label("unit"), units.c.name.label("unit_name"), units.c.parent_key,
-                   requirements.c.step_key, requirements.c.step_title, phases.c.key.label("phase"),
-                   phases.c.title.label("phase_title"))
+                   requirements.c.step_key, requirements.c.step_title, requirements.c.reviewer,
+                   phases.c.key.label("phase"), phases.c.title.label("phase_title"))
             .join(obligations, obligations.c.id == filings.c.obligation_id)
             .join(units, units.c.id == obligations.c.unit_id)
             .join(requirements, requirements.c.id == obligations.c.requirement_id)
@@ -71,7 +71,8 @@ def waiting(conn: Connection, ctx: CampaignCtx, scope: Collection[str] | None, *
         {"id": r.id, "unit": r.unit, "unit_name": r.unit_name, "parent": r.parent_key, "artifact": r.artifact,
          "artifact_title": _title(ctx, r.artifact), "step": r.step_key, "step_title": r.step_title, "phase": r.phase,
          "phase_title": r.phase_title, "version": r.version, "at": _iso(r.at, ctx), "by": r.by,
-         "signed_by": r.signed_by, "late": bool(r.late), "due": _iso(r.due_at, ctx)} for r in rows]}
+         "signed_by": r.signed_by, "late": bool(r.late), "due": _iso(r.due_at, ctx),
+         "reviewer": r.reviewer} for r in rows]}
 
 
 def queue_choices(conn: Connection, ctx: CampaignCtx, scope: Collection[str] | None) -> dict[str, Any]:

@@ -119,6 +119,7 @@ phases = Table(
     Column("start_at", UTCDateTime, nullable=False),
     Column("end_at", UTCDateTime, nullable=False),
     Column("advance", String(16), nullable=False),
+    Column("opens", String(16), nullable=False, default="after_previous", server_default="after_previous"),
     Column("state", String(16), nullable=False, default="pending"),
     Column("started_at", UTCDateTime),
     Column("completed_at", UTCDateTime),
@@ -139,6 +140,7 @@ requirements = Table(
     Column("audience", JSON, nullable=False),
     Column("signoff", Boolean, nullable=False),
     Column("review", Boolean, nullable=False),
+    Column("reviewer", JSON),  # who reviews, when the spec names them: {"zh": 督导组, "en": Supervising group}
     Column("gating", Boolean, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("policy", JSON),  # the reminder policy when the requirement overrides the campaign's
@@ -227,7 +229,7 @@ ledger_items = Table(
     Column("leader", Text),
     Column("office", Text),
     Column("deadline", Date),
-    Column("state", String(16), nullable=False),  # open | in_progress | rectified | closed | reopened
+    Column("state", String(16), nullable=False),  # open | in_progress | rectified | closed | returned | reopened
     Column("source", String(32), nullable=False),  # self_check | mass_opinion | supervision | ...
     Column("current", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),

@@ -70,7 +70,7 @@ def task_obligations(conn: Connection, unit_ids: Collection[int], at: dt.datetim
                 units.c.key.label("unit"), units.c.name.label("unit_name"),
                 phase.c.key.label("phase"), phase.c.title.label("phase_title"),
                 phase.c.title_en.label("phase_title_en"), phase.c.start_at.label("phase_start"),
-                requirements.c.step_key, requirements.c.step_title, requirements.c.signoff,
+                requirements.c.step_key, requirements.c.step_title, requirements.c.signoff, requirements.c.reviewer,
                 case((obligation_overdue(at), True), else_=False).label("overdue"),
                 case((obligation_not_open(at), True), else_=False).label("not_open"),
                 reviews.c.comment.label("review_comment"), reviews.c.by.label("review_by"),

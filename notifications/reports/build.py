@@ -18,6 +18,7 @@ from notifications.notice import HEADER_EN as NOTICE_HEADER_EN
 from notifications.notice import _summary_en as notice_summary_en
 from notifications.notice import _summary_zh as notice_summary  # the notice's own wording, not a copy
 from notifications.notice import notice_title, parent_label
+from notifications.notice import signer as notice_signer
 
 from .chart import closure_svg
 from .model import LONG_TERM_LABEL, Col, Report, Table, columns
@@ -27,7 +28,8 @@ from .model import LONG_TERM_LABEL, Col, Report, Table, columns
 STATE_EN = names(LEDGER_STATE, "en")
 STATES = {"zh": STATE_ZH, "en": STATE_EN}
 NOTICE_STATUS = {"zh": ("逾期未报", "退回未重报"), "en": ("not filed", "rejected, not re-filed")}
-TONES = {STATE_ZH["reopened"]: "bad", STATE_ZH["closed"]: "ok", "逾期未报": "bad", "退回未重报": "bad",
+TONES = {STATE_ZH["reopened"]: "bad", STATE_ZH["returned"]: "bad", "returned": "bad",
+         STATE_ZH["closed"]: "ok", "逾期未报": "bad", "退回未重报": "bad",
          "reopened": "bad", "closed": "ok", "not filed": "bad", "rejected, not re-filed": "bad"}
 LEDGER_COLUMNS = [
     Col("no", "序号", "int", title_en="No."), Col("unit_name", "单位", title_en="Unit"),
@@ -94,7 +96,8 @@ def notice_report(data: NoticeData, lang: str = "zh") -> Report:
                 "waived": data.waived, "units_overdue": data.units_overdue, "items_overdue": data.items_overdue,
                 "groups": groups}
     summary = [notice_summary_en(data) if lang == "en" else notice_summary(data)] + \
-        ([data.organizer_name] if data.organizer_name else [])
+        ([data.doc_number] if data.doc_number else []) + \
+        ([signer] if (signer := notice_signer(data, lang)) else [])
     table = Table("Notice", "Overdue materials", cols, rows) if lang == "en" else Table("通报", "逾期未报材料", cols, rows)
     return Report("notice", data.campaign, title, data.at, [table], document, summary, lang=lang)
 

@@ -37,7 +37,7 @@ REQUIRED = {"problem": "问题", "measure": "整改措施", "leader": "责任领
 STATES = {**{v: k for k, v in STATE_ZH.items()}, **{k: k for k in STATE_ZH}, "未整改": "open", "未开始": "open",
           "待整改": "open", "正在整改": "in_progress", "推进中": "in_progress", "长期坚持": "in_progress",
           "已整改": "rectified", "已整改待验收": "rectified", "整改完成": "rectified", "已完成": "rectified",
-          "销号": "closed", "反弹": "reopened", "已反弹": "reopened", "已退回": "reopened",
+          "销号": "closed", "反弹": "reopened", "已反弹": "reopened", "已退回": "returned", "退回整改": "returned",
           "已退回/反弹": "reopened"}
 LONG_TERM = re.compile(r"长期(坚持|整改)?|持续整改|long[- ]?term", re.IGNORECASE)
 HEADER_SEARCH = 10  # how many rows above the header a title block may take
