@@ -145,7 +145,7 @@ def has_id(html: str, ident: str) -> bool:
 
 PAGES = ["/", f"/c/{C}", f"/c/{C}/matrix", f"/c/{C}/overdue", f"/c/{C}/file", f"/c/{C}/ledger", "/audit", f"/c/{C}/reviews",
          f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders", f"/c/{C}/ledger/1", f"/c/{C}/ledger?unit=s1&overdue=yes&page=2",
-         f"/c/{C}/changes"]
+         f"/c/{C}/changes", f"/c/{C}/units", f"/c/{C}/units/s1", f"/c/{C}/units?q=小学"]
 
 
 @pytest.mark.parametrize("path", PAGES)
