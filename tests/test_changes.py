@@ -221,3 +221,40 @@ def test_an_unknown_step_is_named(run):
         changes.extend(run.svc, _act("2023-02-27T10:00"), run.key, step="nope", units=None,
                        due=local("2023-03-10T18:00"), reason="r", at=local("2023-02-27T10:00"))
     assert "nope" in str(err.value) and err.value.field == "step"
+
+
+def test_a_requirement_with_filings_cannot_be_removed_one_without_can(run):
+    run.file_plan("s1", "2023-02-17T10:00")
+    at = local("2023-02-20T10:00")
+    no_plan = SMALL_SPEC.replace("""        requires:
+          - {artifact: plan, from: tag:学校, signoff: true}""", "")
+    with pytest.raises(ConflictError) as err:
+        changes.amend(run.svc, _act("2023-02-20T10:00"), run.key, no_plan, reason="r", at=at)
+    assert "1 份" in str(err.value) and "1 filings" in str(err.value)
+    no_summary = SMALL_SPEC.replace("""        requires:
+          - {artifact: summary, from: organizer}""", "")
+    result = changes.amend(run.svc, _act("2023-02-20T10:00"), run.key, no_summary, reason="总结报告改为线下", at=at)
+    assert any("删除报送要求" in c for c in result["changes"])
+    with run.engine.connect() as conn:
+        assert conn.execute(select(obligations).where(obligations.c.artifact == "summary")).all() == []
+    assert run.audit_ok()
+
+
+def test_a_new_reminder_policy_replans_the_open_obligations_of_a_started_phase(run):
+    text = SMALL_SPEC.replace('before: ["3 days", "1 workday"]', 'before: ["5 days"]')
+    result = changes.amend(run.svc, _act("2023-02-20T10:00"), run.key, text, reason="提前提醒",
+                           at=local("2023-02-20T10:00"))
+    assert result["recomputed"] == 2
+    assert run.obligation("s1").next_remind_at == run.obligation("s2").next_remind_at == local("2023-02-23T09:00")
+    assert run.obligation("s1", "issue_list").next_remind_at is None  # its phase has not started
+
+
+def test_an_extension_for_all_keeps_a_later_one(run):
+    at = local("2023-02-27T10:00")
+    changes.extend(run.svc, _act("2023-02-27T10:00"), run.key, step="plan", units=["s1"],
+                   due=local("2023-03-15T23:59:59"), reason="外出", at=at)
+    result = changes.extend(run.svc, _act("2023-02-27T11:00"), run.key, step="plan", units=None,
+                            due=local("2023-03-06T23:59:59"), reason="统一延期", at=at)
+    assert [r["unit"] for r in result["obligations"]] == ["s2"]
+    assert run.obligation("s1").due_at == local("2023-03-15T23:59:59")
+    assert run.obligation("s1").extended_from == run.obligation("s2").extended_from == local("2023-02-28T23:59:59")

@@ -185,7 +185,7 @@ def plan_amendment(conn: Connection, ctx: CampaignCtx, loaded: LoadedSpec, at: d
             changes.append(f"新增阶段「{phase.title}」：{phase.start} 至 {phase.end} (phase '{phase.key}' added)")
             writes.append(partial(_insert, table=phases, values=dict(
                 campaign_id=ctx.id, idx=idx, key=phase.key, title=phase.title, title_en=phase.title_en, kind=phase.kind,
-                start_at=start_at, end_at=end_at, advance=phase.advance, state="pending")))
+                start_at=start_at, end_at=end_at, advance=phase.advance, state="pending", **_phase_extra(phase))))
         else:
             if start_at != old.start_at:
                 was = old.start_at.astimezone(tz).date()
@@ -207,10 +207,11 @@ def plan_amendment(conn: Connection, ctx: CampaignCtx, loaded: LoadedSpec, at: d
                 else:
                     pvalues["end_at"] = end_at
                     changes.append(f"阶段「{phase.title}」结束日期：{was} → {phase.end} (phase end moved)")
-            for name in ("title", "title_en", "kind", "advance"):
-                if getattr(phase, name) != getattr(old, name):
-                    pvalues[name] = getattr(phase, name)
-                    changes.append(f"阶段「{old.title}」的 {name}：{getattr(old, name)} → {getattr(phase, name)} (phase {name} changed)")
+            now = {n: getattr(phase, n) for n in ("title", "title_en", "kind", "advance")} | _phase_extra(phase)
+            for name, value in now.items():
+                if value != getattr(old, name):
+                    pvalues[name] = value
+                    changes.append(f"阶段「{old.title}」的 {name}：{getattr(old, name)} → {value} (phase {name} changed)")
             if pvalues:
                 writes.append(partial(_update, table=phases, row_id=old.id, values=pvalues))
         _plan_requirements(conn, ctx, new_ctx, plan, phase, old, cal, at, title)
@@ -250,7 +251,7 @@ def _plan_requirements(conn: Connection, ctx: CampaignCtx, new_ctx: CampaignCtx,
                 plan.writes.append(partial(_insert_requirement, ctx=ctx, phase_key=phase.key, values=dict(
                     campaign_id=ctx.id, idx=idx, step_key=step.key, step_title=step.title, artifact=req.artifact,
                     audience=req.from_, signoff=req.signoff, review=req.review, gating=gating, due_at=due,
-                    policy=req.reminders)))
+                    policy=req.reminders, **_requirement_extra(req))))
                 idx += 1
                 continue
             rv: dict[str, Any] = {"idx": idx} if old.idx != idx else {}
@@ -286,8 +287,13 @@ def _plan_requirements(conn: Connection, ctx: CampaignCtx, new_ctx: CampaignCtx,
             if req.review != old.review:
                 rv["review"] = ov["review"] = req.review
                 plan.changes.append(f"{what} 需审核：{old.review} → {req.review} (review changed)")
-            if gating != old.gating:
-                rv["gating"] = ov["gating"] = gating
+            for name, value in _requirement_extra(req).items():
+                if value != getattr(old, name):
+                    rv[name] = value
+                    plan.changes.append(f"{what} 的 {name}：{getattr(old, name)} → {value} ({name} changed)")
+            if gating != old.gating:  # the gate's rule: every obligation of the requirement, filed or not
+                rv["gating"] = gating
+                plan.writes.append(partial(_update_all, requirement_id=old.id, values={"gating": gating}))
                 plan.changes.append(f"{what} 是否计入转段条件：{old.gating} → {gating} (gate changed)")
             if req.reminders != old.policy:
                 rv["policy"] = req.reminders
@@ -321,6 +327,23 @@ def _insert(conn: Connection, table: Any, values: dict[str, Any]) -> None:
 
 def _update(conn: Connection, table: Any, row_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
+def _update_all(conn: Connection, requirement_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(obligations).where(obligations.c.requirement_id == requirement_id).values(**values))
+
+
+def _requirement_extra(req: Any) -> dict[str, Any]:
+    """Columns a newer schema stores for a requirement (who reviews), as create_campaign stores them."""
+    from . import campaigns as created
+
+    name = getattr(created, "reviewer_name", None)
+    return {"reviewer": name(req)} if name is not None and "reviewer" in requirements.c else {}
+
+
+def _phase_extra(phase: Any) -> dict[str, Any]:
+    """Columns a newer schema stores for a phase (how it opens), as create_campaign stores them."""
+    return {"opens": phase.opens} if hasattr(phase, "opens") and "opens" in phases.c else {}
 
 
 def _update_open(conn: Connection, requirement_id: int, values: dict[str, Any]) -> None:
@@ -468,6 +491,8 @@ def extend(conn: Connection, ctx: CampaignCtx, step: str, unit_keys: list[str] |
     if not obs:
         raise InvalidInput(f"步骤 '{step}' 没有所选单位未报送的材料，无需延期 (no open obligation of this step for "
                            f"the chosen units)", field="units")
+    if unit_ids is None:  # all units: one already given a later date keeps it
+        obs = [o for o in obs if o.due_at < due] or obs
     earlier = [o for o in obs if o.due_at >= due]
     if earlier:
         o = earlier[0]
