@@ -678,7 +678,7 @@ DEMO_USERS = (("admin", "admin", None, "局办公室（管理员）"), ("duchazu
 def load_live_demo(settings: Settings, now: dt.datetime, schools: int = 48) -> dict[str, Any] | None:
     """`serve --demo`: the scripted campaign moved to this year and played up to `now`, with demo accounts.
     Nothing happens when the database already holds a campaign."""
-    from campaign_model.store.accounts import add_user
+    from campaign_model.store.accounts import add_user, create_token
     from campaign_model.store.queries import campaign_list
 
     engine = db.open_engine(settings.db_url)
@@ -694,5 +694,7 @@ def load_live_demo(settings: Settings, now: dt.datetime, schools: int = 48) -> d
     with engine.begin() as conn:
         for name, role, unit, display in DEMO_USERS:
             add_user(conn, name, role, unit, DEMO_PASSWORD, act, display_name=display)
+        # a program's token, so that the accounts page (/admin/users) lists one; its value is shown to nobody
+        create_token(conn, "admin", act, 90, "报表系统（演示）")
     engine.dispose()
     return {"campaign": d.key, "users": [u[0] for u in DEMO_USERS], "password": DEMO_PASSWORD}

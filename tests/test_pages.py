@@ -177,6 +177,8 @@ def test_after_logging_in_the_visitor_lands_on_the_page_asked_for(site):
     ("s1user", f"/c/{C}", "own-obligations"), ("s1user", f"/c/{C}/matrix", "matrix"),
     ("s1user", f"/c/{C}/file", "filing-form"), ("s1user", f"/c/{C}/ledger", "ledger"),
     ("admin", f"/c/{C}/reminders", "outbox"), ("sup", f"/c/{C}/reminders", "outbox-counts"),
+    ("admin", "/admin/users", "users"), ("admin", f"/admin/users/bulk?campaign={C}", "bulk-create-list"),
+    ("viewer", "/password", "password-page"), ("s1user", "/password", "password-page"),
     ("admin", f"/c/{C}/changes", "extend-form"), ("sup", f"/c/{C}/changes", "versions"),
     ("viewer", f"/c/{C}/changes", "versions"),
 ])
@@ -190,6 +192,7 @@ def test_each_page_renders_for_a_role_that_may_use_it(site, user, path, marker):
 
 @pytest.mark.parametrize("user, path", [("viewer", f"/c/{C}/file"), ("sup", f"/c/{C}/file"), ("viewer", "/audit"),
                                         ("s1user", "/audit"), ("stranger", f"/c/{C}"), ("s1user", f"/c/{C}/reviews"),
+                                        ("sup", "/admin/users"), ("viewer", "/admin/users/bulk"), ("s1user", "/admin/users"),
                                         ("d1user", f"/c/{C}/reviews"), ("viewer", f"/c/{C}/reviews"),
                                         ("viewer", f"/c/{C}/reminders"), ("s1user", f"/c/{C}/reminders"),
                                         ("s1user", f"/c/{C}/changes"), ("d1user", f"/c/{C}/changes")])

@@ -6,6 +6,7 @@ SQLite database holds the small campaign (conftest.SMALL_SPEC) and one account p
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ def post(client: TestClient, path: str, data: dict[str, Any] | None = None, page
 
 
 def secret_of(html: str) -> str:
-    return elements(html, tag="input", id="secret")[0]["value"]
+    found = re.search(r'<textarea id="secret"[^>]*>([^<]*)</textarea>', html)
+    assert found, html[:500]
+    return found.group(1)
 
 
 def sheet_rows(body: bytes) -> list[tuple[Any, ...]]:
@@ -112,6 +115,12 @@ def test_every_admin_route_refuses_the_other_roles(site, user):
         answer = client.request(method, path, data={"csrf": token} if method == "POST" else None, follow_redirects=False)
         assert answer.status_code == 403, (method, path, answer.status_code)
     assert site.user("viewer").disabled is False
+
+
+def test_the_accounts_pages_send_a_visitor_without_a_session_to_log_in(site):
+    for path in ("/admin/users", "/admin/users/bulk"):
+        answer = TestClient(site.app).get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=/admin/users")
 
 
 def test_the_accounts_page_lists_roles_units_with_their_campaigns_and_states(site):

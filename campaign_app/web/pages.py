@@ -33,8 +33,8 @@ from .review_pages import router as review_router
 from .task_pages import router as task_router
 from .task_pages import tasks_home
 from .timeline_chart import campaign_phases, timeline_chart
-from .user_pages import router as user_router
 from .unit_pages import router as unit_router
+from .user_pages import router as user_router
 
 router = APIRouter(include_in_schema=False)
 router.include_router(filing_router)

@@ -14,6 +14,16 @@ document.addEventListener("DOMContentLoaded", function () {
   if (wanted && document.getElementById("ledger") && !document.getElementById("item-" + wanted[1])) {
     window.location.replace(window.location.pathname.replace(/\/$/, "") + "/" + wanted[1]);
   }
+  // "copy" beside a secret shown once (a one-time password, an API token): select it and copy it
+  document.querySelectorAll("button.copy").forEach(function (button) {
+    var field = document.getElementById(button.dataset.target);
+    if (!field) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      field.select();
+      if (navigator.clipboard) { navigator.clipboard.writeText(field.value); } else { document.execCommand("copy"); }
+    });
+  });
   // "select all" for the remind-now checkboxes
   document.querySelectorAll("button.select-all").forEach(function (button) {
     var form = document.getElementById(button.dataset.target);
