@@ -83,6 +83,10 @@ def test_a_supervisor_reads_the_history_but_may_not_extend(site):
     refused = sup.post("/c/small-2023/changes/extend", data={
         "csrf": CSRF.search(page.text).group(1), "step": "plan", "scope": "all", "date": "2023-03-20", "reason": "x"})
     assert refused.status_code == 403 and _due(engine, "small-2023", "s1") == before
+    spec = sup.get("/c/small-2023/changes/1/spec.yaml")
+    assert spec.status_code == 200 and spec.text == SMALL_SPEC and "attachment" in spec.headers["content-disposition"]
+    assert sup.get("/c/small-2023/changes/9/spec.yaml").status_code == 404
+    assert 'id="change-timeline"' not in page.text
 
 
 def test_the_form_names_the_field_at_fault_and_changes_nothing(site):
@@ -90,6 +94,7 @@ def test_the_form_names_the_field_at_fault_and_changes_nothing(site):
     admin = _login(app, "admin")
     page = admin.get("/c/small-2023/changes?step=plan&unit=s2").text
     assert 'id="unit-s2" checked' in page and 'value="plan" selected' in page  # pre-filled from a matrix cell
+    assert 'id="change-timeline"' in page and 'href="/c/small-2023/changes/1/spec.yaml"' in page
     csrf = CSRF.search(page).group(1)
     before = _due(engine, "small-2023", "s2")
     no_reason = admin.post("/c/small-2023/changes/extend", data={

@@ -10,6 +10,7 @@ timeline editor's (draft pages) and `campaign amend`'s.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
@@ -18,7 +19,7 @@ from campaign_model.errors import CampaignError, InvalidInput
 
 from ..usecases import changes as uc
 from . import render
-from .deps import Caller, Svc, check_csrf
+from .deps import Caller, IdPath, Svc, check_csrf
 from .errors import from_domain
 from .page_auth import page_caller, rights
 
@@ -35,6 +36,16 @@ def changes_page(key: str, request: Request, svc: Svc, step: Annotated[str, Quer
     form = {"step": step, "scope": "chosen" if unit else "all", "units": [unit] if unit else [], "date": "",
             "time": "", "reason": ""}
     return _page(request, svc, caller, key, form=form, prefill=True)
+
+
+@router.get("/c/{key}/changes/{version}/spec.yaml")
+def spec_download(key: str, version: IdPath, svc: Svc, caller: Caller = page_caller("campaign.versions")) -> Response:
+    """A stored spec version as a YAML file (the interchange format: to read, compare, or edit and upload)."""
+    text = uc.spec_text(svc, key, version)
+    name = quote(f"{key}-v{version}.yaml")
+    return Response(text.encode("utf-8"), media_type="application/yaml; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+                             "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/c/{key}/changes/extend")
