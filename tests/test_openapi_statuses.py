@@ -19,6 +19,7 @@ import pytest
 from campaign_app.usecases.services import UploadLimits
 from campaign_model.store.db import open_engine
 
+from .conftest import SMALL_SPEC
 from .test_api_access import World, build_world
 from .web_support import HTTPX_WARNING, PDF, account, bearer, serve
 
@@ -142,6 +143,9 @@ def test_409_when_the_state_forbids_it(site):
                      json={"unit": "s2", "artifact": "plan", "decision": "accept"}).status_code == 409
     # the self-check phase's gate is not met: no advance without force
     assert site.call("POST", f"{V}/campaigns/{{key}}/advance", json={}).status_code == 409
+    # a campaign under this key exists already
+    spec = {"spec": ("spec.yaml", SMALL_SPEC.encode(), "application/x-yaml")}
+    assert site.call("POST", f"{V}/campaigns", files=spec).status_code == 409
 
 
 def test_422_for_invalid_fields_and_numbers_beyond_bounds(site):

@@ -10,7 +10,7 @@ gets them without a word:
     parameters or a body                                422 (one entry per field at fault)
     a request body                                      400 (a body that cannot be parsed), 413 (over the limit)
     a multipart body (uploads)                          415 (a file type not allowed)
-    a write (POST, PUT, PATCH, DELETE)                  409 (the current state forbids it)
+    a write (POST, PUT, PATCH, DELETE)                  409 (the current state forbids it; it exists already)
 
 A route that answers something else says so in its decorator's `responses=`; what it says there is kept
 (its description), and an error status gets the `Error` schema. The bearer scheme is declared, and each
@@ -59,7 +59,7 @@ DESCRIPTIONS = {
     401: "需要登录或 API 令牌，或令牌无效 (no credentials, or the token is unknown, expired or revoked)",
     403: "无此权限，单位不在调用者的范围内，或缺少 CSRF 令牌 (no right, a unit outside the caller's scope, or no CSRF token)",
     404: "活动、单位、报送或条目不存在 (no such campaign, unit, filing or item)",
-    409: "当前状态不允许此操作 (the current state forbids it)",
+    409: "当前状态不允许此操作，或已存在 (the current state forbids it, or it exists already)",
     413: "请求或文件过大 (the request or a file is too large)",
     415: "文件类型不允许 (a file type that is not allowed)",
     422: "输入有误，逐项说明出错的字段 (invalid input: each field at fault)",
@@ -112,7 +112,7 @@ def statuses(route: Any, method: str, op: dict[str, Any]) -> set[int]:
         found |= {400, 413, 422}
         if "multipart/form-data" in body.get("content", {}):
             found.add(415)
-    if method in WRITES and route.dependant.path_params:
+    if method in WRITES:
         found.add(409)
     return found
 
