@@ -128,6 +128,9 @@ def test_close_without_a_reason_is_refused_on_the_page_and_with_one_waives(site)
     assert "已撤销，未报材料免报 2 项" in page and page.count("学校停办") >= 3  # the reason, on each waived row
     tree = site.get("admin", "/c/small-2023/units").text
     assert "已撤销" in tree and "学校停办" in tree
+    matrix = site.get("admin", "/c/small-2023/matrix").text
+    assert 'data-closed-unit="s2"' in matrix and matrix.count("学校停办") >= 3  # the unit's reason, and each cell's
+    assert "学校停办" not in site.get("d1user", "/c/small-2023/matrix").text  # beyond a unit user's scope
 
 
 def test_a_move_that_would_loop_is_refused_naming_the_parent_field(site):
@@ -304,7 +307,11 @@ def test_admin_imports_fixes_confirms_renames_moves_and_closes_in_the_browser(se
         page.screenshot(path=str(SHOTS / "units-tree-1280.png"), full_page=True)
         page.goto(f"{server}/c/units-test/matrix")
         expect(page.locator("tr[data-unit=s4]")).to_be_visible()
-        expect(page.locator("tr[data-unit=s2]")).to_have_count(0)  # a closed unit leaves the matrix
+        expect(page.locator("tr[data-unit=s2]")).to_have_count(0)  # a closed unit leaves the rows and counts,
+        closed = page.locator("tr[data-closed-unit=s2]")  # and is listed apart, its obligations waived with the reason
+        expect(closed.locator("td[data-artifact=plan]")).to_contain_text("免报")
+        expect(closed.locator("td[data-artifact=plan]")).to_contain_text("学校停办，学生并入第一小学")
+        page.screenshot(path=str(SHOTS / "units-matrix-closed-1280.png"), full_page=True)
 
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         phone.context.add_cookies(page.context.cookies())

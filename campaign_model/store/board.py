@@ -4,7 +4,8 @@ requirements), the overdue list, each phase's cumulative progress, and the publi
 Each is a constant number of set-based queries (joins, GROUP BY) whatever the number of units;
 the instant is an argument, never the clock. States are the stored ones, judged at `at` for the
 lights; instants come back as local ISO strings in the campaign's zone. Removed units (deactivated by
-`campaigns.import_units`) are left out everywhere.
+`campaigns.import_units`, closed or merged by `unit_admin`) are left out everywhere, but for the matrix's
+list of closed units apart from its rows and counts (`closed`), where their waived obligations show the reason.
 """
 
 from __future__ import annotations
@@ -93,15 +94,40 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     rows = [{"unit": r.key, "name": r.name, "parent": r.parent_key, "tags": list(r.tags or []),
              "cells": [cells.get((r.id, c.id)) for c in columns]} for r in shown]
     counts = Counter(c["light"] for row in rows for c in row["cells"] if c is not None)
+    # closed and merged units (for those who see every unit): their obligations as they were left, the open
+    # ones waived with the closing reason; shown apart from the counts
+    closed = [] if units is not None else _closed_rows(conn, ctx, at, [c.id for c in columns], parent, tag)
     return {
         "campaign": ctx.key, "at": iso(at, ctx),
         "columns": [{"artifact": c.artifact, "step": c.step_key, "step_title": c.step_title,
                      "title": _title(ctx, c.artifact), "phase": c.phase,
                      "due": iso(c.due_at, ctx)} for c in columns],
-        "rows": rows, "counts": {k: counts[k] for k in LIGHTS},
+        "rows": rows, "closed": closed, "counts": {k: counts[k] for k in LIGHTS},
         "parents": [{"key": r.key, "name": r.name} for r in active if r.key in with_children],
         "tags": sorted({t for r in active for t in r.tags or []}),
     }
+
+
+def _closed_rows(conn: Connection, ctx: CampaignCtx, at: dt.datetime, columns: list[int], parent: str | None,
+                 tag: str | None) -> list[dict[str, Any]]:
+    u = unit_table
+    gone = [r for r in conn.execute(select(u.c.id, u.c.key, u.c.name, u.c.parent_key, u.c.tags, u.c.removed_reason,
+                                           u.c.merged_into).where(u.c.campaign_id == ctx.id, u.c.active.is_(False))
+                                    .order_by(u.c.key)).all()
+            if (parent is None or parent in (r.key, r.parent_key)) and (tag is None or tag in (r.tags or []))]
+    if not gone:
+        return []
+    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id, obligations.c.state,
+                                 obligations.c.due_at, obligations.c.filed_at, obligations.c.waived_reason,
+                                 phases.c.started_at)
+                          .join(phases, phases.c.id == obligations.c.phase_id)
+                          .where(obligations.c.unit_id.in_([g.id for g in gone]))).all():
+        cells[(r.unit_id, r.requirement_id)] = {
+            "state": r.state, "light": light(r.state, r.due_at, at, r.state == "waived", r.started_at),
+            "due": iso(r.due_at, ctx), "filed_at": iso(r.filed_at, ctx), "waived_reason": r.waived_reason}
+    return [{"unit": g.key, "name": g.name, "parent": g.parent_key, "reason": g.removed_reason,
+             "merged_into": g.merged_into, "cells": [cells.get((g.id, c)) for c in columns]} for g in gone]
 
 
 # --- the overdue list ---
