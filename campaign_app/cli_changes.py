@@ -14,7 +14,7 @@ from .cli_common import AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit
 
 changes_app = typer.Typer(add_completion=False, help="修改正在进行的活动 (change a running campaign)")
 
-ReasonOpt = Annotated[str, typer.Option("--reason", help="修改理由，记入审计日志 (why; recorded in the audit log)")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="修改理由，记入操作日志 (why; recorded in the audit log)")]
 
 
 def _amended(r: dict[str, Any]) -> str:
@@ -71,15 +71,21 @@ def extend(
     at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """延期：推迟一个步骤的截止时间，对一个、几个或全部单位 (extend a step's deadline for some or all units)."""
+    from campaign_model.errors import CampaignError
+
     from .cli_common import services
     from .usecases import changes
 
     tz = campaign_tz(campaign)
     a = act(at, by, tz)
     svc = services()
-    due = changes.due_instant(svc, campaign, to)
-    result = changes.extend(svc, a, campaign, step=step, units=list(unit) if unit else None, due=due, reason=reason,
-                            at=a.at)
+    try:
+        due = changes.due_instant(svc, campaign, to)
+        result = changes.extend(svc, a, campaign, step=step, units=list(unit) if unit else None, due=due,
+                                reason=reason, at=a.at)
+    except CampaignError as exc:  # named as this command's options: --to, --unit
+        exc.field = {"due": "to", "units": "unit"}.get(exc.field or "", exc.field)
+        raise
     emit(result, as_json, lambda r: "\n".join(
         [f"已延期 (extended) {len(r['obligations'])} 项 — {r['reason']}"]
         + [f"  {o['unit']} {o['name']} {o['title']}: {o['old_due']} → {o['new_due']}，下次提醒 (next reminder) "

@@ -54,7 +54,7 @@ def test_amend_dry_run_amend_extend_and_versions_from_the_command_line(tmp_path)
     assert "s1" in ext.stdout and "2023-03-03 → 2023-03-10 17:00" in ext.stdout and "2023-03-07 09:00" in ext.stdout
     bad = run("extend", "small-2023", "--step", "plan", "--to", "2023-02-01", "--reason", "x",
               "--at", "2023-02-20T10:00", code=2)
-    assert "--to" in bad.stderr or "已过" in bad.stderr
+    assert "--to: " in bad.stderr and "已过" in bad.stderr
 
     versions = json.loads(run("versions", "small-2023", "--json").stdout)
     assert [(v["version"], v["author"], v["reason"]) for v in versions] == [(2, "王主任", "上级通知推迟"), (1, None, None)]
