@@ -8,6 +8,7 @@ The rules (`rules.can_start`, `rules.completion_instant`) with explicit instants
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -127,3 +128,36 @@ def test_the_engine_runs_two_phases_and_the_notice_is_signed_and_numbered(engine
             advance(conn, load_ctx(conn, "overlap"), Act(local(when), "tick", local(when)))
     with engine.begin() as conn:
         assert status(conn, "overlap", local("2023-05-02T09:00"))["running_phases"] == ["one", "two"]
+
+
+def test_the_review_queue_and_the_tasks_name_who_reviews(tmp_path) -> None:
+    from campaign_app.settings import Settings
+    from campaign_app.usecases.services import Services
+    from campaign_app.web.app import create_app
+    from campaign_model.store.accounts import add_user
+    from campaign_model.store.blobs import BlobStore
+    from campaign_model.store.db import open_engine
+    from campaign_model.store.filings import file_artifact
+
+    from .test_pages import PASSWORD, Site
+
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    engine = open_engine(url)
+    created, filed_at, now = local("2023-02-20T09:00"), local("2023-04-03T10:00"), local("2023-04-03T11:00")
+    with engine.begin() as conn:
+        create_campaign(conn, load_spec_text(SPEC, "overlap.yaml"), Act(created, "admin", created))
+        add_user(conn, "admin", "admin", None, PASSWORD, Act(created, "admin", created))
+        add_user(conn, "s1user", "unit", "s1", PASSWORD, Act(created, "admin", created))
+        advance(conn, load_ctx(conn, "overlap"), Act(filed_at, "tick", filed_at))
+        file_artifact(conn, BlobStore(tmp_path / "files"), "overlap", "s1", "list", Act(filed_at, "s1user", filed_at),
+                      files=[(b"%PDF-1.4 list", "list.pdf")])
+    site = Site(create_app(Services(Settings(tmp_path, url), engine, clock=lambda: now)), engine, tmp_path)
+    admin = site.login("admin")
+    queue = admin.get("/c/overlap/reviews").text
+    assert "审核：督导组" in queue
+    [filing] = set(re.findall(r"/c/overlap/reviews/(\d+)", queue))
+    assert 'id="reviewer">督导组<' in admin.get(f"/c/overlap/reviews/{filing}").text
+    assert "Reviewed by Supervising group" in admin.get("/c/overlap/reviews?lang=en").text
+    tasks = site.login("s1user").get("/").text
+    assert "审核：督导组" in tasks
+    engine.dispose()

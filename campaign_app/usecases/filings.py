@@ -211,7 +211,7 @@ def review_view(svc: Services, campaign: str, filing_id: int, *, scope: Scope | 
     return {"campaign": campaign, "title": ctx.title, "filing": doc, "unit_name": ob.unit_name,
             "artifact_title": str(kind.get("title", doc["artifact"])), "step_title": ob.step_title,
             "phase_title": ob.phase_title, "due": ob.due_at.astimezone(ctx.tz).isoformat(), "state": ob.state,
-            "latest": ob.latest, "waiting": review_store.waits(ob, doc["version"]),
+            "reviewer": ob.reviewer, "latest": ob.latest, "waiting": review_store.waits(ob, doc["version"]),
             "columns": [{"key": c, "title": str(spec.get("title", c)) if isinstance(spec, dict) else c}
                         for c, spec in (kind.get("rows") or {}).items()],
             "versions": history, "previous": previous["version"] if previous else None, "changes": changes,

@@ -112,7 +112,8 @@ def obligation_of(conn: Connection, ctx: CampaignCtx, filing_id: int) -> Any:
     return conn.execute(
         select(obligations.c.id, obligations.c.state, obligations.c.review, obligations.c.due_at,
                units.c.key.label("unit"), units.c.name.label("unit_name"), requirements.c.step_key,
-               requirements.c.step_title, phases.c.title.label("phase_title"), _latest_version().label("latest"))
+               requirements.c.step_title, requirements.c.reviewer, phases.c.title.label("phase_title"),
+               _latest_version().label("latest"))
         .select_from(filings)
         .join(obligations, obligations.c.id == filings.c.obligation_id)
         .join(units, units.c.id == obligations.c.unit_id)
