@@ -95,3 +95,17 @@ def write_report(svc: Services, campaign: str, kind: str, fmt: str, out: Path, *
 
 def _language(ctx: Any) -> str:
     return str(ctx.messages.get("language", "zh"))
+
+
+def report_form(svc: Services, campaign: str) -> dict[str, Any]:
+    """What the reports page offers for a campaign: its phases (phase audit) and units (ledger), its time zone."""
+    from campaign_model.store.campaigns import load_ctx
+    from campaign_model.store.phases import phase_rows
+    from campaign_model.store.unit_lookup import unit_rows
+
+    with svc.read() as conn:
+        ctx = load_ctx(conn, campaign)
+        phases = [{"key": p.key, "title": p.title} for p in phase_rows(conn, ctx.id)]
+        units = [{"key": u.key, "name": u.name} for u in unit_rows(conn, ctx) if u.active]
+    return {"campaign": campaign, "title": ctx.title, "tz": ctx.tz, "language": _language(ctx), "phases": phases,
+            "units": units, "kinds": KINDS, "formats": FORMATS, "kind_zh": KIND_ZH}

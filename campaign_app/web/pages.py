@@ -19,16 +19,19 @@ from markupsafe import Markup
 
 from ..usecases import audit as audit_uc
 from ..usecases import campaigns as campaigns_uc
+from ..usecases import overrides as overrides_uc
 from ..usecases import reminders as reminders_uc
 from . import labels, render
 from .change_pages import router as change_router
 from .charts import progress_svg, timeline_svg
 from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
-from .filing_pages import router as filing_router
 from .draft_pages import router as draft_router
+from .filing_pages import router as filing_router
 from .ledger_pages import router as ledger_router
+from .override_pages import router as override_router
 from .page_auth import page_caller, rights
 from .reminder_pages import router as reminder_router
+from .report_pages import router as report_router
 from .review_pages import router as review_router
 from .task_pages import router as task_router
 from .task_pages import tasks_home
@@ -44,8 +47,10 @@ router.include_router(change_router)
 router.include_router(reminder_router)
 router.include_router(task_router)
 router.include_router(review_router)
-router.include_router(user_router)
+router.include_router(override_router)
+router.include_router(report_router)
 router.include_router(unit_router)
+router.include_router(user_router)
 
 AUDIT_PAGE = 50
 
@@ -72,8 +77,10 @@ def overview(key: str, request: Request, svc: Svc, caller: Caller = page_caller(
     charts = [{"phase": s["phase"], "svg": Markup(progress_svg(s, lang))} for s in view["series"]]
     today = dt.datetime.fromisoformat(view["status"]["at"]).date()  # the campaign's local day
     chart = timeline_chart(campaign_phases(view["status"]["phases"], view["marks"]), view["calendar"], today, lang)
+    # 特批转段: the running phase's unmet gate, for those who may force it on (override_pages)
+    gate = overrides_uc.advance_view(svc, key, now) if rights(caller)("phase.advance") else None
     return _page(request, "campaign.html", caller, key=key, title=view["title"], doc=view["status"],
-                 scope=view["scope"], charts=charts, own=view["own"], timeline=chart)
+                 scope=view["scope"], charts=charts, own=view["own"], timeline=chart, gate=gate)
 
 
 # --- the matrix and the overdue list ---
