@@ -694,6 +694,13 @@ def load_live_demo(settings: Settings, now: dt.datetime, schools: int = 48) -> d
     with engine.begin() as conn:
         for name, role, unit, display in DEMO_USERS:
             add_user(conn, name, role, unit, DEMO_PASSWORD, act, display_name=display)
+        # next year's campaign as a draft, so that 新建活动 (/campaigns/new) lists one to open in the timeline editor
+        from campaign_model import catalog
+        from campaign_model.store.drafts import add_draft
+
+        draft = catalog.redate(catalog.template_text("zuofeng-2023"), year + 1, name="zuofeng-2023")
+        add_draft(conn, Act(now, "admin", now), title=f"{year + 1}年教文广新体系统干部作风整顿（草稿）", text=draft,
+                  source=f"template:zuofeng-2023:{year + 1}")
         # a program's token, so that the accounts page (/admin/users) lists one; its value is shown to nobody
         create_token(conn, "admin", act, 90, "报表系统（演示）")
     engine.dispose()

@@ -221,6 +221,8 @@ def apply_form(data: dict[str, Any], form: Form) -> tuple[dict[str, Any], list[P
                 _text(kind, "description", _one(form, f"{a}.description"), optional=True)
     if _one(form, "reminders.send_at") is not None:
         data["reminders"] = _reminders(dict(data.get("reminders") or {}), form)
+        if not data["reminders"]:
+            del data["reminders"]  # every default: the YAML need not say so
     for i, phase in enumerate(data.get("phases") or []):
         if isinstance(phase, dict):
             _phase(phase, f"phases[{i}]", form, problems)

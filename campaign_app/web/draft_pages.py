@@ -306,8 +306,9 @@ def _chart(data: dict[str, Any] | None, resolved: dict[str, dt.datetime], today:
         return None
     phases = []
     for i, p in enumerate(data.get("phases") or []):
-        if not isinstance(p, dict) or not isinstance(p.get("start"), dt.date) or not isinstance(p.get("end"), dt.date):
-            return None
+        if not isinstance(p, dict) or not isinstance(p.get("start"), dt.date) or not isinstance(p.get("end"), dt.date) \
+                or p["end"] < p["start"]:
+            return None  # a window that cannot be drawn: the forms say what is wrong with it
         marks = [ChartMark(str(s.get("title") or s.get("key")), resolved[f"phases[{i}].steps[{j}].due"].date(), None)
                  for j, s in enumerate(p.get("steps") or []) if f"phases[{i}].steps[{j}].due" in resolved]
         phases.append(ChartPhase(str(p.get("key")), str(p.get("title") or p.get("key")), p["start"], p["end"], marks))
