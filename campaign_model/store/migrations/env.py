@@ -11,6 +11,8 @@ already exists". Here the driver's own transaction handling is switched off for 
 issued explicitly, and Alembic is told the DDL is transactional, which SQLite's is.)
 """
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -21,7 +23,7 @@ engine = config.attributes.get("engine") or create_engine(config.get_main_option
 
 with engine.connect() as connection:
     sqlite = connection.dialect.name == "sqlite"
-    driver = connection.connection.driver_connection if sqlite else None
+    driver: Any = connection.connection.driver_connection if sqlite else None
     legacy = getattr(driver, "isolation_level", None)
     if sqlite:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
