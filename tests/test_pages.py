@@ -177,7 +177,7 @@ def test_after_logging_in_the_visitor_lands_on_the_page_asked_for(site):
     ("s1user", f"/c/{C}", "own-obligations"), ("s1user", f"/c/{C}/matrix", "matrix"),
     ("s1user", f"/c/{C}/file", "filing-form"), ("s1user", f"/c/{C}/ledger", "ledger"),
     ("admin", f"/c/{C}/reminders", "outbox"), ("sup", f"/c/{C}/reminders", "outbox-counts"),
-    ("admin", "/admin/users", "users"), ("admin", f"/admin/users/bulk?campaign={C}", "bulk-create-list"),
+    ("admin", "/admin/users", "users"), ("admin", f"/admin/users/bulk?campaign={C}", "bulk-skip-list"),
     ("viewer", "/password", "password-page"), ("s1user", "/password", "password-page"),
     ("admin", f"/c/{C}/changes", "extend-form"), ("sup", f"/c/{C}/changes", "versions"),
     ("viewer", f"/c/{C}/changes", "versions"), ("admin", "/campaigns/new", "template-form"),
