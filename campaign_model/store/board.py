@@ -60,8 +60,9 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     """
     u, units = unit_table, _keys(units)
     ctx = load_ctx(conn, key)
-    active = conn.execute(select(u.c.id, u.c.key, u.c.name, u.c.parent_key, u.c.tags)
-                          .where(u.c.campaign_id == ctx.id, u.c.active.is_(True)).order_by(u.c.key)).all()
+    every = conn.execute(select(u.c.id, u.c.key, u.c.name, u.c.parent_key, u.c.tags, u.c.active, u.c.removed_reason,
+                                u.c.merged_into).where(u.c.campaign_id == ctx.id).order_by(u.c.key)).all()
+    active = [r for r in every if r.active]
     with_children = {r.parent_key for r in active if r.parent_key}
     shown = sorted((r for r in active if (parent is None or parent in (r.key, r.parent_key))
                     and (tag is None or tag in (r.tags or [])) and (units is None or r.key in units)),
@@ -96,7 +97,9 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     counts = Counter(c["light"] for row in rows for c in row["cells"] if c is not None)
     # closed and merged units (for those who see every unit): their obligations as they were left, the open
     # ones waived with the closing reason; shown apart from the counts
-    closed = [] if units is not None else _closed_rows(conn, ctx, at, [c.id for c in columns], parent, tag)
+    gone = [r for r in every if not r.active and (parent is None or parent in (r.key, r.parent_key))
+            and (tag is None or tag in (r.tags or []))] if units is None else []
+    closed = _closed_rows(conn, ctx, at, [c.id for c in columns], gone) if gone else []
     return {
         "campaign": ctx.key, "at": iso(at, ctx),
         "columns": [{"artifact": c.artifact, "step": c.step_key, "step_title": c.step_title,
@@ -108,15 +111,9 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
     }
 
 
-def _closed_rows(conn: Connection, ctx: CampaignCtx, at: dt.datetime, columns: list[int], parent: str | None,
-                 tag: str | None) -> list[dict[str, Any]]:
-    u = unit_table
-    gone = [r for r in conn.execute(select(u.c.id, u.c.key, u.c.name, u.c.parent_key, u.c.tags, u.c.removed_reason,
-                                           u.c.merged_into).where(u.c.campaign_id == ctx.id, u.c.active.is_(False))
-                                    .order_by(u.c.key)).all()
-            if (parent is None or parent in (r.key, r.parent_key)) and (tag is None or tag in (r.tags or []))]
-    if not gone:
-        return []
+def _closed_rows(conn: Connection, ctx: CampaignCtx, at: dt.datetime, columns: list[int],
+                 gone: list[Any]) -> list[dict[str, Any]]:
+    """The matrix rows of closed and merged units: one query for their obligations."""
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     for r in conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id, obligations.c.state,
                                  obligations.c.due_at, obligations.c.filed_at, obligations.c.waived_reason,
