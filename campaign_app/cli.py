@@ -546,7 +546,10 @@ app.registered_commands += report_app.registered_commands
 from .cli_changes import changes_app  # noqa: E402
 
 app.registered_commands += changes_app.registered_commands
+from .cli_backup import backup_app  # noqa: E402
 from .cli_users import token_app, user_app  # noqa: E402
+
+app.registered_commands += backup_app.registered_commands
 
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
