@@ -165,7 +165,8 @@ def gate(campaign: str, at: AtOpt = None, as_json: JsonOpt = False) -> None:
 def _gate_text(docs: list[dict[str, Any]]) -> str:
     lines = []
     for d in docs:
-        lines.append(f"{d['phase']}: {'已满足 (met)' if d['met'] else '未满足 (not met)'}")
+        running = "（进行中 running）" if d.get("running") else ""
+        lines.append(f"{d['phase']}{running}: {'已满足 (met)' if d['met'] else '未满足 (not met)'}")
         if not d["artifacts_met"]:
             lines.append("  应报材料未齐 (filings missing: see `campaign status`)")
         if d["rechecks_pending"]:

@@ -130,6 +130,8 @@ def gate(svc: Services, campaign: str, at: dt.datetime) -> list[dict[str, Any]]:
                 continue
             conditions = {k: v for k, v in report.conditions.items() if k != "met"}
             docs.append({"phase": row.key, "met": report.met, "artifacts_met": report.filings_met,
+                         # several phases run at once when one opened on its date (spec opens: on_date)
+                         "running": row.started_at is not None and row.state != "completed",
                          "rechecks_pending": report.rechecks_pending, **conditions,
                          "conditions_met": report.conditions_met,
                          "since": report.since.astimezone(ctx.tz).isoformat() if report.since else None})
