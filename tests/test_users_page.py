@@ -361,3 +361,13 @@ def test_the_accounts_pages_in_english(site):
     assert "Accounts" in client.get("/admin/users?lang=en").text
     assert "Unit accounts in bulk" in client.get(f"/admin/users/bulk?campaign={C}").text
     assert "Change password" in client.get("/password").text
+
+
+def test_guessing_the_current_password_on_the_change_form_is_throttled_like_a_login(site):
+    viewer = site.login("viewer")
+    token = csrf_of(viewer.get("/password").text)
+    said = [viewer.post("/password", data={"csrf": token, "current": f"guess-number-{n}", "new": "another-pass-9",
+                                           "repeat": "another-pass-9"}).text for n in range(6)]
+
+    assert "当前密码不正确" in said[0] and "尝试次数过多" in said[5]
+    site.login("viewer", expect=429)  # the failures count for logging in too

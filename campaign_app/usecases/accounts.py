@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from campaign_model.accounts import check_role, check_user_name, one_time_password
-from campaign_model.errors import InvalidInput
+from campaign_model.errors import AuthFailed, InvalidInput, Throttled
 from campaign_model.store import account_bulk as bulk
 from campaign_model.store import accounts as store
 from campaign_model.store.accounts import Principal
@@ -58,8 +58,19 @@ def reset_passwords(svc: Services, act: Act, names: list[str]) -> list[dict[str,
 
 
 def change_own_password(svc: Services, act: Act, name: str, current: str, new: str,
-                        keep_session: str | None = None) -> None:
-    """A user chooses their own password (the current or one-time one first); their other sessions end."""
+                        keep_session: str | None = None, source: str = "unknown") -> None:
+    """A user chooses their own password (the current or one-time one first); their other sessions end.
+    A wrong current password counts as a failed login (throttled alike), so a session left open is no
+    way to guess it."""
+    try:
+        # deferred, as for a login: a failure is recorded in a transaction of its own
+        with svc.engine.begin() as conn:
+            store.authenticate(conn, name, current, svc.now(), source)
+    except AuthFailed:
+        raise InvalidInput("当前密码不正确 (the current password is wrong)", field="current") from None
+    except Throttled as exc:
+        raise InvalidInput(f"尝试次数过多，请 {exc.retry_after} 秒后再试 (too many attempts; try again in "
+                           f"{exc.retry_after} seconds)", field="current") from None
     with svc.write() as conn:
         store.change_own_password(conn, name, current, new, act, keep_session)
 

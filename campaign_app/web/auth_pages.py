@@ -118,7 +118,8 @@ def password_change(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "
         if new != repeat:
             raise InvalidInput("两次输入的新密码不一致 (the two new passwords differ)", field="repeat")
         accounts.change_own_password(svc, svc.act(caller.name), caller.name, current, new,
-                                     keep_session=request.cookies.get(SESSION_COOKIE))
+                                     keep_session=request.cookies.get(SESSION_COOKIE),
+                                     source=request.client.host if request.client else "unknown")
     except InvalidInput as exc:
         return _password_page(request, caller, next, 422, str(exc), exc.field)
     return RedirectResponse(safe_next(next), status_code=303)
