@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from html import unescape
 from contextlib import closing
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
