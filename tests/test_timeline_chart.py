@@ -151,3 +151,11 @@ def test_a_today_outside_the_dates_points_the_way_and_no_phases_say_so():
     assert label.text == "今天 12/1 →"
     assert not [g for g in chart(today=None).iter(f"{SVG}g") if "today" in classes(g)]
     assert "暂无阶段" in str(timeline_chart([], CN, None, "zh"))
+
+
+def test_a_label_at_the_right_edge_runs_leftwards_inside_the_chart():
+    phases = [ChartPhase("p", "阶段", D(2024, 3, 1), D(2024, 3, 10), [ChartMark("总结报告材料", D(2024, 3, 10))])]
+    root = chart(phases, today=None)
+    label = next(t for t in root.iter(f"{SVG}text") if "mark-label" in classes(t))
+
+    assert label.get("text-anchor") == "end" and float(label.get("x")) <= float(root.get("width"))

@@ -166,8 +166,8 @@ def timeline_chart(phases: list[ChartPhase], calendar: WorkCalendar, today: dt.d
         titled.append((x, _place([(x, x + text_width(_phase_text(p)))], title_lines.setdefault(row, []))[0]))
         spans = []
         for m in sorted(p.marks, key=lambda m: m.day):
-            x = scale.mid(m.day)
-            spans.append((x - 3, x + 6 + text_width(_mark_text(m))))
+            lo, hi = _label_span(scale, m)
+            spans.append((lo, hi))
         placed.append(_place(spans, label_lines.setdefault(row, [])))
     tops, y = {}, AXIS + 22  # room for 休 / 班 above the first row
     for row in range(max(rows) + 1):
@@ -262,6 +262,22 @@ def _mark_text(m: ChartMark) -> str:
     return f"{label} {m.day.month}/{m.day.day}"
 
 
+def _label_span(scale: _Scale, m: ChartMark) -> tuple[float, float]:
+    """Where a mark's label runs: from its mark rightwards, or leftwards where it would pass the right edge."""
+    x, width = scale.mid(m.day), text_width(_mark_text(m))
+    if x - 3 + width > scale.width - 2:
+        return x + 3 - width, x + 6
+    return x - 3, x + 6 + width
+
+
+def _mark_label(scale: _Scale, m: ChartMark, y: float, colour: str) -> str:
+    lo, _ = _label_span(scale, m)
+    leftwards = lo < scale.mid(m.day) - 3
+    x = scale.mid(m.day) + 3 if leftwards else lo
+    return _text(x, y, _mark_text(m), anchor="end" if leftwards else "start", cls="mark-label",
+                 extra=f' fill="{colour}"')
+
+
 def _phase_text(p: ChartPhase) -> str:
     return f"{p.title}  {p.start.month}/{p.start.day} – {p.end.month}/{p.end.day}"
 
@@ -294,7 +310,7 @@ def _band(p: ChartPhase, scale: _Scale, top: float, title: tuple[float, int], le
                    f'<line x1="{x:.1f}" y1="{top - 2:.1f}" x2="{x:.1f}" y2="{ly - 9:.1f}" stroke="{colour}" '
                    f'stroke-width="1.5"/>'
                    f'<path d="M{x:.1f} {top + BAND / 2 - 6:.1f} l6 6 l-6 6 l-6 -6 z" fill="{colour}" stroke="#fff"/>'
-                   + _text(x - 3, ly, _mark_text(m), cls="mark-label", extra=f' fill="{colour}"') + "</g>")
+                   + _mark_label(scale, m, ly, colour) + "</g>")
     out.append("</g>")
     return "".join(out)
 
