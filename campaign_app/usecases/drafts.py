@@ -263,6 +263,3 @@ def resolve(svc: Services, draft_id: int, parts: specedit.DueParts, start: str, 
             "weekday": specedit.weekday(local.date(), lang),
             "workday": specedit.calendar_of(data).is_workday(local.date()), "due": specedit.due_text(due)}
 
-
-__all__ = ["CampaignError", "check", "create", "delete", "edit", "for_change", "from_campaign", "from_template",
-           "from_text", "listing", "replace_text", "resolve", "state", "templates", "view"]
