@@ -24,6 +24,13 @@ document.addEventListener("DOMContentLoaded", function () {
       if (navigator.clipboard) { navigator.clipboard.writeText(field.value); } else { document.execCommand("copy"); }
     });
   });
+  // the timeline drawn to scale, wider than a phone: scrolled so that today's line is in view
+  document.querySelectorAll(".timeline-scroll").forEach(function (box) {
+    var today = box.querySelector("g.today");
+    if (today && box.scrollWidth > box.clientWidth) {
+      box.scrollLeft = Math.max(0, parseFloat(today.getAttribute("data-x")) - box.clientWidth / 2);
+    }
+  });
   // "select all" for the remind-now checkboxes
   document.querySelectorAll("button.select-all").forEach(function (button) {
     var form = document.getElementById(button.dataset.target);
