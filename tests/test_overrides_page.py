@@ -168,7 +168,7 @@ def test_the_reports_page_offers_every_kind_with_a_label_on_every_field(site):
     fields = [e for e in elements(page) if e["tag"] in ("select", "input") and e.get("type") != "hidden"]
     labelled = {e["for"] for e in elements(page, tag="label") if "for" in e}
     assert fields and all(f["id"] in labelled for f in fields)
-    assert "需要一两秒" in page
+    assert "请勿重复点击" in page
 
 
 def test_a_phase_audit_downloads_as_xlsx_with_a_chinese_file_name(site):
