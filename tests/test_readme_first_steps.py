@@ -82,7 +82,8 @@ def _spec_redated(spec: Path) -> None:
 
 def _first_tick(text: str, home: Path) -> None:
     # no channel is configured: the reminders are written to the outbox file, and the tick says so
-    _all_in(text, "逾期 (overdue) +46", "已写入发件箱文件", "mobilization=overdue", "self_check=pending")
+    # 自查自纠 opens on its date (opens: on_date) while 学习动员, past its window, still waits for its filings
+    _all_in(text, "逾期 (overdue) +46", "已写入发件箱文件", "mobilization=overdue", "self_check=active")
     written = (home / ".campaignflow" / "outbox" / "zuofeng-2026.jsonl").read_text(encoding="utf-8").splitlines()
     assert written, "nothing in the outbox file"
     message = json.loads(written[0])
