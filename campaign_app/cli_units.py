@@ -15,8 +15,8 @@ from campaign_model.errors import InvalidInput
 
 from .cli_common import AtOpt, ByOpt, JsonOpt, act, campaign_tz, emit
 
-Reason = Annotated[str | None, typer.Option("--reason", help="理由，记入审计日志 (why; audited)")]
-ReasonRequired = Annotated[str | None, typer.Option("--reason", help="理由（必填），作为免报理由记入审计日志 "
+Reason = Annotated[str | None, typer.Option("--reason", help="理由，记入操作日志 (why; audited)")]
+ReasonRequired = Annotated[str | None, typer.Option("--reason", help="理由（必填），作为免报理由记入操作日志 "
                                                                      "(required: why; the waivers' reason, audited)")]
 
 

@@ -24,6 +24,9 @@ _RELATIVE = re.compile(r"^\s*(start|end)\s*(?:([+-])\s*(.+?))?\s*$")
 END_OF_DAY = dt.time(23, 59, 59)
 
 
+MAX_COUNT = 3650  # days or working days in a duration: ten years is more than any campaign needs
+
+
 class ExpressionError(ValueError):
     """A duration or due expression that cannot be read."""
 
@@ -49,7 +52,10 @@ def parse_duration(text: str) -> Duration:
             f"无法识别的时长 '{text}'，应写作 '3 days' 或 '1 workday' "
             f"(cannot read duration '{text}'; write e.g. '3 days' or '1 workday')"
         )
-    return Duration(int(m.group(1)), _UNITS[m.group(2).lower()])
+    count = int(m.group(1))
+    if count > MAX_COUNT:  # counting working days one by one: a spec must not make validation run for minutes
+        raise ExpressionError(f"时长 '{text}' 超过 {MAX_COUNT} 天 (duration '{text}' is longer than {MAX_COUNT} days)")
+    return Duration(count, _UNITS[m.group(2).lower()])
 
 
 @dataclass(frozen=True)

@@ -193,3 +193,18 @@ def test_the_walk_finds_an_unbounded_int_in_a_path_a_query_and_a_body():
     found = [w for _, p in _params(route.dependant)
              for w in _unbounded(p.field_info.annotation, list(p.field_info.metadata), p.name)]
     assert found == ["n", "page", "body.ids[]"]
+
+
+def test_a_due_counted_in_billions_of_working_days_is_refused_before_any_day_is_counted():
+    """Resolving 'start + N workdays' walks the calendar day by day: a spec (uploaded or edited in the browser)
+    asking for billions must be refused at once, naming the step, not keep validation busy for minutes."""
+    from campaign_model.catalog import template_text
+    from campaign_model.errors import SpecInvalid
+    from campaign_model.specfile import load_spec_text
+
+    text = template_text("zuofeng-2023").replace("start + 10 workdays", "start + 99999999999 workdays", 1)
+    assert "99999999999 workdays" in text
+    with pytest.raises(SpecInvalid) as refused:  # before the bound, this walked the calendar for minutes
+        load_spec_text(text, "big.yaml")
+    message = str(refused.value)
+    assert "超过 3650 天" in message and "99999999999 workdays" in message and "big.yaml" in message

@@ -91,7 +91,7 @@ def matrix(conn: Connection, key: str, at: dt.datetime, *, parent: str | None = 
         cells[(r.unit_id, r.requirement_id)] = {
             "state": r.state, "light": light(r.state, r.due_at, at, r.state == "waived", r.started_at), "due": iso(r.due_at, ctx),
             "filed_at": iso(r.filed_at, ctx), "late": r.late, "version": r.version,
-            "extended_from": iso(r.extended_from, ctx)}  # 延期: the due date before the extension
+            **({"extended_from": iso(r.extended_from, ctx)} if r.extended_from is not None else {})}  # 延期: the due before
     rows = [{"unit": r.key, "name": r.name, "parent": r.parent_key, "tags": list(r.tags or []),
              "cells": [cells.get((r.id, c.id)) for c in columns]} for r in shown]
     counts = Counter(c["light"] for row in rows for c in row["cells"] if c is not None)

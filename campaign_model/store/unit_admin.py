@@ -56,7 +56,7 @@ def _active(conn: Connection, ctx: CampaignCtx, text: str, field: str = "unit") 
 def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput("请写明理由：它会记入审计日志并作为免报理由 (give the reason: it is audited and "
+        raise InvalidInput("请写明理由：它会记入操作日志并作为免报理由 (give the reason: it is audited and "
                            "becomes the waiver's reason)", field="reason")
     return text
 
