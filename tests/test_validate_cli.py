@@ -177,8 +177,8 @@ def test_template_is_valid_and_warns_about_the_seed_due_after_its_phase(run: Run
     result = run("validate", path)
     assert result.returncode == 0, result.stderr
     assert "有效 (valid)" in result.stdout and "zuofeng-2023" in result.stdout
-    line = line_of(path, "due: 2023-04-05")
-    assert line == 96
+    line = line_of(path, "due: 2023-04-05")  # the issue list's step (seed 002: 4月5日前), wherever comments put it
+    assert "due: 2023-04-05" in Path(path).read_text(encoding="utf-8").splitlines()[line - 1]
     warning = find_problem(result.stderr, path, line, "phases[1].steps[0].due", "due after its phase ends", warning=True)
     assert "2023-04-05" in warning and "2023-03-31" in warning and CHINESE.search(warning)
     assert lines(result.stderr) == [warning]
