@@ -373,17 +373,17 @@ def from_parts(value: Any) -> dict[str, Any]:
 
 # --- adding, removing, moving ---
 
-def apply_op(data: dict[str, Any], op: str, form: Form | None = None) -> dict[str, Any]:
+def apply_op(data: dict[str, Any], op: str, form: Form | None = None, *, today: dt.date) -> dict[str, Any]:
     """One structural edit named by the button pressed: add_phase, remove_phase:I, up_phase:I, down_phase:I,
     add_step:I, remove_step:I:J, add_req:I:J, remove_req:I:J:K, add_artifact (key and title from the form's
-    `new_artifact:key` / `new_artifact:title`), remove_artifact:KEY."""
+    `new_artifact:key` / `new_artifact:title`), remove_artifact:KEY. `today` starts a first phase."""
     data = copy.deepcopy(data)
     name, _, rest = op.partition(":")
     args = rest.split(":") if rest else []
     phases = data.setdefault("phases", [])
     try:
         if name == "add_phase":
-            phases.append(_new_phase(phases))
+            phases.append(_new_phase(phases, today))
         elif name == "add_artifact":
             _add_kind(data, form or {})
         elif name == "remove_artifact":
@@ -432,10 +432,10 @@ def _free_key(prefix: str, taken: set[Any]) -> str:
     return f"{prefix}-{n}"
 
 
-def _new_phase(phases: list[Any]) -> dict[str, Any]:
+def _new_phase(phases: list[Any], today: dt.date) -> dict[str, Any]:
     last = phases[-1] if phases and isinstance(phases[-1], dict) else {}
     end = last.get("end")
-    start = (end + dt.timedelta(days=1)) if isinstance(end, dt.date) else dt.date.today()
+    start = (end + dt.timedelta(days=1)) if isinstance(end, dt.date) else today
     return {"key": _free_key("phase", {p.get("key") for p in phases if isinstance(p, dict)}), "title": "新阶段",
             "kind": "custom", "start": start, "end": start + dt.timedelta(days=13), "steps": []}
 

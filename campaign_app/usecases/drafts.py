@@ -175,7 +175,7 @@ def edit(svc: Services, act: Act, draft_id: int, form: specedit.Form, *, op: str
     data, form_problems = specedit.apply_form(before["data"], form)
     try:
         if op:
-            data = specedit.apply_op(data, op, form)
+            data = specedit.apply_op(data, op, form, today=act.at.astimezone(specedit.zone_of(data)).date())
     except specedit.EditRefused as exc:
         form_problems.append(Problem("<form>", None, exc.path, str(exc)))
     text = specedit.dump(data)
