@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from .served import address_of
+
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = [sys.executable, "-c", "from campaign_app.cli import main; main()"]
 KEY = "served"
@@ -120,20 +122,9 @@ def serve(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, subproce
     kill it; otherwise it is killed at the end (these tests are about crashes, not clean stops)."""
     proc = subprocess.Popen([*CAMPAIGN, "serve", "--port", "0", "--workers", str(workers)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    assert proc.stdout is not None
     said: list[str] = []
     try:
-        address = None
-        deadline = time.monotonic() + WAIT
-        while address is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            said.append(line)
-            if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-                address = m.group(1)
-        assert address, "campaign serve did not print its address:\n" + "".join(said[-30:])
-        threading.Thread(target=lambda: said.extend(proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+        address = address_of(proc, WAIT, said)
         assert httpx.get(address + "/api/v1/health", timeout=WAIT).status_code == 200
         yield address, proc
     finally:

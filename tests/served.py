@@ -32,6 +32,26 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
+def address_of(proc: subprocess.Popen[str], wait: float, said: list[str] | None = None) -> str:
+    """The address a starting `campaign serve` prints; then its output is drained (into `said`, if given) on a
+    thread, so a long log never fills the pipe and stalls the server."""
+    assert proc.stdout is not None
+    out = proc.stdout
+    lines: list[str] = [] if said is None else said
+    address = None
+    deadline = time.monotonic() + wait
+    while address is None and time.monotonic() < deadline:
+        line = out.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
+            address = m.group(1)
+    assert address, "campaign serve did not print its address:\n" + "".join(lines[-30:])
+    threading.Thread(target=lambda: lines.extend(out), daemon=True).start()
+    return address
+
+
 @contextmanager
 def campaign_serve(env: dict[str, str], *, ready: str = "/api/v1/health", wait: float = 180) -> Iterator[str]:
     """`campaign serve --port 0` with `env`; yields `http://127.0.0.1:PORT` once `ready` answers 200 (on a
@@ -39,20 +59,8 @@ def campaign_serve(env: dict[str, str], *, ready: str = "/api/v1/health", wait: 
     wait for an event, not a sleep)."""
     proc = subprocess.Popen([*CAMPAIGN, "serve", "--port", "0"], env={"PYTHONPATH": str(ROOT), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    said: list[str] = []
     try:
-        address = None
-        deadline = time.monotonic() + wait
-        while address is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            said.append(line)
-            if m := re.search(r"(http://127\.0\.0\.1:\d+)/", line):
-                address = m.group(1)
-        assert address, "campaign serve did not print its address:\n" + "".join(said[-30:])
-        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        address = address_of(proc, wait)
         assert httpx.get(address + ready, timeout=wait).status_code == 200
         yield address
     finally:
