@@ -1,0 +1,18 @@
+"""(placeholder, filled by the work that needs it: leave as a no-op if unused)
+
+Revision ID: 0015
+Revises: 0014
+"""
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
