@@ -185,6 +185,7 @@ def _ledger(conn: Connection, ctx: CampaignCtx, ob: Any, filing_id: int, rows: l
         values.append({
             "campaign_id": ctx.id, "unit_id": ob.unit_id, "obligation_id": ob.id, "filing_id": filing_id, "row_no": n,
             "problem": row["problem"], "category": row.get("category"), "measure": row.get("measure"),
+            "mechanism": row.get("mechanism"),
             "leader": row.get("leader") or row.get("owner"), "office": row.get("office"),
             "deadline": deadline, "due_at": due_at, "long_term": long_term, "state": "open",
             "source": row.get("source") or "self_check", "current": True, "created_at": act.at, "updated_at": act.at,

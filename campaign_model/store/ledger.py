@@ -153,7 +153,8 @@ def verify_item(conn: Connection, item_id: int, close: bool, comment: str | None
 
 def record_finding(conn: Connection, campaign: str, unit: str, problem: str, deadline: dt.date | None, act: Act, *,
                    category: str | None = None, measure: str | None = None, leader: str | None = None,
-                   office: str | None = None, long_term: bool = False, source: str = "supervision") -> dict[str, Any]:
+                   office: str | None = None, long_term: bool = False, source: str = "supervision",
+                   mechanism: str | None = None) -> dict[str, Any]:
     """A supervision finding (督查, 明查暗访) becomes a ledger item of the unit, open, with its deadline."""
     ctx = load_ctx(conn, campaign)
     if not (problem or "").strip():
@@ -171,14 +172,15 @@ def record_finding(conn: Connection, campaign: str, unit: str, problem: str, dea
         ledger_items.c.campaign_id == ctx.id, ledger_items.c.unit_id == uid, ledger_items.c.obligation_id.is_(None))).scalar()
     item_id = conn.execute(insert(ledger_items).values(
         campaign_id=ctx.id, unit_id=uid, row_no=row_no, problem=problem.strip(), category=category, measure=measure,
-        leader=leader, office=office, deadline=deadline, due_at=due_at, long_term=long_term, state="open",
+        mechanism=mechanism, leader=leader, office=office, deadline=deadline, due_at=due_at, long_term=long_term, state="open",
         source=source, current=True, created_at=act.at, updated_at=act.at,
         next_remind_at=first_reminder(ctx, due_at, act.at) if due_at and not long_term else None)
         .returning(ledger_items.c.id)).scalar_one()
     conn.execute(insert(ledger_events).values(item_id=item_id, at=act.at, by=act.actor, action="created",
                                               state_after="open", note=f"督查发现 (finding, {source})"))
     doc = {"problem": problem.strip(), "category": category, "measure": measure, "leader": leader, "office": office,
-           "deadline": deadline.isoformat() if deadline else None, "long_term": long_term, "state": "open", "source": source}
+           "deadline": deadline.isoformat() if deadline else None, "long_term": long_term, "state": "open", "source": source,
+           "mechanism": mechanism}
     audit.append(conn, act, "ledger.created", campaign, f"ledger:{unit}#{item_id}", None, doc)
     return {"id": item_id, "campaign": campaign, "unit": unit, **doc, "at": act.at.astimezone(ctx.tz).isoformat()}
 
@@ -245,13 +247,13 @@ def item_list(conn: Connection, ctx: CampaignCtx, at: dt.datetime, *, seen: Coll
     total = sum(by_state.values()) if not state else by_state.get(state, 0)
     rank = case((i.state.in_(rules.OWED), 0), (i.state == "rectified", 1), else_=2)
     rows = conn.execute(
-        select(i.id, i.problem, i.category, i.deadline, i.due_at, i.long_term, i.state, i.source, i.updated_at,
+        select(i.id, i.problem, i.category, i.mechanism, i.deadline, i.due_at, i.long_term, i.state, i.source, i.updated_at,
                i.created_at, units.c.key.label("unit_key"), late.label("late"))
         .join(units, units.c.id == i.unit_id).where(*where)
         .order_by(rank, case((i.due_at.is_(None), 1), else_=0), i.due_at, i.id)
         .offset(offset).limit(limit)).all()
     today = at.astimezone(ctx.tz).date()
-    items = [{"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category,
+    items = [{"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category, "mechanism": r.mechanism,
               "deadline": r.deadline.isoformat() if r.deadline else None, "long_term": bool(r.long_term),
               "state": r.state, "source": r.source, "overdue": bool(r.late),
               "overdue_days": max((today - r.deadline).days, 1) if r.late and r.deadline else 0,
@@ -268,7 +270,7 @@ def item_facets(conn: Connection, ctx: CampaignCtx, seen: Collection[str] | None
 
 
 def item_doc(conn: Connection, item_id: int, at: dt.datetime) -> dict[str, Any]:
-    """One item whole (四个明确: problem, measure, leader and office, deadline or long-term), whether it is
+    """One item whole (四个明确: leader and office, measure, deadline or long-term, mechanism), whether it is
     current and overdue at `at`, its history oldest first and its evidence files in order (the n of
     `evidence/{n}`)."""
     r = _item(conn, item_id)
@@ -277,7 +279,7 @@ def item_doc(conn: Connection, item_id: int, at: dt.datetime) -> dict[str, Any]:
     late = rules.is_overdue(r.state, r.due_at, at, bool(r.long_term)) and bool(r.current)
     today = at.astimezone(ctx.tz).date()
     return {"id": r.id, "campaign": r.campaign_key, "unit": r.unit_key, "problem": r.problem, "category": r.category,
-            "measure": r.measure, "leader": r.leader, "office": r.office,
+            "measure": r.measure, "leader": r.leader, "office": r.office, "mechanism": r.mechanism,
             "deadline": r.deadline.isoformat() if r.deadline else None, "due": _iso(r.due_at, ctx),
             "long_term": bool(r.long_term), "state": r.state, "source": r.source, "current": bool(r.current),
             "overdue": late, "overdue_days": max((today - r.deadline).days, 1) if late and r.deadline else 0,

@@ -107,6 +107,7 @@ def ledger(conn: Connection, key: str, unit: str | None = None, state: str | Non
                                     "evidence": []}]
         out.append({"id": r.id, "unit": r.unit_key, "problem": r.problem, "category": r.category, "measure": r.measure,
                     "leader": r.leader, "office": r.office, "deadline": r.deadline.isoformat() if r.deadline else None,
+                    "mechanism": r.mechanism,
                     "due": iso(r.due_at, ctx), "long_term": bool(r.long_term), "state": r.state, "source": r.source,
                     "overdue": is_overdue(r.state, r.due_at, at, bool(r.long_term)) if at else None,
                     "updated_at": iso(r.updated_at, ctx), "closed_at": iso(r.closed_at, ctx),

@@ -181,6 +181,7 @@ def ledger_rows(conn: Connection, campaign: str, unit: str | None = None) -> lis
     q = q.where(units.c.key == resolve_unit(conn, ctx, unit)) if unit is not None else q
     return [{"id": r.id, "unit": r.unit_key, "unit_name": r.unit_name, "problem": r.problem, "category": r.category,
              "measure": r.measure, "leader": r.leader, "office": r.office, "deadline": r.deadline,
+             "mechanism": r.mechanism,
              "long_term": bool(r.long_term), "progress": r.progress, "progress_at": _local(r.progress_at, ctx),
              "state": r.state, "source": r.source, "created_at": _local(r.created_at, ctx),
              "closed_at": _local(r.closed_at, ctx)} for r in conn.execute(q).all()]
@@ -250,6 +251,7 @@ def add_ledger_items(conn: Connection, campaign: str, items: list[dict[str, Any]
     for it, u in zip(items, chosen, strict=False):
         last[u.id] = (last.get(u.id) or 0) + 1
         values = {k: it[k] for k in ("problem", "category", "measure", "leader", "office", "deadline", "long_term", "state")}
+        values["mechanism"] = it.get("mechanism")
         item_id = inserted_id(conn.execute(insert(ledger_items).values(
             campaign_id=ctx.id, unit_id=u.id, row_no=last[u.id], source="import", current=True, created_at=act.at,
             updated_at=act.at, due_at=local_end_of_day(it["deadline"], ctx.tz) if it["deadline"] else None, **values)
