@@ -248,11 +248,12 @@ def test_the_phase_audit_as_json_csv_and_html(known):
 
 def ledger_cells(unit_column: bool) -> list[list]:
     rows = [
-        ["第一小学", "会议多落实少", "慢", "精简会议", "王副局长", "办公室", d("2023-06-30"), "每周例会压缩至30分钟",
+        ["第一小学", "会议多落实少", "慢", "精简会议", "王副局长", "办公室", d("2023-06-30"), None, "每周例会压缩至30分钟",
          STATE_ZH["in_progress"]],
-        ["第一小学", "作业负担重", "庸", "控制作业总量", "李副校长", "教务处", d("2023-05-31"), "核查属实，同意销号",
+        ["第一小学", "作业负担重", "庸", "控制作业总量", "李副校长", "教务处", d("2023-05-31"), None, "核查属实，同意销号",
          STATE_ZH["closed"]],
-        ["第二小学", EVIL, "推", "规范收费", "赵校长", "总务处", d("2023-07-15"), "回头看发现反弹", STATE_ZH["reopened"]],
+        ["第二小学", EVIL, "推", "规范收费", "赵校长", "总务处", d("2023-07-15"), None, "回头看发现反弹",
+         STATE_ZH["reopened"]],
     ]
     return [[n, *(r if unit_column else r[1:])] for n, r in enumerate(rows, start=1)]
 
@@ -265,16 +266,17 @@ def test_the_ledger_in_excel_cell_by_cell(known, tmp_path):
     out = tmp_path / "ledger.xlsx"
     write_report(report, "xlsx", out)
     assert sheet(out, "整改台账") == [
-        ["2023年作风整顿（测试）问题整改台账（截至 2023-05-12 09:00）"] + [None] * 9,
-        ["序号", "单位", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "进展", "状态"],
+        ["2023年作风整顿（测试）问题整改台账（截至 2023-05-12 09:00）"] + [None] * 10,
+        ["序号", "单位", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "长效机制", "进展", "状态"],
         *ledger_cells(True)]
     # formula-like text is text in Excel too, never a formula
     assert load_workbook(out)["整改台账"]["C5"].data_type == "s"
     one = tmp_path / "s1.xlsx"
     write_report(s1, "xlsx", one)
     assert sheet(one, "整改台账") == [
-        ["2023年作风整顿（测试）问题整改台账（第一小学）（截至 2023-05-12 09:00）"] + [None] * 8,
-        ["序号", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "进展", "状态"],  # the issue's nine
+        ["2023年作风整顿（测试）问题整改台账（第一小学）（截至 2023-05-12 09:00）"] + [None] * 9,
+        # the issue's nine, and 长效机制: the four namings (四个明确) of seed 000
+        ["序号", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "长效机制", "进展", "状态"],
         *ledger_cells(False)[:2]]
 
 
@@ -291,7 +293,7 @@ def test_csv_is_safe_against_formula_injection(known, tmp_path):
     import csv
 
     rows = list(csv.reader(data.decode("utf-8-sig").splitlines()))
-    assert rows[0] == ["序号", "单位", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "进展", "状态"]
+    assert rows[0] == ["序号", "单位", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限", "长效机制", "进展", "状态"]
     assert rows[3][2] == "'" + EVIL and rows[1][4] == "'+1 -2 @SUM(A1)" and rows[2][4] == "'\tcmd"
     assert rows[1][:4] == ["1", "第一小学", "会议多落实少", "慢"] and rows[1][7] == "2023-06-30"
 

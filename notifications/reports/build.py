@@ -1,8 +1,9 @@
 """The ledger (整改台账), the notice (通报) and the ledger's closure over time, as reports.
 
-The ledger keeps the column layout bureaus use in Excel: 序号, 问题, 类别, 整改措施, 责任领导,
-牵头股室, 整改时限, 进展, 状态 in that order; a campaign-wide ledger adds 单位 after 序号 (a unit's
-own ledger has exactly the nine columns), and the importer accepts either.
+The ledger keeps the column layout bureaus use in Excel, with the four namings (四个明确) of seed 000: 序号,
+问题, 类别, 整改措施, 责任领导, 牵头股室, 整改时限, 长效机制, 进展, 状态 in that order; a campaign-wide ledger
+adds 单位 after 序号 (a unit's own ledger has exactly these ten columns), and the importer accepts either, and
+the older layout without 长效机制.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ LEDGER_COLUMNS = [
     Col("problem", "问题", wrap=True, title_en="Problem"), Col("category", "类别", title_en="Category"),
     Col("measure", "整改措施", wrap=True, title_en="Measure"), Col("leader", "责任领导", title_en="Leader"),
     Col("office", "牵头股室", title_en="Office"), Col("deadline", "整改时限", "deadline", title_en="Deadline"),
+    Col("mechanism", "长效机制", wrap=True, title_en="Long-term mechanism"),
     Col("progress", "进展", wrap=True, title_en="Progress"), Col("state_zh", "状态", tones=TONES, title_en="State"),
 ]
 NOTICE_KEYS = ["no", "parent_name", "unit_name", "artifact_title", "step_title", "due", "days_overdue", "status"]

@@ -3,7 +3,8 @@
 The header row is found among the first rows (a title row usually sits above it); columns are
 matched by their Chinese headers, with the variants bureaus write (问题描述, 责任人, 完成时限, ...).
 Every item must carry the four namings (四个明确): measure, responsible leader, lead office and
-deadline — a date, or 长期坚持 for a long-term item. Every problem is reported at once, with the
+deadline — a date, or 长期坚持 for a long-term item; the fourth, its long-term mechanism (长效机制), is read
+when the workbook has the column (older ledgers have none). Every problem is reported at once, with the
 spreadsheet's row number, in Chinese and English, as one `InvalidInput`.
 """
 
@@ -29,7 +30,7 @@ HEADERS = {
     "序号": "no", "编号": "no", "单位": "unit", "单位名称": "unit", "问题": "problem", "存在问题": "problem",
     "问题描述": "problem", "类别": "category", "问题类别": "category", "整改措施": "measure", "责任领导": "leader",
     "责任人": "leader", "牵头股室": "office", "牵头科室": "office", "责任股室": "office", "责任科室": "office",
-    "整改时限": "deadline", "完成时限": "deadline", "整改期限": "deadline", "进展": "progress",
+    "整改时限": "deadline", "完成时限": "deadline", "整改期限": "deadline", "长效机制": "mechanism", "进展": "progress",
     "整改进展": "progress", "进展情况": "progress", "状态": "state", "整改状态": "state", "完成情况": "state",
 }
 REQUIRED = {"problem": "问题", "measure": "整改措施", "leader": "责任领导", "office": "牵头股室", "deadline": "整改时限"}
@@ -81,7 +82,7 @@ def _header(path: Path, rows: list[list[Any]]) -> tuple[int, dict[int, str]]:
                                    f"(missing columns: {', '.join(missing)})", field="file")
             return i, found
     raise InvalidInput(f"{path}: 前 {HEADER_SEARCH} 行中找不到表头（应含 序号、问题、类别、整改措施、责任领导、牵头股室、"
-                       f"整改时限、进展、状态）(no header row with the ledger's columns in the first {HEADER_SEARCH} rows)",
+                       f"整改时限、长效机制、进展、状态）(no header row with the ledger's columns in the first {HEADER_SEARCH} rows)",
                        field="file")
 
 
@@ -109,7 +110,8 @@ def _item(number: int, cells: dict[str, Any], problems: list[str]) -> dict[str, 
             problems.append(f"{where}, 列 状态: 无法识别 '{text['state']}'，可选：{known} (unknown state)")
     return {"row": number, "unit": text.get("unit"), "problem": text.get("problem"), "category": text.get("category"),
             "measure": text.get("measure"), "leader": text.get("leader"), "office": text.get("office"),
-            "deadline": deadline, "long_term": long_term, "progress": text.get("progress"), "state": state}
+            "deadline": deadline, "long_term": long_term, "mechanism": text.get("mechanism"), "progress": text.get("progress"),
+            "state": state}
 
 
 def import_ledger(path: str | Path) -> list[dict[str, Any]]:
