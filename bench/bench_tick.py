@@ -40,9 +40,15 @@ MINUTE = dt.timedelta(minutes=1)
 TARGETS = {"create_s": 5.0, "cross_us_per_changed": 25.0, "idle_same_instant_ms": 20.0, "idle_next_minute_ms": 20.0}
 
 
-def spec_text(n_units: int, n_reqs: int) -> tuple[str, int]:
-    """YAML of the campaign; returns it and the size of the batch (units whose pilot report crosses)."""
-    batch = min(n_units, round(0.02 * n_units * n_reqs))  # 2 % of the obligations, one per batch unit
+def spec_text(n_units: int, n_reqs: int, batch: int | None = None, pilot: int = 1) -> tuple[str, int]:
+    """YAML of the campaign; returns it and the size of the batch (units whose pilot reports cross).
+
+    The batch owes `pilot` requirements (r00, r01, ...) in the pilot step: batch x pilot obligations cross
+    at T_CROSS. Default: 2 % of the obligations, one per batch unit (bench_scale.py gives a fixed batch)."""
+    if batch is None:
+        batch = round(0.02 * n_units * n_reqs)  # 2 % of the obligations, one per batch unit
+    batch = min(n_units, batch)
+    pilot = max(1, min(pilot, n_reqs))
     n_districts = max(1, n_units // 200)
     lines = ["version: 1", f"key: {KEY}", "title: 基准测试活动", "timezone: Asia/Shanghai", "calendar: cn",
              "organizer: bureau", "units:", "  - {key: bureau, name: 县教育局}"]
@@ -57,10 +63,10 @@ def spec_text(n_units: int, n_reqs: int) -> tuple[str, int]:
     lines += ["phases:", "  - key: check", "    title: 自查", "    kind: self_check",
               "    start: 2025-03-03", "    end: 2025-03-31", "    steps:",
               "      - {key: pilot, title: 试点先行, due: 2025-03-14,",
-              "         requires: [{artifact: r00, from: 'tag:batch'}]}",
-              "      - key: main", "        title: 全面自查", "        due: 2025-03-28", "        requires:",
-              "          - {artifact: r00, from: 'tag:rest'}"]
-    lines += [f"          - {{artifact: r{j:02d}, from: all}}" for j in range(1, n_reqs)]
+              "         requires: [" + ", ".join(f"{{artifact: r{j:02d}, from: 'tag:batch'}}" for j in range(pilot)) + "]}",
+              "      - key: main", "        title: 全面自查", "        due: 2025-03-28", "        requires:"]
+    lines += [f"          - {{artifact: r{j:02d}, from: 'tag:rest'}}" for j in range(pilot)]
+    lines += [f"          - {{artifact: r{j:02d}, from: all}}" for j in range(pilot, n_reqs)]
     return "\n".join(lines) + "\n", batch
 
 
