@@ -205,6 +205,13 @@ class Step(_Model):
     due: DueValue
     requires: list[Requirement] = Field(default_factory=list)
     lookback: LookBack | None = None
+    # 牵头股室: the office (or offices) of `people.offices` leading the step; it hears of the step's late units
+    lead: list[Key] | None = None
+
+    @field_validator("lead", mode="before")
+    @classmethod
+    def _lead(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
     @field_validator("due")
     @classmethod
@@ -391,6 +398,51 @@ class Messages(_Model):
         return v
 
 
+class Office(_Model):
+    """An office (股室) with its contacts: it may lead steps (牵头) and ledger items name it as 牵头股室."""
+
+    name: str = Field(min_length=1)
+    name_en: str | None = None
+    aliases: list[str] = Field(default_factory=list)  # other names items use, e.g. 局人事股 for 人事股
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Leader(_Model):
+    """A responsible leader (责任领导) with contacts: ledger items name them; escalations reach them."""
+
+    name: str = Field(min_length=1)
+    name_en: str | None = None
+    title: str | None = None  # 职务, e.g. 副局长
+    aliases: list[str] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class LeadingGroup(_Model):
+    """The leading group (领导小组): its head (a leader), its office (领导小组办公室, an office) and contacts.
+    With `escalations: true` its office hears of every ledger item escalated (督办)."""
+
+    name: str = Field(min_length=1)
+    name_en: str | None = None
+    head: Key | None = None
+    office: Key | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    escalations: bool = False
+
+
+class People(_Model):
+    """The campaign's people and offices (人员与股室), beside its units:
+
+        people:
+          leading_group: {name: 作风整顿领导小组, head: zhang, office: bangong, escalations: true}
+          offices: {renshi: {name: 人事股, contacts: [{name: 李四, email: renshi@example.cn}]}}
+          leaders: {zhang: {name: 张三, title: 副局长, contacts: [...]}}
+    """
+
+    leading_group: LeadingGroup | None = None
+    offices: dict[Key, Office] = Field(default_factory=dict)
+    leaders: dict[Key, Leader] = Field(default_factory=dict)
+
+
 class CampaignSpec(_Model):
     version: Literal[1] = 1
     key: Key
@@ -407,6 +459,7 @@ class CampaignSpec(_Model):
     phases: list[Phase] = Field(min_length=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     messages: Messages = Field(default_factory=Messages)
+    people: People = Field(default_factory=People)
 
     @field_validator("timezone")
     @classmethod

@@ -347,12 +347,14 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
         out.append(lm.problem(("reminders", "escalate_to"), f"未知单位 '{target}'，应为 parent、organizer 或单位代码 "
                                                             f"(unknown unit; use parent, organizer or a unit key)"))
 
+    out.extend(_people_problems(spec, lm))
     for key, kind in spec.artifacts.items():
         out.extend(_tally_problems(kind, ("artifacts", key, "tally"), lm))
         if kind.acknowledge and (kind.rows or kind.tally):
             out.append(lm.problem(("artifacts", key, "acknowledge"),
                                   "签收类材料不按行填报：acknowledge 与 rows/tally 不能同时写 "
                                   "(an acknowledged kind is filed with no rows: drop rows/tally or acknowledge)"))
+
 
     cal = campaign_calendar(spec)
     years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}
@@ -390,6 +392,11 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
             if step.key in seen_step:
                 out.append(lm.problem(s + ("key",), f"步骤代码重复 '{step.key}' (duplicate step key)"))
             seen_step.add(step.key)
+            for m, office in enumerate(step.lead or []):
+                if office not in spec.people.offices:
+                    out.append(lm.problem(s + ("lead", m) if s + ("lead", m) in lm.lines else s + ("lead",),
+                                          f"未知股室 '{office}'，应为 people.offices 中的代码 "
+                                          f"(unknown office: use a key of people.offices)"))
             if phase.end >= phase.start:
                 due = resolve_due(step.due, phase_start=phase.start, phase_end=phase.end, calendar=cal, tz=tz)
                 local = due.astimezone(tz)
@@ -458,3 +465,26 @@ def _evaluation_gate_problems(spec: CampaignSpec, phase: Phase, g: PathT, lm: Li
         return [lm.problem(g + ("min_response",), f"参评率需要应参评人数：请在 '{cond.artifact}' 的 tally 中写 eligible "
                                                   f"(a response rate needs tally.eligible on '{cond.artifact}')")]
     return []
+
+
+def _people_problems(spec: CampaignSpec, lm: LineMap) -> list[Problem]:
+    """The leading group's head and office must be listed; a name (or alias) naming two people or offices
+    is ambiguous for the ledger's 责任领导 / 牵头股室 (a warning: such items stay free text)."""
+    people, out = spec.people, []
+    group = people.leading_group
+    if group and group.head and group.head not in people.leaders:
+        out.append(lm.problem(("people", "leading_group", "head"), f"未知领导 '{group.head}'，应为 people.leaders 中的代码 "
+                                                                   f"(unknown leader: use a key of people.leaders)"))
+    if group and group.office and group.office not in people.offices:
+        out.append(lm.problem(("people", "leading_group", "office"), f"未知股室 '{group.office}'，应为 people.offices 中的代码 "
+                                                                     f"(unknown office: use a key of people.offices)"))
+    for section, entries in (("offices", people.offices), ("leaders", people.leaders)):
+        seen: dict[str, str] = {}
+        for key, entry in entries.items():
+            for name in dict.fromkeys([key, entry.name, *entry.aliases]):
+                if name in seen and seen[name] != key:
+                    out.append(lm.problem(("people", section, key), f"名称 '{name}' 与 '{seen[name]}' 重复，台账中写此名称的事项无法对应 "
+                                                                    f"(the name '{name}' also names '{seen[name]}': items naming it "
+                                                                    f"stay free text)", "warning"))
+                seen.setdefault(name, key)
+    return out

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from campaign_model.people import Directory, is_person
 from campaign_model.reminders import in_send_window
 from campaign_model.store import audit, outbox
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.people import directory
 from campaign_model.store.unit_lookup import unit_rows
 
 from .channels.base import Channel, DeliveryError
@@ -85,13 +87,20 @@ def send_due(engine: Engine, campaign: str, act: Act, delivery: Delivery) -> Sen
         # without an address to link to, the message names whom to ask: read only then (one query a send)
         organizer = None if delivery.base_url or not rows else next(
             (u.name for u in unit_rows(conn, ctx) if u.key == ctx.organizer), None)
+        # a lead office, a responsible leader, the leading group's office: named from the campaign's people
+        people = directory(conn, ctx.id) if any(is_person(r.recipient) for r in rows) else Directory()
     if not rows:
         return result
-    titles = artifact_titles(ctx.artifacts, ctx.messages.get("language", "zh"))
+    lang = ctx.messages.get("language", "zh")
+    titles = artifact_titles(ctx.artifacts, lang)
     for (recipient, channel_name), group in group_rows(rows):
-        message = render(campaign, ctx.title, recipient, group[0].recipient_name, group[0].contacts, group, act.at, ctx.tz,
+        name, contacts = group[0].recipient_name, group[0].contacts
+        person = is_person(recipient)
+        if person:
+            name, contacts = people.recipient(recipient, lang) or (recipient, [])
+        message = render(campaign, ctx.title, recipient, name, contacts or [], group, act.at, ctx.tz,
                          titles=titles, messages=ctx.messages, base_url=delivery.base_url, salt=channel_name,
-                         organizer_name=organizer)
+                         organizer_name=organizer, person=person)
         ids = [r.id for r in group]
         channel = delivery.channels.get(channel_name)
         try:

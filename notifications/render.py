@@ -106,7 +106,7 @@ def _quoted(titles: list[str], lang: str) -> str:
 
 
 def file_hint(own: list[dict[str, Any]], escalations: list[dict[str, Any]], lang: str, linked: bool,
-              organizer_name: str | None = None) -> str:
+              organizer_name: str | None = None, led: bool = False) -> str:
     """How and where to file, in words and in the campaign's language only (an official message).
 
     With an address configured each item carries its link; without one the message says where to go on
@@ -115,6 +115,12 @@ def file_hint(own: list[dict[str, Any]], escalations: list[dict[str, Any]], lang
     if linked:
         return ("点击各项下方的链接，登录本活动的报送网站即可办理。" if lang == "zh"
                 else "Follow the link under each item and log in to the campaign's filing site.")
+    if led:  # a lead office, a responsible leader, the leading group's office: they follow up, they do not file
+        if lang == "zh":
+            return ("请登录本活动的报送网站，在“整改台账”和“总览”页查看所列单位的进展并督促落实。"
+                    + (f"如有疑问请联系{organizer_name}。" if organizer_name else ""))
+        return ("Log in to the campaign's filing site and follow the listed units' progress on the “Ledger” and "
+                "“Overview” pages." + (f" Questions: please contact {organizer_name}." if organizer_name else ""))
     artifacts = list(dict.fromkeys(i["artifact_title"] for i in own if not i["ledger"]))
     ledger = any(i["ledger"] for i in own)
     if lang == "zh":
@@ -134,20 +140,25 @@ def file_hint(own: list[dict[str, Any]], escalations: list[dict[str, Any]], lang
 def render(campaign: str, campaign_title: str, recipient: str, recipient_name: str, contacts: Sequence[dict[str, Any]],
            rows: Sequence[Any], at: dt.datetime, tz: ZoneInfo, *, titles: dict[str, str],
            messages: dict[str, Any] | None = None, base_url: str | None = None, salt: str = "",
-           organizer_name: str | None = None) -> Message:
+           organizer_name: str | None = None, person: bool = False) -> Message:
     """One recipient's digest: their own items and, for a supervisor, the escalated items of their units.
+
+    A `person` recipient (a lead office, a responsible leader, the leading group's office) owes nothing
+    itself: every item is one it leads or answers for (`led`), named with its unit.
 
     `titles` are the artifacts' titles in the campaign's language (see `artifact_titles`).
     """
     custom = messages or {}
     lang = custom.get("language", "zh")
     items = [_item(r, at, tz, lang, titles, base_url, campaign) for r in rows]
-    own = [i for i in items if i["kind"] != "escalation"]
-    escalations = [i for i in items if i["kind"] == "escalation"]
+    led = items if person else []
+    own = [] if person else [i for i in items if i["kind"] != "escalation"]
+    escalations = [] if person else [i for i in items if i["kind"] == "escalation"]
     context = {"campaign": campaign, "campaign_title": campaign_title, "recipient": recipient,
-               "recipient_name": recipient_name, "own": own, "escalations": escalations,
+               "recipient_name": recipient_name, "own": own, "escalations": escalations, "led": led,
                "overdue": sum(1 for i in own if i["kind"] == "overdue"),
-               "file_hint": file_hint(own, escalations, lang, bool(base_url), organizer_name),
+               "led_overdue": sum(1 for i in led if i["days_left"] < 0),
+               "file_hint": file_hint(own, escalations, lang, bool(base_url), organizer_name, led=bool(led)),
                "at": at.astimezone(tz).isoformat()}
     subject = " ".join(_template("subject", lang, custom).render(context).split())
     text = _template("text", lang, custom).render(context).strip() + "\n"

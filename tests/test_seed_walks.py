@@ -180,7 +180,8 @@ def test_seed_002_rectification_opens_on_04_01_while_issue_lists_are_still_due(w
     assert st["running_phases"] == ["rectification"]
     assert w.phase(st, "self_check")["completed_at"] == "2023-04-10T11:00:00+08:00"
     # 11-01: 总结提高 opens on its date (到年底根本结束) while 综合整治 still owes its 三项评议
-    w.file("bureau", "special_action_report", "2023-09-28T10:00")
+    for step in ("action_discipline", "action_accountability", "action_benchmarking", "action_capability", "action_efficiency"):
+        w.file("bureau", "special_action_report", "2023-09-28T10:00", step=step)  # the five 专项行动, one report each
     w.tick("2023-11-01T09:30")
     st = w.status("2023-11-01T09:30")
     assert st["running_phases"] == ["rectification", "summary"]

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, and_, insert, literal, null, select, upd
 
 from ..calendar import WorkCalendar
 from ..errors import ConflictError, NotFound, SpecInvalid
+from ..people import people_doc
 from ..reminders import next_slot
 from ..spec import ArtifactKind, ReminderPolicy, UnitSpec
 from ..specfile import LoadedSpec, campaign_calendar
@@ -156,6 +157,7 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
         reminders=spec.reminders.model_dump(), organizer=spec.organizer,
         artifacts={k: v.model_dump(exclude_none=True) for k, v in spec.artifacts.items()},
         messages=spec.messages.model_dump(exclude_none=True), spec_version=1, created_at=act.at,
+        people=people_doc(spec),
     )))
     conn.execute(insert(campaign_specs).values(campaign_id=cid, version=1, text=loaded.text, created_at=act.at))
     conn.execute(insert(units), [_unit_values(cid, u) for u in loaded.units])

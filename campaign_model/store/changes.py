@@ -21,6 +21,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from .. import rules
 from ..errors import ConflictError, InvalidInput, NotFound
+from ..people import people_doc
 from ..specfile import LoadedSpec, campaign_calendar
 from ..timeexpr import END_OF_DAY, local_end_of_day, local_start_of_day, resolve_due
 from . import audit
@@ -148,6 +149,11 @@ def plan_amendment(conn: Connection, ctx: CampaignCtx, loaded: LoadedSpec, at: d
     if messages_doc != (row.messages or {}):
         values["messages"] = messages_doc
         changes.append("提醒消息模板或语言已更改 (message templates or language changed)")
+    people = people_doc(spec)
+    if people != (row.people or {}):
+        values["people"] = people
+        changes.append("人员与股室（领导小组、牵头股室、责任领导）或步骤的牵头股室已更改 "
+                       "(people and offices, or the steps' lead offices, changed)")
     cal = campaign_calendar(spec)
     new_ctx = replace(ctx, calendar=cal, policy=spec.reminders)
     tz = ctx.tz

@@ -26,8 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..people import Directory
 from ..reminders import ReminderSlot, escalation_slot, latest_slot, next_slot
 from . import audit
+from . import people as people_store
 from .predicates import ledger_item_overdue, ledger_item_owed
 from .tables import UTCDateTime, ledger_items, obligations, outbox, requirements, reviews, units
 from .unit_lookup import resolve_unit
@@ -63,6 +65,9 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
         .order_by(obligations.c.requirement_id, obligations.c.due_at)).tuples().all()
     overrides = dict(conn.execute(select(requirements.c.id, requirements.c.policy).where(
         requirements.c.id.in_({r for r, _ in due_reqs}))).tuples().all()) if due_reqs else {}
+    # a step led by an office (牵头股室): the office hears of its late units with the escalation (督办)
+    people = people_store.directory(conn, ctx.id) if due_reqs else Directory()
+    leads = people_store.requirement_leads(conn, people, overrides)
     planned = 0
     for req_id, due_at in due_reqs:
         override = overrides[req_id]
@@ -87,6 +92,8 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             for oid, target in targets.items():
                 if target is not None and target in contacts:
                     rows += [_row(ctx, oid, escalation, target, ch) for ch in route(target, contacts[target])]
+            for ob in obs if req_id in leads else ():
+                rows += _people_rows(ctx, people, ob.id, escalation, leads[req_id], route)
         if slot and obs:
             # a reminder still waiting (held outside the window, or failed) gives way to this newer one:
             # one obligation is one item in a message
@@ -103,6 +110,18 @@ def plan_reminders(conn: Connection, ctx: Any, phase_id: int, at: dt.datetime, r
             obligations.c.requirement_id == req_id, obligations.c.due_at == due_at, obligations.c.next_remind_at <= at)
             .values(next_remind_at=following.at if following else None))
     return planned
+
+
+def _people_rows(ctx: Any, people: Directory, obligation_id: int | None, slot: ReminderSlot, recipients: list[str],
+                 route: Route, item_id: int | None = None) -> list[dict[str, Any]]:
+    """A slot's rows to people and offices (a lead office, a responsible leader, the leading group's office),
+    one per channel each is routed to by their contacts, as a unit's."""
+    rows: list[dict[str, Any]] = []
+    for recipient in dict.fromkeys(recipients):
+        found = people.recipient(recipient)
+        if found is not None:
+            rows += [_row(ctx, obligation_id, slot, recipient, ch, item_id) for ch in route(recipient, found[1])]
+    return rows
 
 
 def _row(ctx: Any, obligation_id: int | None, slot: ReminderSlot, recipient: str, channel: str,
@@ -132,6 +151,9 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
     conn.execute(update(ledger_items).where(waiting, not_(_item_owed())).values(next_remind_at=None))
     dues = conn.execute(select(i.due_at).where(waiting, _item_owed()).distinct()).scalars().all()
     policy = ctx.policy
+    # the item's 牵头股室 is reminded with its unit; its 责任领导 (and, if the spec says so, the leading
+    # group's office) hear of it when it is escalated (督办): names that resolve to nobody stay free text
+    people = people_store.directory(conn, ctx.id) if dues else Directory()
     planned = 0
     for due_at in dues:
         slot = latest_slot(due_at, policy, ctx.calendar, ctx.tz, at)
@@ -139,12 +161,15 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
         escalation = escalation if escalation and escalation.at <= at else None
         following = next_slot(due_at, policy, ctx.calendar, ctx.tz, at)
         group = and_(waiting, _item_owed(), i.due_at == due_at)
-        items = conn.execute(select(i.id, units.c.key, units.c.contacts, units.c.parent_key)
+        items = conn.execute(select(i.id, i.leader, i.office, units.c.key, units.c.contacts, units.c.parent_key)
                              .join(units, units.c.id == i.unit_id).where(group)).all()
+        named = {it.id: people.item_recipients(it.leader, it.office) for it in items} if people else {}
         rows: list[dict[str, Any]] = []
         if slot:
             for it in items:
                 rows += [_row(ctx, None, slot, it.key, ch, it.id) for ch in route(it.key, it.contacts)]
+                if it.id in named:
+                    rows += _people_rows(ctx, people, None, slot, named[it.id][0], route, it.id)
         if escalation and items:
             targets = {it.id: _escalation_target(ctx, policy.escalate_to, it.key, it.parent_key) for it in items}
             contacts = dict(conn.execute(select(units.c.key, units.c.contacts).where(
@@ -152,6 +177,10 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
             for item_id, target in targets.items():
                 if target is not None and target in contacts:
                     rows += [_row(ctx, None, escalation, target, ch, item_id) for ch in route(target, contacts[target])]
+            group_office = people.group_recipient() if people.escalations_to_group() else None
+            for item_id, (_, leaders) in named.items():
+                told = leaders + ([group_office] if group_office else [])
+                rows += _people_rows(ctx, people, None, escalation, told, route, item_id)
         if slot and items:
             # a reminder still waiting gives way to this newer one: one item is one line in a message
             conn.execute(update(outbox).where(
@@ -255,7 +284,9 @@ def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
                _rejection_comment().label("review_comment"))
         .select_from(outbox))
     return list(conn.execute(
-        q.join(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
+        # a person or office recipient (office:…, leader:…) is no unit: its name and contacts come from the
+        # campaign's people (notifications.dispatch)
+        q.outerjoin(recipient, (recipient.c.campaign_id == outbox.c.campaign_id) & (recipient.c.key == outbox.c.recipient))
         .outerjoin(requirements, requirements.c.id == obligations.c.requirement_id)
         .where(outbox.c.campaign_id == campaign_id,
                ((outbox.c.state == "planned") & (outbox.c.planned_for <= at))

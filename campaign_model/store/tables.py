@@ -73,6 +73,7 @@ campaigns = Table(
     Column("artifacts", JSON, nullable=False),
     Column("messages", JSON),
     Column("organizer", String(64)),
+    Column("people", JSON),  # the spec's people and offices, and the steps' lead offices (campaign_model.people)
     Column("spec_version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_tick_at", UTCDateTime),
@@ -294,8 +295,9 @@ outbox = Table(
     Column("message_id", String(64)),
     Column("next_attempt_at", UTCDateTime),
     Column("last_error", Text),
-    UniqueConstraint("obligation_id", "kind", "slot_day", "channel", name="uq_outbox_slot_channel"),
-    UniqueConstraint("ledger_item_id", "kind", "slot_day", "channel", name="uq_outbox_item_slot_channel"),
+    # per recipient: an item is reminded to its unit and its lead office, on one day and channel, each once
+    UniqueConstraint("obligation_id", "kind", "slot_day", "channel", "recipient", name="uq_outbox_slot_channel"),
+    UniqueConstraint("ledger_item_id", "kind", "slot_day", "channel", "recipient", name="uq_outbox_item_slot_channel"),
     Index("ix_outbox_state", "campaign_id", "state", "planned_for"),
 )
 

@@ -1,0 +1,40 @@
+"""The campaign's people and offices (campaigns.people) in SQL: read as a `Directory`, and which outbox
+recipients hear of what (a led step's lead offices, by requirement)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ..people import OFFICE, Directory
+from .tables import campaigns, phases, requirements
+
+
+def directory(conn: Connection, campaign_id: int) -> Directory:
+    """The stored people and offices of a campaign (an empty directory for one that names none)."""
+    doc = conn.execute(select(campaigns.c.people).where(campaigns.c.id == campaign_id)).scalar_one_or_none()
+    return Directory(doc or {})
+
+
+def requirement_leads(conn: Connection, people: Directory, requirement_ids: Any) -> dict[int, list[str]]:
+    """The lead offices (as outbox recipients) of each requirement's step, for the requirements of led steps."""
+    if not people.doc.get("steps") or not requirement_ids:
+        return {}
+    rows = conn.execute(select(requirements.c.id, requirements.c.step_key, phases.c.key)
+                        .join(phases, phases.c.id == requirements.c.phase_id)
+                        .where(requirements.c.id.in_(list(requirement_ids)))).all()
+    leads = {r.id: [OFFICE + o for o in people.step_lead(r.key, r.step_key)] for r in rows}
+    return {k: v for k, v in leads.items() if v}
+
+
+def step_leads(conn: Connection, campaign_id: int) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """Each led step's offices, (phase key, step key) -> [{key, name, name_en}], for the pages (牵头: 人事股)."""
+    people = directory(conn, campaign_id)
+    out: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for phase, steps in (people.doc.get("steps") or {}).items():
+        for step, offices in steps.items():
+            out[(phase, step)] = [{"key": o, "name": people.offices.get(o, {}).get("name", o),
+                                   "name_en": people.offices.get(o, {}).get("name_en") or people.offices.get(o, {}).get("name", o)}
+                                  for o in offices]
+    return out
