@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from campaign_model.store.audit import Act
+from campaign_model.store.locks import tick_lock
 from notifications.settings import DeliveryConfig
 
 from . import steps
@@ -44,6 +45,15 @@ TASK_STEPS: dict[str, Callable[..., Any]] = {
 
 def orchestrate(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None,
                 run: StepRunner) -> dict[str, Any]:
+    """The tick's steps in order, holding the campaign's tick lock (campaign_model/store/locks.py): a second
+    tick of the same campaign started meanwhile (another process, another Prefect worker) waits, then finds
+    each reminder already planned and sent."""
+    with tick_lock(steps.engine_for(url), campaign):
+        return _orchestrate(url, campaign, act, outbox_file, delivery, run)
+
+
+def _orchestrate(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None,
+                 run: StepRunner) -> dict[str, Any]:
     """The tick's steps in order; `run` calls each task-grain step (the reads between them are plain calls)."""
     advanced = list(run("open-phases", open_phases, url, campaign, act))
     marked = planned = 0
