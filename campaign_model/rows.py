@@ -4,8 +4,15 @@ against the columns an artifact kind declares in `ArtifactKind.rows`.
 `read_rows` reads CSV, XLSX or JSON (a list of objects); `validate_rows` checks and normalizes the
 rows: dates become 'YYYY-MM-DD', numbers float, integers int, text is stripped, an empty optional
 cell is None. Any problem raises `RowsInvalid` listing every problem, one per line, as
-`FILE: 第 N 行 / row N, 列 TITLE (key): message`. Row numbers are the spreadsheet's (header = 1,
-first data row = 2), or for JSON the 1-based index of the object.
+`FILE: 第 N 行 / row N, 列 TITLE (key): message`, and for a spreadsheet the cell (`（单元格 H5 / cell H5）`).
+Row numbers are the spreadsheet's (header = 1, first data row = 2, or below a title row), or for JSON the
+1-based index of the object.
+
+A column is found by its key, its title, its English title, or a header bureaus write for the ledger's
+columns (the 四个明确: 存在问题 or 问题, 责任领导 or 责任人, 牵头股室 or 责任股室, 整改时限 or 完成时限, 长效机制;
+in English Problem, Leader, Office, Deadline, Mechanism …, see `ALIASES`), with or without its other language
+in brackets (`整改时限（Deadline）`). A 序号 (No.) column numbers the rows and is not read; a row with only
+its number filled is an empty row.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from .errors import InvalidInput, SpecInvalid
 from .spec import ArtifactKind, Column
 from .tabular import CSV_SUFFIXES, MAX_FILE_BYTES, MAX_ROWS, XLSX_SUFFIXES, cell_text, read_sheet, title_hint, too_large
 
-RowProblem = dict[str, Any]  # {"row": int | None, "column": str | None, "message": str}
+RowProblem = dict[str, Any]  # {"row": int | None, "column": str | None, "message": str, "cell": "H5" (a sheet's)}
 
 _DATE = re.compile(
     r"(\d{4})\s*(?:[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})|年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?|(\d{2})(\d{2}))"
@@ -41,14 +48,40 @@ class RowsInvalid(InvalidInput):
         super().__init__("\n".join(_format(file, p, columns) for p in problems), field="rows")
 
 
+def _letter(index: int) -> str:
+    """The spreadsheet's letter of the 0-based column `index`: 0 → A, 27 → AB."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _format(file: str, p: RowProblem, columns: Mapping[str, Column]) -> str:
+    cell = f"（单元格 {p['cell']} / cell {p['cell']}）" if p.get("cell") else ""
     where = []
     if p["row"] is not None:
         where.append(f"第 {p['row']} 行 / row {p['row']}")
     if p["column"] is not None:
         title = columns[p["column"]].title if p["column"] in columns else p["column"]
         where.append(f"列 {title} ({p['column']})")
-    return f"{file}: {', '.join(where)}: {p['message']}" if where else f"{file}: {p['message']}"
+    return f"{file}: {', '.join(where)}: {p['message']}{cell}" if where else f"{file}: {p['message']}"
+
+
+# the headers bureaus write for the ledger's columns, besides a template's own titles: Chinese, then English
+ALIASES: dict[str, tuple[str, ...]] = {
+    "problem": ("存在问题", "问题", "存在的问题", "问题描述", "Problem", "Problems", "Issue"),
+    "category": ("问题类别", "类别", "Category"),
+    "source": ("问题来源", "来源", "Source"),
+    "measure": ("整改措施", "措施", "Measure", "Measures", "Rectification measure", "Rectification measures"),
+    "leader": ("责任领导", "责任人", "负责人", "Leader", "Leader responsible", "Responsible leader"),
+    "office": ("牵头股室", "牵头科室", "责任股室", "责任科室", "Office", "Lead office"),
+    "deadline": ("整改时限", "完成时限", "整改期限", "Deadline", "Due"),
+    "mechanism": ("长效机制", "Mechanism", "Long-term mechanism", "Long-term mechanisms"),
+}
+NUMBER_HEADERS = ("序号", "编号", "No.", "No", "#")  # the rows' own numbers: not read
+_BRACKETED = re.compile(r"^(.*?)[(（\[【](.*?)[)）\]】]$")
 
 
 def _norm(header: str) -> str:
@@ -56,11 +89,38 @@ def _norm(header: str) -> str:
 
 
 def _lookup(columns: Mapping[str, Column]) -> dict[str, str]:
-    """Normalized header -> column key; a key wins over another column's identical title."""
+    """Normalized header -> column key; a key wins over another column's identical title, a title over an
+    English title, and these over the bureaus' usual headers (`ALIASES`) of the kind's own columns."""
     found = {_norm(key): key for key in columns}
     for key, col in columns.items():
         found.setdefault(_norm(col.title), key)
+    for key, col in columns.items():
+        english = getattr(col, "title_en", None)
+        if isinstance(english, str) and english:
+            found.setdefault(_norm(english), key)
+    for key in columns:
+        for alias in ALIASES.get(key, ()):
+            found.setdefault(_norm(alias), key)
     return found
+
+
+def _find(lookup: Mapping[str, str], header: Any) -> str | None:
+    """The key of the column a header names: whole, or either side of a bracket (`整改时限（Deadline）`)."""
+    norm = _norm(header)
+    if norm in lookup:
+        return lookup[norm]
+    m = _BRACKETED.match(norm)
+    if m:
+        return lookup.get(m.group(1)) or lookup.get(m.group(2))
+    return None
+
+
+def _is_number_header(header: Any, lookup: Mapping[str, str]) -> bool:
+    """A 序号 column (when no column of the kind is called so)."""
+    norm = _norm(header)
+    m = _BRACKETED.match(norm)
+    return _find(lookup, header) is None and any(
+        n in {_norm(h) for h in NUMBER_HEADERS} for n in (norm, *(m.groups() if m else ())))
 
 
 def _date(value: Any) -> str:
@@ -145,7 +205,9 @@ def validate_rows(raw: list[dict[str, Any]], kind: ArtifactKind, file: str, *,
             continue
         values: dict[str, Any] = {}
         for name, value in item.items():
-            key = lookup.get(_norm(name))
+            key = _find(lookup, name)
+            if key is None and _is_number_header(name, lookup):
+                continue
             if key is None:
                 if _norm(name) not in reported:  # one report per unknown column, at its first row
                     reported.add(_norm(name))
@@ -238,7 +300,7 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
     lookup = _lookup(columns)
 
     def fits(header: list[str]) -> bool:  # the header row names columns; a title row above it names none
-        return any(lookup.get(_norm(title)) for title in header if title)
+        return any(_find(lookup, title) for title in header if title)
 
     try:
         table = read_sheet(path, file, fits=fits if columns else None)
@@ -251,11 +313,14 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
     problems: list[RowProblem] = []
     used: dict[int, str] = {}
     seen: dict[str, str] = {}
+    numbers: set[int] = set()  # the 序号 column(s)
     for i, title in enumerate(header):
         if not title:
             continue
-        key = lookup.get(_norm(title))
-        if columns and key is None:
+        key = _find(lookup, title)
+        if key is None and _is_number_header(title, lookup):
+            numbers.add(i)
+        elif columns and key is None:
             problems.append({"row": None, "column": None, "message": _unknown(title, columns) + hint})
         elif key in seen:
             problems.append({"row": None, "column": key,
@@ -263,18 +328,22 @@ def read_rows(path: Path, kind: ArtifactKind, name: str | None = None) -> list[d
         elif key is not None:
             seen[key] = title
             used[i] = key
+    # a row with nothing but its 序号 is an empty row (a clerk numbers the rows before filling them)
+    rows = [(n, cells) for n, cells in rows if any(not _empty(c) for i, c in enumerate(cells) if i not in numbers)]
     for n, cells in rows:
-        stray = [i + 1 for i, c in enumerate(cells) if i not in used and not _empty(c)
+        stray = [i + 1 for i, c in enumerate(cells) if i not in used and i not in numbers and not _empty(c)
                  and (i >= len(header) or not header[i])]
         if stray:
             problems.append({"row": n, "column": None,
                              "message": f"第 {'、'.join(map(str, stray))} 列有值但没有表头 "
                                         f"(a value in column {', '.join(map(str, stray))}, which has no header)"})
     raw = [{key: cells[i] for i, key in used.items()} for _, cells in rows]
+    letters = {key: _letter(i) for i, key in used.items()}
     try:
         result = validate_rows(raw, kind, file, row_numbers=[n for n, _ in rows])
-    except RowsInvalid as exc:
-        problems.extend(exc.problems)
+    except RowsInvalid as exc:  # each bad cell named as the spreadsheet names it, H5
+        problems.extend({**p, "cell": f"{letters[p['column']]}{p['row']}"}
+                        if p["row"] is not None and p["column"] in letters else p for p in exc.problems)
         result = []
     if problems:
         raise RowsInvalid(file, problems, kind)

@@ -35,15 +35,20 @@ def kinds_of(name: str):
     return load_spec_text(template_text(name), f"{name}.yaml").spec.artifacts
 
 
-def validations(ws) -> dict[str, object]:
-    """Column letter -> the data validation over its data rows."""
+def validations(ws, header_row: int = 1) -> dict[str, object]:
+    """Column letter -> the data validation over its data rows (those below `header_row`)."""
     out = {}
     for v in ws.data_validations.dataValidation:
         for rng in str(v.sqref).split():
             letter = re.match(r"[A-Z]+", rng).group(0)
-            assert rng.startswith(f"{letter}2:"), rng  # the header row itself is free
+            assert rng.startswith(f"{letter}{header_row + 1}:"), rng  # the header row itself is free
             out[letter] = v
     return out
+
+
+def header_row(ws) -> int:
+    """The row of a rows kind's header: below the title row (and the issue list's line for stamp and signature)."""
+    return next(r[0].row for r in ws.iter_rows(min_row=1, max_row=5) if r[0].value == "序号")
 
 
 def list_choices(wb, formula: str) -> list[str]:
@@ -105,10 +110,16 @@ def test_blank_rows_workbook_has_notes_and_checks_and_a_filled_row_imports(templ
     wb = load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
     columns = list((kind.rows or {}).values())
-    assert [c.value for c in ws[1]] == [col.title for col in columns]
-    assert ws.freeze_panes == "A2"
-    checks = validations(ws)
-    for i, (cell, col) in enumerate(zip(ws[1], columns, strict=True)):
+    top = header_row(ws)
+    # the title row, merged across; an issue list's line for the stamp, the signature and the date
+    assert ws["A1"].value == kind.title and f"A1:{ws.cell(row=top, column=len(columns) + 1).column_letter}1" in {
+        str(r) for r in ws.merged_cells.ranges}
+    assert top == (3 if kind.is_ledger_source() else 2)
+    assert [c.value for c in ws[top]] == ["序号"] + [col.title for col in columns]
+    assert ws.freeze_panes == f"A{top + 1}" and ws.print_title_rows == f"${top}:${top}"
+    checks = validations(ws, top)
+    assert "不读取" in ws[top][0].comment.text and "A" not in checks  # 序号: numbered by the clerk, not imported
+    for i, (cell, col) in enumerate(zip(ws[top][1:], columns, strict=True)):
         letter = cell.column_letter
         assert cell.comment is not None and ("必填" if col.required else "选填") in cell.comment.text
         assert ws.column_dimensions[letter].width >= 12
@@ -124,7 +135,8 @@ def test_blank_rows_workbook_has_notes_and_checks_and_a_filled_row_imports(templ
             assert letter not in checks, (i, col.title)
     assert wb["选项"].sheet_state == "hidden"
 
-    ws.append([_value(col) for col in columns])
+    ws.append([1, *(_value(col) for col in columns)])
+    ws.append([2])  # numbered, not yet filled: an empty row
     path = tmp_path / name
     wb.save(path)
     [row] = read_rows(path, kind)  # no edits: the header and the values are what the importer reads
@@ -159,7 +171,8 @@ def test_template_workbook_command_writes_the_blank_workbook(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "问题整改清单.xlsx" in result.stdout
     ws = load_workbook(tmp_path / "问题整改清单.xlsx").worksheets[0]
-    assert [c.value for c in ws[1]] == ["问题", "类别", "来源", "整改措施", "责任领导", "牵头股室", "整改时限"]
+    assert [c.value for c in ws[3]] == ["序号", "存在问题", "问题类别", "问题来源", "整改措施", "责任领导", "牵头股室",
+                                        "整改时限", "长效机制"]
 
     result = _cli(tmp_path, "template", "workbook", "zuofeng-2023", "units", "--out", "名单.xlsx")
     assert result.returncode == 0, result.stderr
@@ -216,7 +229,8 @@ def test_filing_form_links_to_the_blank_workbook_which_opens(tmp_path: Path) -> 
     assert "attachment" in answer.headers["content-disposition"]
     assert "filename*=UTF-8''%E9%97%AE%E9%A2%98%E6%B8%85%E5%8D%95.xlsx" in answer.headers["content-disposition"]
     ws = load_workbook(io.BytesIO(answer.content)).worksheets[0]
-    assert [c.value for c in ws[1]] == ["问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限"]
+    assert ws["A1"].value == "问题清单"
+    assert [c.value for c in ws[3]] == ["序号", "问题", "类别", "整改措施", "责任领导", "牵头股室", "整改时限"]
 
     units = client.get(f"/c/{key}/workbook/units")
     assert units.status_code == 200 and units.headers["content-type"] == MEDIA_TYPE
