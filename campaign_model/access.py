@@ -42,6 +42,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "channels.test": frozenset({"admin"}),   # a test message through a configured delivery channel
     "audit.read": frozenset({"admin", "supervisor"}),
     "reports.read": READ_ALL,
+    "grades.read": READ_ALL,         # 考核排名: every unit's assessment, grade and rank (not to units)
     "users.manage": frozenset({"admin"}),  # accounts, one-time passwords, API tokens (/admin/users)
 }
 

@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from campaign_model.grades import notice_lines
 from campaign_model.store.notice_query import NoticeData, NoticeGroup, NoticeItem
 
 from .reports.cellsafe import anchor_sheet, text_cells
@@ -50,6 +51,13 @@ def parent_label(g: NoticeGroup, lang: str = "zh") -> str:
     """The heading of a group: its parent unit, or the document's own words for units without one (the
     store's placeholder name carries an English gloss, which has no place in an official document)."""
     return NO_PARENT[lang] if g.parent_key is None else g.parent_name
+
+
+def _grades(data: NoticeData, lang: str) -> list[str] | None:
+    """The assessment's section (grades and ranking), when the spec's `assessment.in_notice` asks for it."""
+    if data.ranking is None or data.assessment is None:
+        return None
+    return notice_lines(data.ranking, data.assessment, lang)
 
 
 def _status(item: NoticeItem, lang: str) -> str:
@@ -106,6 +114,9 @@ def render_markdown(data: NoticeData, lang: str = "zh", audit_head: tuple[int, s
     if data.groups:
         lines += ["请以上单位抓紧补报，并向活动办说明逾期原因。" if lang == "zh"
                   else "The units listed above are asked to file without further delay and to explain the delay.", ""]
+    if (graded := _grades(data, lang)) is not None:
+        n = len(data.groups) + 1
+        lines += [f"## {_cn_number(n)}、考核排名" if lang == "zh" else f"## {n}. Assessment and ranking", "", *graded, ""]
     signed = f"{data.at.year}年{data.at.month}月{data.at.day}日" if lang == "zh" else f"{data.at:%Y-%m-%d}"
     lines += [line for line in (signer(data, lang), signed) if line]
     if (anchor := anchor_line(audit_head, lang)) is not None:
@@ -185,6 +196,8 @@ def notice_message(data: NoticeData, lang: str = "zh", audit_head: tuple[int, st
             lines += ["", f"{n}. {parent_label(g, lang)}"]
             lines += [f"  - {i.unit_name}: {i.artifact_title_en or i.artifact_title}, due {i.due:%Y-%m-%d %H:%M}, "
                       f"{i.days_overdue} day(s) overdue, {_status(i, lang)}" for i in g.items]
+        if (graded := _grades(data, lang)) is not None:
+            lines += ["", f"{len(data.groups) + 1}. Assessment and ranking", *graded]
         lines += _signed(data, lang)
         return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)
     if data.groups:
@@ -196,5 +209,7 @@ def notice_message(data: NoticeData, lang: str = "zh", audit_head: tuple[int, st
         lines += ["", f"{_cn_number(n)}、{parent_label(g)}"]
         lines += [f"  - {i.unit_name}：{i.artifact_title}" + (f"（{i.step_title}）" if i.step_title != i.artifact_title else "")
                   + f"，截止 {i.due:%Y-%m-%d %H:%M}，逾期 {i.days_overdue} 天，{_status(i, 'zh')}" for i in g.items]
+    if (graded := _grades(data, "zh")) is not None:
+        lines += ["", f"{_cn_number(len(data.groups) + 1)}、考核排名", *graded]
     lines += _signed(data, "zh")
     return subject, "\n".join(lines + tail) + "\n", render_markdown(data, lang, audit_head)

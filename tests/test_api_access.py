@@ -168,6 +168,7 @@ MATRIX = [
     Row("GET", f"{V}/audit/verify", "audit.read",                               (401, 200, 200, 403, 403, 403, 403)),
     Row("GET", f"{V}/campaigns/{{key}}/reports/{{kind}}", "reports.read",       (401, 200, 200, 403, 403, 403, 200),
         send=lambda w: {"params": {"format": "json"}}),
+    Row("GET", f"{V}/campaigns/{{key}}/grades", "grades.read",                  (401, 200, 200, 403, 403, 403, 200)),
     Row("GET", f"{V}/public/{{key}}", None,                                     (200, 200, 200, 200, 200, 200, 200)),
 ]
 

@@ -523,6 +523,15 @@ def report(key: str, kind: str, svc: Svc, format: str = "xlsx", phase: str | Non
                     headers={"Content-Disposition": f'attachment; filename="{key}-{kind}.{format}"'})
 
 
+@router.get("/campaigns/{key}/grades", tags=["reports"],
+            summary="考核排名：每个单位的三项得分、总分、档次和排名 (the assessment: each unit's measures, score, grade, rank)")
+def grades(key: str, svc: Svc, parent: Annotated[str, Query(max_length=64)] = "",
+           caller: Caller = require("grades.read")) -> dict[str, Any]:
+    from ..usecases.grades import ranking
+
+    return ranking(svc, key, parent=parent or None)
+
+
 # --- the public board ---
 
 @router.get("/public/{key}", tags=["public"], summary="公示：汇总进度与整改数字，无需登录 (the public board's figures; no login)")

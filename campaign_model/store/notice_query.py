@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, String, and_, case, func, literal, select
 
+from ..grades import Assessment, UnitGrade, assess
 from .campaigns import CampaignCtx, load_ctx
+from .grades import assessment_of, unit_facts
 from .predicates import obligation_overdue, phase_started
 from .tables import campaigns, obligations, phases, requirements, units
 
@@ -61,6 +63,9 @@ class NoticeData:
     issuer: str | None = None
     issuer_en: str | None = None
     doc_number: str | None = None
+    # 考核: the ranking as of `at` and its assessment, when the spec's `assessment.in_notice` asks for it
+    ranking: list[UnitGrade] | None = None
+    assessment: Assessment | None = None
 
     @property
     def items(self) -> list[NoticeItem]:
@@ -135,9 +140,12 @@ def overdue_by_parent(conn: Connection, campaign_key: str, at: dt.datetime) -> N
     if messages.get("doc_number"):
         first = conn.execute(select(func.min(phases.c.start_at)).where(phases.c.campaign_id == ctx.id)).scalar()
         doc_number = str(messages["doc_number"]).format(year=local_at.year, n=notice_number(first, local_at, ctx))
+    assessment = assessment_of(conn, ctx)
+    ranking = assess(unit_facts(conn, ctx, at), assessment) if assessment and assessment.in_notice else None
     return NoticeData(ctx.key, ctx.title, title_en, organizer_name, local_at, list(groups.values()),
                       int(total), int(on_time), int(late), int(waived),
-                      messages.get("issuer"), messages.get("issuer_en"), doc_number)
+                      messages.get("issuer"), messages.get("issuer_en"), doc_number,
+                      ranking, assessment if ranking is not None else None)
 
 
 def notice_number(first_start: dt.datetime | None, local_at: dt.datetime, ctx: CampaignCtx) -> int:
