@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .grades import Assessment
 from .ledger import parse_share
 from .timeexpr import parse_datetime_text, parse_duration, parse_relative
 
@@ -62,6 +61,7 @@ class UnitSpec(_Model):
 
 class Column(_Model):
     title: str
+    title_en: str | None = None  # the header in an English campaign's report (a figure's name)
     type: Literal["text", "date", "number", "integer", "choice"] = "text"
     required: bool = False
     choices: list[str] | None = None
@@ -83,12 +83,29 @@ class Tally(_Model):
     eligible: Key | None = None
 
 
+class Figures(_Model):
+    """Counts a unit files as one row of integers (征求意见: forms sent and returned, problems and suggestions
+    found, how many became ledger items; 制度成果: rules planned, issued, revised), added up per parent unit
+    and for the campaign in the summary report (汇总数据). The figures are the kind's `rows` (integer
+    columns); `at_most` names the figure each may not exceed (returned ≤ sent); `from_ledger` names a figure
+    the ledger counts too, with the item sources that count, shown beside the filed figure:
+
+        rows: {forms_sent: {title: 发出征求意见表, type: integer, required: true},
+               forms_returned: {title: 收回征求意见表, type: integer}, became_items: {title: 列入整改台账, type: integer}}
+        figures: {at_most: {forms_returned: forms_sent}, from_ledger: {became_items: [mass_opinion, 群众意见]}}
+    """
+
+    at_most: dict[Key, Key] = Field(default_factory=dict)
+    from_ledger: dict[Key, list[str]] = Field(default_factory=dict)
+
+
 class ArtifactKind(_Model):
     title: str
     title_en: str | None = None
     description: str | None = None
     rows: dict[Key, Column] | None = None
     tally: Tally | None = None  # an evaluation kind: its rows are vote counts (checked in specfile)
+    figures: Figures | None = None  # a counts kind: its one row is the unit's figures (checked in specfile)
     # 签收: a notice or assignment the unit acknowledges receiving; filed with no files and no rows, the
     # signer being the one who acknowledged (checked in specfile: such a kind has no rows)
     acknowledge: bool = False
@@ -266,6 +283,9 @@ class EvaluationGate(_Model):
     artifact: Key
     min_ratio: Share | None = None
     min_response: Share | None = None  # needs the kind's `tally.eligible`
+    # how many voted (参评人数), at least: each ballot answers every aspect once, so a filing's voters are its
+    # largest row (the aspect most answered); the campaign's are the units' summed
+    min_voters: int | None = Field(default=None, ge=1)
     scope: Literal["campaign", "unit"] = "campaign"
 
     @field_validator("min_ratio", "min_response", mode="before")
@@ -460,7 +480,6 @@ class CampaignSpec(_Model):
     phases: list[Phase] = Field(min_length=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     messages: Messages = Field(default_factory=Messages)
-    assessment: Assessment | None = None  # 考核: grades and ranking (campaign_model.grades)
     people: People = Field(default_factory=People)
 
     @field_validator("timezone")

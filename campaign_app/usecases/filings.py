@@ -46,8 +46,10 @@ def file_artifact(svc: Services, act: Act, campaign: str, unit: str, artifact: s
 
 def file_uploads(svc: Services, act: Act, campaign: str, unit: str, artifact: str,
                  uploads: Callable[[], AbstractContextManager[Uploads]], *, signed_by: str | None = None,
-                 step: str | None = None, scope: Scope | None = None) -> dict[str, Any]:
-    """File an artifact for a unit in scope from uploads; a refused filing stores nothing."""
+                 step: str | None = None, scope: Scope | None = None,
+                 figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """File an artifact for a unit in scope from uploads (or a figures kind's numbers typed into the form);
+    a refused filing stores nothing."""
     # the busiest write: the unit and scope are checked first, before an upload is read (`uploads` spools
     # and checks them when entered); then the filing is checked reading only, the contents are put by hash,
     # and only the recording takes the writers' lock
@@ -61,7 +63,8 @@ def file_uploads(svc: Services, act: Act, campaign: str, unit: str, artifact: st
             prepared = store.prepare_filing(conn, campaign, unit, artifact, has_files=bool(spool.files),
                                             rows_file=spool.rows[0] if spool.rows else None,
                                             rows_name=spool.rows[1] if spool.rows else None,
-                                            signed_by=(signed_by or "").strip() or None, step=step or None)
+                                            signed_by=(signed_by or "").strip() or None, step=step or None,
+                                            figures=figures)
         stored = put_files(svc.blobs, spool.files)
         with svc.write() as conn:
             return store.record_filing(conn, prepared, stored, act)
@@ -139,6 +142,10 @@ def filing_form(svc: Services, campaign: str, *, unit: str = "", own: str | None
     return {"campaign": campaign, "title": ctx.title, "units": units, "unit": chosen, "owed": owed, "recent": recent,
             "titles": {k: str(v.get("title", k)) for k, v in ctx.artifacts.items()},
             "workbooks": [k for k, v in ctx.artifacts.items() if v.get("rows")],
+            # figures kinds (征求意见, 制度成果): their numbers are typed into the form, one field per figure
+            "figures": {k: [{"key": col, "title": str(spec.get("title", col)), "required": bool(spec.get("required"))}
+                            for col, spec in (v.get("rows") or {}).items()]
+                        for k, v in ctx.artifacts.items() if v.get("figures") is not None},
             # row columns by key -> their titles, to name a rows problem's column as the spreadsheet does
             "columns": {col: str(spec.get("title", col)) for kind in ctx.artifacts.values()
                         for col, spec in (kind.get("rows") or {}).items() if isinstance(spec, dict)}}

@@ -44,20 +44,31 @@ def file_post(key: str, request: Request, svc: Svc,
                   csrf: Annotated[str, Form()] = "",
                   files: Annotated[list[UploadFile] | None, File()] = None,
                   rows: Annotated[UploadFile | None, File()] = None,
+                  figure_key: Annotated[list[str] | None, Form(max_length=200)] = None,
+                  figure: Annotated[list[str] | None, Form(max_length=40)] = None,
                   caller: Caller = page_caller("filing.create")) -> Response:
     check_csrf(request, caller, csrf)
     chosen = [f for f in form_files(files) if f.filename]  # an empty file input still sends a part
     rows_file = rows if rows is not None and rows.filename else None
+    numbers = _figures(artifact, figure_key or [], figure or []) if rows_file is None else None
     try:
         done = filings.file_uploads(svc, svc.act(caller.name), key, unit, artifact,
                                     partial(filing_uploads, chosen, rows_file, svc.limits), signed_by=signed_by,
-                                    step=step, scope=reach(caller))
+                                    step=step, scope=reach(caller), figures=numbers)
     except (ApiError, CampaignError) as exc:
         err = exc if isinstance(exc, ApiError) else from_domain(exc)
         return _form(request, svc, caller, key, unit, status=err.status, problems=_problems(err),
-                     values={"artifact": artifact, "signed_by": signed_by, "step": step})
+                     values={"artifact": artifact, "signed_by": signed_by, "step": step,
+                             **{f"figure:{k}": v for k, v in zip(figure_key or [], figure or [], strict=False)}})
     filed = quote(f"{unit}/{artifact}/{done['version']}", safe="/")
     return RedirectResponse(f"/c/{quote(key)}/file?filed={filed}", status_code=303)
+
+
+def _figures(artifact: str, keys: list[str], values: list[str]) -> dict[str, str] | None:
+    """The chosen artifact's numbers from the form's figure fields (`ARTIFACT.FIGURE` beside each value),
+    or None when none was typed (a figures kind then asks for its numbers or a rows file)."""
+    mine = {k.partition(".")[2]: v.strip() for k, v in zip(keys, values, strict=False) if k.partition(".")[0] == artifact}
+    return mine if any(mine.values()) else None
 
 
 def _problems(err: ApiError) -> list[dict[str, Any]]:
@@ -79,6 +90,8 @@ def _form(request: Request, svc: Services, caller: Caller, key: str, unit: str, 
                        steps=[(k["title"], s) for k in kinds if len(k["steps"]) > 1 for s in k["steps"]],
                        problems=problems or [], columns=form["columns"], values=values or {}, titles=titles,
                        workbooks=[(k, titles[k]) for k in form["workbooks"]],
+                       figures=[(k["artifact"], k["title"], form["figures"][k["artifact"]]) for k in kinds
+                                if k["artifact"] in form["figures"]],
                        filed=_filed(filed, form["units"], titles))
 
 

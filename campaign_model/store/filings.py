@@ -93,8 +93,9 @@ class PreparedFiling:
 
 def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_files: bool,
                    rows_file: Path | None = None, signed_by: str | None = None, step: str | None = None,
-                   rows_name: str | None = None) -> PreparedFiling:
-    """Everything a filing checks, reading only: a server does this before it takes the writers' lock."""
+                   rows_name: str | None = None, figures: dict[str, Any] | None = None) -> PreparedFiling:
+    """Everything a filing checks, reading only: a server does this before it takes the writers' lock.
+    `figures`: a figures kind's one row as typed into a form (figure key -> text), instead of a rows file."""
     ctx = load_ctx(conn, key)
     artifact = resolve_artifact(ctx, artifact)
     kind = _kind(ctx, artifact)
@@ -113,13 +114,26 @@ def prepare_filing(conn: Connection, key: str, unit: str, artifact: str, *, has_
                            f"('{artifact}' needs the unit head's signature: who signed, and the signed, stamped scan)",
                            field="signed_by")
     rows: list[dict[str, Any]] | None = None
-    if kind.rows:
+    if kind.rows and rows_file is None and figures is not None and kind.figures is not None:
+        from ..counts import figure_row_problems
+        from ..rows import RowsInvalid, validate_rows
+
+        rows = validate_rows([figures], kind, "表单 (form)")
+        if problems := figure_row_problems(rows, kind):
+            raise RowsInvalid("表单 (form)", problems, kind)
+    elif kind.rows:
         if rows_file is None:
             raise InvalidInput(f"'{kind.title}' 需要逐行填报：请提供表格 (CSV/XLSX) "
                                f"('{artifact}' is filed as rows: give a CSV/XLSX table)", field="rows")
         from ..rows import read_rows
 
         rows = read_rows(rows_file, kind, rows_name)
+        if kind.figures is not None:
+            from ..counts import figure_row_problems
+            from ..rows import RowsInvalid
+
+            if problems := figure_row_problems(rows, kind):
+                raise RowsInvalid(rows_name or str(rows_file), problems, kind)
     elif rows_file is not None:
         raise InvalidInput(f"'{kind.title}' 不按行填报，不能附表格 ('{artifact}' takes no rows)", field="rows")
     return PreparedFiling(ctx, kind, unit, artifact, ob.id, rows, signed_by)

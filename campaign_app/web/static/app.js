@@ -9,6 +9,16 @@ document.addEventListener("DOMContentLoaded", function () {
       window.location.search = params.toString();
     });
   });
+  // the filing form: a figures kind's number fields shown only while that artifact is the one chosen
+  var artifact = document.getElementById("artifact");
+  var figureSets = document.querySelectorAll("fieldset.figures-form[data-artifact]");
+  if (artifact && figureSets.length) {
+    var showFigures = function () {
+      figureSets.forEach(function (set) { set.hidden = set.dataset.artifact !== artifact.value; });
+    };
+    artifact.addEventListener("change", showFigures);
+    showFigures();
+  }
   // a link to a ledger item's row (a reminder's "#item-N") that is on no page of this list opens the item's page
   var wanted = /^#item-(\d+)$/.exec(window.location.hash);
   if (wanted && document.getElementById("ledger") && !document.getElementById("item-" + wanted[1])) {
