@@ -38,6 +38,7 @@ RIGHTS: dict[str, frozenset[str]] = {
     "ledger.verify": frozenset({"admin", "supervisor"}),
     "finding.create": frozenset({"admin", "supervisor"}),
     "reminders.read": frozenset({"admin", "supervisor"}),
+    "people.read": frozenset({"admin", "supervisor"}),  # 人员与股室: the leading group, offices, leaders and contacts
     "reminders.send": frozenset({"admin", "supervisor"}),
     "channels.test": frozenset({"admin"}),   # a test message through a configured delivery channel
     "audit.read": frozenset({"admin", "supervisor"}),

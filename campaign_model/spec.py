@@ -440,7 +440,8 @@ class Leader(_Model):
 
 class LeadingGroup(_Model):
     """The leading group (领导小组): its head (a leader), its office (领导小组办公室, an office) and contacts.
-    With `escalations: true` its office hears of every ledger item escalated (督办)."""
+    With `escalations: true` its office hears of every ledger item escalated (督办) that names a listed leader
+    or office (an item naming nobody listed is escalated, as before, to its unit's parent only)."""
 
     name: str = Field(min_length=1)
     name_en: str | None = None

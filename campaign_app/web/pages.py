@@ -28,6 +28,7 @@ from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .draft_pages import router as draft_router
 from .filing_pages import router as filing_router
 from .grade_pages import router as grade_router
+from .people_pages import router as people_router
 from .ledger_pages import router as ledger_router
 from .override_pages import router as override_router
 from .page_auth import page_caller, rights
@@ -51,6 +52,7 @@ router.include_router(review_router)
 router.include_router(override_router)
 router.include_router(report_router)
 router.include_router(grade_router)
+router.include_router(people_router)
 router.include_router(unit_router)
 router.include_router(user_router)
 

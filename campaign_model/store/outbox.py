@@ -178,8 +178,9 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
                 if target is not None and target in contacts:
                     rows += [_row(ctx, None, escalation, target, ch, item_id) for ch in route(target, contacts[target])]
             group_office = people.group_recipient() if people.escalations_to_group() else None
-            for item_id, (_, leaders) in named.items():
-                told = leaders + ([group_office] if group_office else [])
+            for item_id, (offices, leaders) in named.items():
+                # the group's office with the people an item names; an item naming nobody listed: as before
+                told = leaders + ([group_office] if group_office and (offices or leaders) else [])
                 rows += _people_rows(ctx, people, None, escalation, told, route, item_id)
         if slot and items:
             # a reminder still waiting gives way to this newer one: one item is one line in a message

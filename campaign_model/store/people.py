@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ..people import OFFICE, Directory
-from .tables import campaigns, phases, requirements
+from .tables import campaigns, ledger_items, phases, requirements
 
 
 def directory(conn: Connection, campaign_id: int) -> Directory:
@@ -38,3 +38,19 @@ def step_leads(conn: Connection, campaign_id: int) -> dict[tuple[str, str], list
                                    "name_en": people.offices.get(o, {}).get("name_en") or people.offices.get(o, {}).get("name", o)}
                                   for o in offices]
     return out
+
+
+def step_titles(conn: Connection, campaign_id: int) -> dict[tuple[str, str], str]:
+    """Each step's title, (phase key, step key) -> title, as its requirements carry it."""
+    rows = conn.execute(select(phases.c.key, requirements.c.step_key, requirements.c.step_title)
+                        .join(phases, phases.c.id == requirements.c.phase_id)
+                        .where(requirements.c.campaign_id == campaign_id).distinct()).all()
+    return {(r[0], r[1]): r[2] for r in rows}
+
+
+def item_names(conn: Connection, campaign_id: int) -> list[tuple[str | None, str | None, int]]:
+    """The 责任领导 / 牵头股室 texts of the campaign's current ledger items, with how many items give each pair."""
+    i = ledger_items.c
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(
+        select(i.leader, i.office, func.count()).where(i.campaign_id == campaign_id, i.current.is_(True))
+        .group_by(i.leader, i.office)).all()]
