@@ -8,7 +8,7 @@ nothing and changes nothing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,7 +39,7 @@ def _check(kind: str, fmt: str | None, out: Path, phase: str | None, unit: str |
 def report(
     campaign: str,
     kind: Annotated[str, typer.Option("--kind", help="phase-audit 阶段审计 | ledger 整改台账 | notice 通报 | "
-                                                     "closure 销号进度 | summary 汇总数据 (the report)")],
+                                                     "closure 销号进度 | grades 考核排名 | summary 汇总数据 (the report)")],
     out: Annotated[Path, typer.Option("--out", help="输出文件 (output file)")],
     fmt: Annotated[str | None, typer.Option("--format", help="xlsx | csv | json | html | pdf；closure 另有 svg | png；"
                                                              "默认按 --out 的扩展名 (default: from --out)")] = None,
@@ -55,6 +55,36 @@ def report(
     instant = parse_instant(at, campaign_tz(campaign)) if at else None  # without --at: now, and the closure to its end
     write_report(services(), campaign, kind, chosen, out, at=instant, phase=phase, unit=unit)
     typer.echo(f"已生成{KIND_ZH[kind]} (report written): {out}")
+
+
+@report_app.command("grades")
+def grades(
+    campaign: str,
+    parent: Annotated[str | None, typer.Option("--parent", help="只排此上级单位的下属单位 (units under this parent only)")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="截至时刻 ISO-8601 (as of this instant; default: now)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """考核排名：每个单位的三项得分、总分、档次和排名 (the assessment: each unit's measures, score, grade and rank)."""
+    from campaign_app.cli_common import campaign_tz, emit, parse_instant, services
+    from campaign_app.usecases.grades import ranking
+
+    instant = parse_instant(at, campaign_tz(campaign)) if at else None
+    emit(ranking(services(), campaign, at=instant, parent=parent), as_json, _ranking_text)
+
+
+def _ranking_text(view: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v * 100:.1f}%"
+
+    head = (f"{view['title']} 考核排名 (ranking), 截至 (as of) {view['at'][:16].replace('T', ' ')}: "
+            + "，".join(f"{g['name']} {g['units']}" for g in view["grades"])
+            + (f"，未评 (not graded) {view['ungraded']}" if view["ungraded"] else ""))
+    lines = [head, "排名  得分    档次  按时报送  未退回  销号    单位"]
+    for u in view["units"]:
+        score = "—" if u["score"] is None else f"{u['score']:.1f}"
+        lines.append(f"{u['rank'] or '—':>4}  {score:>5}   {u['grade']:<4}  {pct(u['on_time']):>7}  {pct(u['rejections']):>6}  "
+                     f"{pct(u['closure']):>6}  {u['unit_name']} ({u['unit']})")
+    return "\n".join(lines)
 
 
 @report_app.command("ledger-import")

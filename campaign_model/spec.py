@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .grades import Assessment
 from .ledger import parse_share
 from .timeexpr import parse_datetime_text, parse_duration, parse_relative
 
@@ -481,6 +482,7 @@ class CampaignSpec(_Model):
     phases: list[Phase] = Field(min_length=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     messages: Messages = Field(default_factory=Messages)
+    assessment: Assessment | None = None  # 考核: grades and ranking (campaign_model.grades)
     people: People = Field(default_factory=People)
 
     @field_validator("timezone")

@@ -357,6 +357,7 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
                                   "签收类材料不按行填报：acknowledge 与 rows/tally 不能同时写 "
                                   "(an acknowledged kind is filed with no rows: drop rows/tally or acknowledge)"))
 
+    out.extend(_assessment_problems(spec, lm))
 
     cal = campaign_calendar(spec)
     years = {y for p in spec.phases for y in range(p.start.year, p.end.year + 1)}
@@ -425,6 +426,34 @@ def check_spec(spec: CampaignSpec, units: list[UnitSpec], lm: LineMap, own_units
                         out.append(lm.problem(path, f"未知单位 '{ref}' (unknown unit)"))
                 if units and not audience(req.from_, units, spec.organizer) and not audience_refs(req.from_):
                     out.append(lm.problem(r + ("from",), f"'{req.from_}' 没有对应任何单位 (names no unit)", "warning"))
+    return out
+
+
+def _assessment_problems(spec: CampaignSpec, lm: LineMap) -> list[Problem]:
+    """考核: the weights sum to 100 and the grades' thresholds fall, the last at 0 (every score gets a grade)."""
+    a = spec.assessment
+    if a is None:
+        return []
+    out = []
+    w = a.weights
+    total = w.on_time + w.rejections + w.closure
+    if abs(total - 100) > 1e-9:
+        out.append(lm.problem(("assessment", "weights"), f"权重之和应为 100，现为 {total:g} "
+                                                         f"(the weights must sum to 100, not {total:g})"))
+    for i in range(1, len(a.grades)):
+        if a.grades[i].min >= a.grades[i - 1].min:
+            out.append(lm.problem(("assessment", "grades", i, "min"),
+                                  f"档次应从高到低排列：{a.grades[i].name} 的最低分 {a.grades[i].min:g} 应低于 "
+                                  f"{a.grades[i - 1].name} 的 {a.grades[i - 1].min:g} "
+                                  f"(grades go from the highest down: each min below the one before)"))
+    if a.grades[-1].min != 0:
+        out.append(lm.problem(("assessment", "grades", len(a.grades) - 1, "min"),
+                              f"最低档 {a.grades[-1].name} 的最低分应为 0，否则低分单位没有档次 "
+                              f"(the last grade must start at 0, so that every score has a grade)"))
+    names = [g.name for g in a.grades]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            out.append(lm.problem(("assessment", "grades", i, "name"), f"档次名称重复 '{name}' (duplicate grade name)"))
     return out
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import Connection
 
 from .services import Services
 
-KINDS = ("phase-audit", "ledger", "notice", "closure", "summary")
+KINDS = ("phase-audit", "ledger", "notice", "closure", "grades", "summary")
 TABLE_FORMATS = ("xlsx", "csv", "json", "html", "pdf")
 FORMATS = {kind: TABLE_FORMATS for kind in KINDS} | {"closure": TABLE_FORMATS + ("svg", "png")}
-KIND_ZH = {"phase-audit": "阶段完成情况审计", "ledger": "整改台账", "notice": "通报", "closure": "销号进度"}
+KIND_ZH = {"phase-audit": "阶段完成情况审计", "ledger": "整改台账", "notice": "通报", "closure": "销号进度", "grades": "考核排名"}
 KIND_ZH["summary"] = "汇总数据（征求意见、制度成果）"  # the figures units filed, added up (store.figures)
 
 
@@ -50,6 +50,12 @@ def build_report(conn: Connection, campaign: str, kind: str, at: dt.datetime, ph
 
         return notice_report(overdue_by_parent(conn, campaign, at), lang)
     local = at.astimezone(ctx.tz)
+    if kind == "grades":
+        from notifications.reports.grades import grades_report
+
+        from .grades import ranking_in
+
+        return grades_report(ranking_in(conn, ctx, at, lang=lang), local, lang)
     if kind == "summary":
         from campaign_model.store.figures import figures_summary
         from notifications.reports.summary import summary_report
