@@ -140,6 +140,7 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
             leader: Annotated[str | None, typer.Option("--leader", help="责任领导 (responsible leader)")] = None,
             office: Annotated[str | None, typer.Option("--office", help="牵头股室 (lead office)")] = None,
             long_term: Annotated[bool, typer.Option("--long-term", help="长期坚持 (a long-term item)")] = False,
+            mechanism: Annotated[str | None, typer.Option("--mechanism", help="长效机制 (long-term mechanism)")] = None,
             at: AtOpt = None, by: ByOpt = None, as_json: JsonOpt = False) -> None:
     """记录督查发现的问题，列入该单位整改台账 (record a supervision finding as a ledger item of the unit)."""
     from campaign_app.cli_common import act, campaign_tz, emit, services
@@ -147,7 +148,8 @@ def finding(campaign: str, unit: Annotated[str, typer.Option("--unit", help="被
 
     due = _date(deadline, "--deadline")
     doc = uc.record_finding(services(), act(at, by, campaign_tz(campaign)), campaign, unit, problem, deadline=due,
-                            category=category, measure=measure, leader=leader, office=office, long_term=long_term)
+                            category=category, measure=measure, leader=leader, office=office, long_term=long_term,
+                            mechanism=mechanism)
     emit(doc, as_json, lambda d: f"已列入台账 (recorded) #{d['id']} {d['unit']}: {d['problem']}，"
                                  f"整改时限 (deadline) {d['deadline'] or '长期坚持 (long-term)'}")
 

@@ -130,11 +130,12 @@ def verify(svc: Services, act: Act, item_id: int, *, close: bool, comment: str |
 
 def record_finding(svc: Services, act: Act, campaign: str, unit: str, problem: str, *, deadline: dt.date | None = None,
                    category: str | None = None, measure: str | None = None, leader: str | None = None,
-                   office: str | None = None, long_term: bool = False) -> dict[str, Any]:
-    """A supervision finding (督查) becomes an open ledger item of the unit, with its deadline or long-term."""
+                   office: str | None = None, long_term: bool = False, mechanism: str | None = None) -> dict[str, Any]:
+    """A supervision finding (督查) becomes an open ledger item of the unit, with its deadline or long-term and
+    the rest of 四个明确 as far as the supervisor names them (measure, leader and office, mechanism)."""
     with svc.write() as conn:
         return store.record_finding(conn, campaign, unit, problem, deadline, act, category=category, measure=measure,
-                                    leader=leader, office=office, long_term=long_term)
+                                    leader=leader, office=office, long_term=long_term, mechanism=mechanism)
 
 
 def recheck(svc: Services, act: Act, item_id: int, *, passed: bool, comment: str | None,

@@ -451,13 +451,17 @@ class FindingIn(BaseModel):
     long_term: bool = False
     category: str | None = None
     measure: str | None = None
+    leader: str | None = Field(default=None, max_length=200)
+    office: str | None = Field(default=None, max_length=200)
+    mechanism: str | None = Field(default=None, max_length=4000)  # 长效机制
 
 
 @router.post("/campaigns/{key}/findings", status_code=201, tags=["ledger"],
              summary="督查发现的问题，列入整改台账 (a supervision finding, as a ledger item)")
 def finding(key: str, body: FindingIn, svc: Svc, caller: Caller = require("finding.create")) -> dict[str, Any]:
     return ledger_uc.record_finding(svc, svc.act(caller.name), key, body.unit, body.problem, deadline=body.deadline,
-                                    category=body.category, measure=body.measure, long_term=body.long_term)
+                                    category=body.category, measure=body.measure, leader=body.leader, office=body.office,
+                                    long_term=body.long_term, mechanism=body.mechanism)
 
 
 # --- reminders ---

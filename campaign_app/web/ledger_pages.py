@@ -50,7 +50,7 @@ def ledger_page(key: str, request: Request, svc: Svc, unit: Short = "", state: S
     return _list(request, svc, caller, key, filters, page, found=found)
 
 
-FINDING_FIELDS = ("unit", "problem", "category", "measure", "leader", "office", "deadline", "long_term")
+FINDING_FIELDS = ("unit", "problem", "category", "measure", "leader", "office", "deadline", "long_term", "mechanism")
 
 
 @router.post("/c/{key}/findings")
@@ -58,11 +58,12 @@ def finding(key: str, request: Request, svc: Svc, unit: Annotated[str, Form(max_
             problem: Annotated[str, Form(max_length=4000)] = "", category: Annotated[str, Form(max_length=200)] = "",
             measure: Annotated[str, Form(max_length=4000)] = "", leader: Annotated[str, Form(max_length=200)] = "",
             office: Annotated[str, Form(max_length=200)] = "", deadline: Annotated[str, Form(max_length=40)] = "",
-            long_term: Annotated[str, Form(max_length=10)] = "", csrf: Annotated[str, Form()] = "",
-            caller: Caller = page_caller("finding.create")) -> Response:
+            long_term: Annotated[str, Form(max_length=10)] = "", mechanism: Annotated[str, Form(max_length=4000)] = "",
+            csrf: Annotated[str, Form()] = "", caller: Caller = page_caller("finding.create")) -> Response:
     """A supervision finding (督查发现) against a unit: an open ledger item of that unit, source supervision."""
     check_csrf(request, caller, csrf)
-    form = dict(zip(FINDING_FIELDS, (unit, problem, category, measure, leader, office, deadline, long_term), strict=True))
+    form = dict(zip(FINDING_FIELDS, (unit, problem, category, measure, leader, office, deadline, long_term, mechanism),
+                    strict=True))
     try:
         if not unit.strip():
             raise ApiError(422, "invalid", "请选择单位 (choose the unit)", "unit")
@@ -71,7 +72,8 @@ def finding(key: str, request: Request, svc: Svc, unit: Annotated[str, Form(max_
         done = uc.record_finding(svc, svc.act(caller.name), key, unit.strip(), problem.strip(),
                                  deadline=_date(deadline), category=category.strip() or None,
                                  measure=measure.strip() or None, leader=leader.strip() or None,
-                                 office=office.strip() or None, long_term=bool(long_term))
+                                 office=office.strip() or None, long_term=bool(long_term),
+                                 mechanism=mechanism.strip() or None)
     except (ApiError, CampaignError) as exc:
         err = exc if isinstance(exc, ApiError) else from_domain(exc)
         if err.status == 403:
