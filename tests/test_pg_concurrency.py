@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -164,3 +165,48 @@ def test_two_ticks_started_at_once_plan_and_send_each_reminder_once(race, smtp):
         done = subprocess.run([sys.executable, "-c", "from campaign_app.cli import main; main()", "audit", "verify"],
                               env=race["env"], capture_output=True, text=True, timeout=WAIT, check=False)
         assert done.returncode == 0 and "审计链完整 (audit chain intact)" in done.stdout, done.stdout + done.stderr
+
+
+def test_two_filings_of_the_same_content_at_once_both_succeed(postgres):
+    """Two units file the same scan (the same template PDF) at the same moment: on PostgreSQL both transactions
+    see no blob row for its hash and both insert one; the second waits on the first's row and, once it commits,
+    records nothing more instead of failing on the unique key (the filing answered 500 before)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from campaign_model.store.blobs import record_blobs
+    from campaign_model.store.tables import blobs
+
+    engine = open_engine(postgres.new_database())
+    stored = [{"name": "模板.pdf", "sha256": "ab" * 32, "size": 3000}]
+    at = local("2023-03-13T10:00")
+    errors: list[BaseException] = []
+    try:
+        first = engine.connect()
+        first.begin()
+        record_blobs(first, stored, at)  # inserted, not yet committed
+
+        def second() -> None:
+            try:
+                with engine.begin() as conn:
+                    record_blobs(conn, stored, at)
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with engine.connect() as watch:  # the second waits on the first's uncommitted row (an event, not a sleep)
+            deadline = time.monotonic() + WAIT
+            while watch.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                     "AND datname = current_database()")).scalar_one() == 0:
+                assert thread.is_alive() and time.monotonic() < deadline, errors
+                watch.rollback()
+        first.commit()
+        first.close()
+        thread.join(WAIT)
+        assert not errors, errors
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(blobs)).scalar_one() == 1
+    finally:
+        engine.dispose()

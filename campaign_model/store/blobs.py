@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import InvalidInput
 from .tables import blobs
@@ -67,7 +68,9 @@ def put_files(store: BlobStore, paths: Sequence[Path | tuple[Path | bytes, str]]
 
 
 def record_blobs(conn: Connection, stored: Sequence[dict[str, Any]], at: dt.datetime) -> None:
-    """A row for each content not yet recorded."""
+    """A row for each content not yet recorded. Two filings of the same content at once (PostgreSQL: both
+    see no row) both insert it: the second waits on the first and then does nothing, instead of failing."""
+    fresh = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(blobs).on_conflict_do_nothing()
     for f in stored:
         if conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == f["sha256"])).first() is None:
-            conn.execute(insert(blobs).values(sha256=f["sha256"], size=f["size"], created_at=at))
+            conn.execute(fresh.values(sha256=f["sha256"], size=f["size"], created_at=at))
