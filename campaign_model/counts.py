@@ -57,7 +57,7 @@ def figure_row_problems(rows: list[dict[str, Any]], kind: ArtifactKind) -> list[
            for k, v in row.items() if isinstance(v, int) and v < 0]
     for key, limit in kind.figures.at_most.items():
         v, cap = row.get(key), row.get(limit)
-        if isinstance(v, int) and isinstance(cap, int) and v > cap:
+        if isinstance(v, int) and isinstance(cap, int) and v > cap >= 0:  # a negative limit is refused above
             title = columns[limit].title if limit in columns else limit
             out.append({"row": None, "column": key, "message": f"{v} 超过{title} {cap} (more than {limit}, {cap})"})
     return out
