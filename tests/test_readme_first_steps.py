@@ -51,11 +51,10 @@ EXPECT = {
     "campaign template workbook zuofeng-2026 issue_list": lambda r, home: _blank_workbook(home / "问题清单.xlsx"),
     "campaign file zuofeng-2026 --unit 城关第一小学": lambda r, home: _all_in(
         _out(r), "已报送 (filed)", "第 1 版", "3 条整改台账"),
-    "campaign review zuofeng-2026 --unit 城关第一小学": lambda r, home: _all_in(_out(r), "通过 (accepted)"),
     "campaign ledger zuofeng-2026 --unit 城关第一小学": lambda r, home: _ledger(_out(r)),
     "campaign notice zuofeng-2026": lambda r, home: _notice(_out(r)),
     "campaign status zuofeng-2026 --at 2026-03-23T09:00": lambda r, home: _all_in(
-        _out(r), "已通过 (accepted) 1", "逾期 (overdue) 46", "mobilization     已逾期 (overdue)",
+        _out(r), "已报送 (filed) 1", "逾期 (overdue) 46", "mobilization     已逾期 (overdue)",
         "注意 (note): 阶段 学习动员 已过计划结束日期", "campaign advance zuofeng-2026 --force --reason"),
     "campaign audit verify": lambda r, home: _all_in(_out(r), "审计链完整"),
 }
@@ -93,8 +92,9 @@ def _first_tick(text: str, home: Path) -> None:
 def _blank_workbook(path: Path) -> None:
     book = load_workbook(path)
     sheet = book.worksheets[0]
-    headers = [c.value for c in sheet[1]]
-    assert headers[:2] == ["问题", "类别"], headers
+    assert sheet["A1"].value == "问题整改清单"  # the title row; the header below the stamp-and-signature line
+    headers = [c.value for c in sheet[3]]
+    assert headers[:3] == ["序号", "存在问题", "问题类别"] and headers[-1] == "长效机制", headers
     assert sheet.data_validations.dataValidation, "no drop-down in the blank workbook"
 
 
