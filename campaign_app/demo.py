@@ -124,6 +124,13 @@ PROBLEMS: tuple[tuple[str, str, str, str, str], ...] = (
     ("推", "对上级安排的工作讨价还价、层层打折扣",
      "建立重点工作清单，实行销号管理，完成情况纳入年度考核", "校长", "办公室"),
 )
+# each problem's long-term mechanism (长效机制, the fourth of 四个明确), filed in the issue list's own column
+MECHANISMS = dict(zip([p[1] for p in PROBLEMS] + ["食堂收费和伙食费公示不及时，家长有意见"], (
+    "《周例会督办制度》：会议事项台账管理，每月通报落实情况", "中心组学习制度：每月专题研讨，每季度学习交流",
+    "首问负责和限时办结制度，办事流程上墙公开", "会议计划审批和发文审核制度", "考勤管理办法：每周抽查、每月公示，与绩效挂钩",
+    "制度执行检查制度：每学期一次，结果通报", "教研组考核办法和推门听课制度", "教学质量月分析制度和学科结对帮扶机制",
+    "来信来访登记台账和首问负责制", "公务接待审批单制度和经费季度公示制度", "“124”住校值班巡查和交接班制度",
+    "重点工作清单销号管理，纳入年度考核", "伙食费收支每月公示和家长监督制度"), strict=True))
 # the demo school's three problems (the first, second and third of PROBLEMS): what README's u001 works on all year
 DEMO_SCHOOL_PROBLEMS = (0, 1, 2)
 LEADER_ELSEWHERE = {"校长": "主要负责人", "副校长": "分管负责人", "党支部书记": "党支部书记", "教导主任": "业务负责人",
@@ -259,9 +266,10 @@ class Demo:
         if extra:
             rows.append(("食堂收费和伙食费公示不及时，家长有意见", "奢", "食堂账目每月公示，伙食费收支接受家长监督",
                          "总务主任", "总务处", "12-31"))
-        lines = ["problem,category,measure,leader,office,deadline"]
+        lines = ["problem,category,measure,leader,office,deadline,mechanism"]
         for problem, cat, measure, leader, office, deadline in rows:
-            lines.append(f"{problem},{cat},{measure},{leader},{office},{2023 + self.shift}-{'12-31' if postpone else deadline}")
+            lines.append(f"{problem},{cat},{measure},{leader},{office},{2023 + self.shift}-{'12-31' if postpone else deadline},"
+                         f"{MECHANISMS.get(problem, '')}")
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
