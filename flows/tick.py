@@ -12,6 +12,12 @@ Two ways to run the same steps, with the same result and the same audit events:
 
 - `tick_direct` / `ticks_direct`: in this process, no Prefect — the command line's one-shot tick and its
   simulations (`campaign tick --until`), the tests and the benchmarks. This module never imports Prefect.
+  A simulation (`ticks_direct`, or a `Ticker` fed one instant after another) runs the full steps only at the
+  instants where something can happen (campaign_model/store/horizon.py: a phase's start or end, a due or
+  reminder instant, an outbox row's, the weekly notice's, the send window's opening, or a change made since
+  by someone); at the others it reports the idle tick's result without running the steps (one index probe of
+  the audit log), and the campaign's last tick instant is written once, at the end of the run. The results
+  and the database are the same as with every tick run in full (tests/test_skip_idle_ticks.py).
 - `tick` / `ticks`: as ONE Prefect flow run `campaign-tick` (flows/tick_flow.py) whose task runs are the
   grain above (open-phases, one phase-<key> per running phase, ledger, send); a simulation under Prefect is
   one flow run `campaign-ticks` with one task run per tick. `campaign serve`'s scheduled ticks, a Prefect
@@ -24,7 +30,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from campaign_model.store import horizon, phases
 from campaign_model.store.audit import Act
+from campaign_model.store.campaigns import load_ctx
+from campaign_model.store.queries import phase_state
 from notifications.settings import DeliveryConfig
 
 from . import steps
@@ -41,10 +50,59 @@ def tick_direct(url: str, campaign: str, act: Act, outbox_file: str,
 def ticks_direct(url: str, campaign: str, start: dt.datetime, until: dt.datetime, every: dt.timedelta, actor: str,
                  outbox_file: str, delivery: DeliveryConfig | None, clock: Callable[[], dt.datetime]) -> list[dict[str, Any]]:
     """Successive ticks in this process (a simulation): `tick_direct` at start, start + every, ... up to `until`,
-    each recorded at the clock's instant when it really runs."""
+    each recorded at the clock's instant when it really runs; the idle ones skipped (`Ticker`)."""
     steps.precheck(url, campaign, Act(start, actor, start))
-    return [orchestrate(url, campaign, Act(at, actor, clock()), outbox_file, delivery, direct_call)
-            for at in instants(start, until, every)]
+    ticker = Ticker(url, campaign, outbox_file, delivery)
+    try:
+        return [ticker.tick(Act(at, actor, clock())) for at in instants(start, until, every)]
+    finally:
+        ticker.close()
+
+
+class Ticker:
+    """Successive direct ticks of one campaign, at instants that never go back, that skip the idle ones.
+
+    After each tick run in full it reads the campaign's horizon (store.horizon: when the next thing can happen,
+    and the campaign's last audit sequence number). A tick before that instant, with the audit log unchanged
+    and no send window opened since, changes nothing but the campaign's last tick instant: it returns the idle
+    tick's result (the phases' states brought to its instant) and runs one index probe. The last skipped
+    instant is recorded as the last tick before the next full tick and by `close()`. With `skip=False` every
+    tick runs in full (what the skipping is compared with)."""
+
+    def __init__(self, url: str, campaign: str, outbox_file: str, delivery: DeliveryConfig | None = None, *,
+                 skip: bool = True):
+        self.url, self.campaign, self.outbox_file, self.delivery, self.skip = url, campaign, outbox_file, delivery, skip
+        self.full = self.skipped = 0  # ticks run in full, ticks skipped
+        self._horizon: horizon.Horizon | None = None
+        self._unrecorded: dt.datetime | None = None  # the last skipped instant, not yet the campaign's last tick
+
+    def tick(self, act: Act) -> dict[str, Any]:
+        h = self._horizon
+        if h is not None and (self._unrecorded is None or act.at >= self._unrecorded) and h.quiet(act.at):
+            with steps.engine_for(self.url).connect() as conn:
+                unchanged = horizon.marker(conn, self.campaign) == h.marker
+            if unchanged:
+                self._unrecorded = act.at
+                self.skipped += 1
+                return {"at": act.at.astimezone(h.ctx.tz).isoformat(), "advanced": [], "overdue_marked": 0,
+                        "reminders_planned": 0, "reminders_sent": 0, "reminders_written": 0, "deliveries": {},
+                        "phases": {r.key: phase_state(r, act.at) for r in h.phases}}
+        self.close()
+        self._horizon = None
+        steps.precheck(self.url, self.campaign, act)
+        result = orchestrate(self.url, self.campaign, act, self.outbox_file, self.delivery, direct_call)
+        self.full += 1
+        if self.skip:
+            with steps.engine_for(self.url).begin() as conn:
+                ctx = load_ctx(conn, self.campaign)
+                self._horizon = horizon.read(conn, ctx, act.at, phases.phase_rows(conn, ctx.id))
+        return result
+
+    def close(self) -> None:
+        """Record the last skipped instant as the campaign's last tick (as the tick run there would have)."""
+        if self._unrecorded is not None:
+            at, self._unrecorded = self._unrecorded, None
+            steps.finish_tick(self.url, self.campaign, Act(at, "", at))
 
 
 def tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None = None) -> dict[str, Any]:

@@ -59,15 +59,22 @@ def sample_due(conn: Connection, ctx: CampaignCtx, act: Act) -> int:
         phase = rows.get(phase_key)
         if phase is None or phase.started_at is None:
             continue
-        start, end = phase.start_at.astimezone(ctx.tz).date(), phase.end_at.astimezone(ctx.tz).date()
-        when = phase.started_at if lookback.sample is None else resolve_due(
-            lookback.sample, phase_start=start, phase_end=end, calendar=ctx.calendar, tz=ctx.tz)
+        when = sampling_instant(ctx, phase, lookback)
         if act.at < when or conn.execute(select(rechecks.c.id).where(
                 rechecks.c.phase_id == phase.id, rechecks.c.step_key == step_key).limit(1)).first():
             continue
+        start, end = phase.start_at.astimezone(ctx.tz).date(), phase.end_at.astimezone(ctx.tz).date()
         due_at = resolve_due(due, phase_start=start, phase_end=end, calendar=ctx.calendar, tz=ctx.tz)
         made += _sample(conn, ctx, phase, step_key, title, lookback, due_at, act)
     return made
+
+
+def sampling_instant(ctx: CampaignCtx, phase: Any, lookback: LookBack) -> dt.datetime:
+    """When a started phase's look-back step samples: its `sample` date, or the phase's start."""
+    if lookback.sample is None:
+        return phase.started_at  # type: ignore[no-any-return]
+    start, end = phase.start_at.astimezone(ctx.tz).date(), phase.end_at.astimezone(ctx.tz).date()
+    return resolve_due(lookback.sample, phase_start=start, phase_end=end, calendar=ctx.calendar, tz=ctx.tz)
 
 
 def _sample(conn: Connection, ctx: CampaignCtx, phase: Any, step_key: str, title: str, lookback: LookBack,
