@@ -362,13 +362,21 @@ def test_the_people_page_lists_them_with_contacts_for_admins_and_supervisors(sit
         assert office and re.search(r'class="items">1<', office.group(1))  # the finding naming 局人事股
         unresolved = re.search(r'<ul id="unresolved">(.*?)</ul>', body, re.S)
         assert unresolved and "“王五”" in unresolved.group(1) and "“总务处”" in unresolved.group(1)
-        assert "Personnel office" in admin.get(f"/c/{KEY}/people?lang=en").text
         assert 'id="nav-people"' in admin.get(f"/c/{KEY}").text
+        # the overview lists the steps led by an office (牵头)
+        led = re.search(r'<ul class="led-steps" id="led-steps">(.*?)</ul>', admin.get(f"/c/{KEY}").text, re.S)
+        assert led and "开展纪律整饬专项行动" in led.group(1) and "牵头：<span class=\"lead\">人事股</span>" in led.group(1)
+        assert "2023-04-20" in led.group(1)
+        assert "Personnel office" in admin.get(f"/c/{KEY}/people?lang=en").text
     with logged_in(site, "sup") as sup:
         assert sup.get(f"/c/{KEY}/people").status_code == 200
     with logged_in(site, "s1user") as unit:
         assert unit.get(f"/c/{KEY}/people").status_code == 403
         assert 'id="nav-people"' not in unit.get(f"/c/{KEY}").text
+        # the school's to-do list names who leads the step its plan belongs to
+        tasks = unit.get("/").text
+        assert '<span class="task-lead">牵头：人事股</span>' in tasks
+        assert "Led by: Personnel office" in unit.get("/?lang=en").text
 
 
 def test_the_people_page_in_a_browser_at_phone_and_desktop_widths(site):

@@ -15,6 +15,7 @@ from campaign_model.specfile import LoadedSpec, load_spec_file
 from campaign_model.store import board, phases, queries
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import create_campaign, load_ctx
+from campaign_model.store.people import step_leads
 from campaign_model.store.timeline import step_marks
 
 from .services import Services, wall_clock
@@ -92,8 +93,11 @@ def overview(svc: Services, campaign: str, at: dt.datetime, *, scope: Scope | No
         series = board.progress_series(conn, campaign, at) if units is None else []
         own = _own_obligations(board.matrix(conn, campaign, at, units=units)) if units is not None else []
         marks = step_marks(conn, ctx, at, units)
+        leads = step_leads(conn, ctx.id)
+    # steps led by an office (牵头股室), in the timeline's order: the overview lists them under the phases
+    led = [{**m, "lead": leads[(m["phase"], m["step"])]} for m in marks if (m["phase"], m["step"]) in leads]
     return {"title": ctx.title, "scope": units, "status": doc, "series": series, "own": own,
-            "marks": marks, "calendar": ctx.calendar}
+            "marks": marks, "calendar": ctx.calendar, "led_steps": led}
 
 
 def _own_obligations(m: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from campaign_model.errors import InvalidInput
 from campaign_model.store.audit import Act
 from campaign_model.store.campaigns import CampaignCtx, load_ctx
 from campaign_model.store.filings import resolve_artifact
+from campaign_model.store.people import step_leads
 from campaign_model.store.tasks import task_ledger_items, task_obligations, units_in_reach
 
 from . import filings
@@ -36,11 +37,13 @@ def my_tasks(svc: Services, at: dt.datetime, *, unit: str | None) -> dict[str, A
         obs = task_obligations(conn, ids, at)
         items = task_ledger_items(conn, ids, at)
         ctxs = {u.campaign_id: load_ctx(conn, u.campaign) for u in reach}
+        leads = {cid: step_leads(conn, cid) for cid in ctxs}  # 牵头股室 of led steps
     titles = {u.campaign_id: (u.campaign_title, u.campaign_title_en) for u in reach}
     tasks: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
     for r in obs:
         doc = _obligation(r, ctxs[r.campaign_id], titles[r.campaign_id], at)
+        doc["lead"] = leads[r.campaign_id].get((r.phase, r.step_key), [])
         (waiting if r.state == "filed" else tasks).append(doc)
     tasks.sort(key=lambda t: (URGENCY.index(t["urgency"]), t["due_at"], t["unit"], t["artifact"]))
     ledger = [_item(r, ctxs[r.campaign_id], titles[r.campaign_id], at) for r in items]

@@ -28,10 +28,10 @@ from .deps import Caller, CountQuery, IdField, PageQuery, Svc, check_csrf, reach
 from .draft_pages import router as draft_router
 from .filing_pages import router as filing_router
 from .grade_pages import router as grade_router
-from .people_pages import router as people_router
 from .ledger_pages import router as ledger_router
 from .override_pages import router as override_router
 from .page_auth import page_caller, rights
+from .people_pages import router as people_router
 from .reminder_pages import router as reminder_router
 from .report_pages import router as report_router
 from .review_pages import router as review_router
@@ -83,7 +83,7 @@ def overview(key: str, request: Request, svc: Svc, caller: Caller = page_caller(
     chart = timeline_chart(campaign_phases(view["status"]["phases"], view["marks"]), view["calendar"], today, lang)
     # 特批转段: the running phase's unmet gate, for those who may force it on (override_pages)
     gate = overrides_uc.advance_view(svc, key, now) if rights(caller)("phase.advance") else None
-    return _page(request, "campaign.html", caller, key=key, title=view["title"], doc=view["status"],
+    return _page(request, "campaign.html", caller, key=key, title=view["title"], doc=view["status"], led_steps=view["led_steps"],
                  scope=view["scope"], charts=charts, own=view["own"], timeline=chart, gate=gate)
 
 
