@@ -36,6 +36,7 @@ QUICK: dict[str, list[str]] = {
     "bench_smtp": ["--units", "1000"],
     "bench_http": ["--units", "300", "--clients", "4", "--requests", "300", "--rows-requests", "60", "--warmup", "30",
                    "--direct", "30", "--breakdown", "30"],
+    "bench_pg": ["--units", "100", "--clients", "4", "--per-client", "30", "--warmup", "5", "--repeat", "1"],
 }
 ORDER = ["bench_entry", "bench_tick", "bench_smtp", "bench_http"]  # then any other bench_*.py, by name
 
@@ -63,6 +64,13 @@ def headline(name: str, fig: dict[str, Any]) -> list[str]:
                     f"{fig['cross_us_per_changed']:.1f} µs per changed obligation; idle tick "
                     f"{fig['idle_next_minute_ms']:.1f} ms; Prefect flow run - direct {fig['prefect_overhead_s'] * 1e3:.0f} ms",
                     "verdicts: " + ", ".join(f"{k} {v}" for k, v in fig["verdicts"].items())]
+        if name == "bench_pg":
+            r = fig["ratios"]
+            return [f"two campaigns at once: SQLite {fig['sqlite']['two']['rps']:.0f}/s, PostgreSQL "
+                    f"{fig['pg_shared'][0]['two']['rps']:.0f}/s (PG/SQLite {r['pg_over_sqlite_two']:.2f}x; two/one "
+                    f"campaign {r['pg_two_over_one']:.2f}x)",
+                    f"shared audit head: filings wait for it {(fig['head_wait_share'] or 0) * 100:.1f} % of their latency "
+                    f"(< 10 %: {fig['verdict_head']}); per-campaign heads A/B {r['per_campaign_over_shared_two']:.2f}x"]
         if name == "bench_smtp":
             return [f"{fig.get('msg_s', 0):.0f} messages/s (raw smtplib baseline {fig.get('baseline_msg_s', 0):.0f}/s); "
                     f"verdict {fig.get('verdict')}"]
