@@ -36,12 +36,14 @@ from campaign_model.specfile import load_spec_text
 from campaign_model.store import outbox
 from campaign_model.store.accounts import add_user
 from campaign_model.store.audit import Act
+from campaign_model.store.blobs import BlobStore
 from campaign_model.store.campaigns import create_campaign, load_ctx
 from campaign_model.store.changes import apply_amendment, plan_amendment
 from campaign_model.store.db import open_engine
+from campaign_model.store.filings import file_artifact
 from campaign_model.store.ledger import record_finding
 from campaign_model.store.people import directory
-from campaign_model.store.tables import campaigns
+from campaign_model.store.tables import campaigns, ledger_items
 from flows.tick import tick_direct
 
 from .conftest import local
@@ -67,6 +69,13 @@ units:
   - {{key: s1, name: 第一小学, parent: d1, tags: [学校], contacts: [{{name: 张校长, email: s1@example.cn}}]}}
 artifacts:
   plan: {{title: 实施方案}}
+  issue_list:
+    title: 问题清单
+    rows:
+      problem: {{title: 问题, required: true}}
+      leader: {{title: 责任领导}}
+      office: {{title: 牵头股室}}
+      deadline: {{title: 整改时限, type: date}}
 phases:
   - key: self_check
     title: 自查自纠
@@ -74,6 +83,11 @@ phases:
     start: 2023-04-10
     end: 2023-06-30
     steps:
+      - key: issues
+        title: 问题清单
+        due: 2023-04-14
+        requires:
+          - {{artifact: issue_list, from: "tag:学校"}}
       - key: plan
         title: 开展纪律整饬专项行动
         due: 2023-04-20
@@ -108,6 +122,7 @@ reminders:
 
 NAMED = "明查暗访发现上班时间玩手机"  # names 张副局长 and 局人事股
 FREE = "会议室长期被占用"  # names 王五 and 总务处: nobody the spec lists
+OWN = "学校办公室值班制度执行不严"  # in the school's own issue list: its 办公室 and 张副局长 are the school's, not the bureau's
 
 
 def act(when: str, actor: str = "admin") -> Act:
@@ -131,7 +146,7 @@ def test_unknown_offices_and_leaders_are_named_with_their_lines():
     text = (SPEC.replace("        lead: renshi", "        lead: [renshi, jijian]")
             .replace("    head: zhang", "    head: li").replace("    office: bangong", "    office: dangban"))
     found = {(p.line, p.path): p.message for p in problems_of(text) if p.severity == "error"}
-    assert found.keys() == {(line_of(text, "lead: [renshi, jijian]"), "phases[0].steps[0].lead[1]"),
+    assert found.keys() == {(line_of(text, "lead: [renshi, jijian]"), "phases[0].steps[1].lead[1]"),
                             (line_of(text, "head: li"), "people.leading_group.head"),
                             (line_of(text, "office: dangban"), "people.leading_group.office")}
     messages = " ".join(found.values())
@@ -186,6 +201,11 @@ def mails_since(server: LoopbackSMTP, seen: int) -> dict[str, list]:
     return out
 
 
+def ledger_ids(engine, problem: str) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(ledger_items.c.id).where(ledger_items.c.problem == problem)).scalars())
+
+
 def plain(mail) -> str:
     return mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
@@ -205,12 +225,17 @@ def test_lead_office_and_leader_receive_their_reminders_and_escalations(engine, 
                                leader="张副局长", office="局人事股")
         free = record_finding(conn, KEY, "s1", FREE, dt.date(2023, 4, 20), act("2023-04-12T15:05", "督导组"),
                               leader="王五", office="总务处")
+        rows = tmp_path / "issues.csv"
+        rows.write_text(f"problem,leader,office,deadline\n{OWN},张副局长,办公室,2023-04-20\n", encoding="utf-8")
+        own = file_artifact(conn, BlobStore(tmp_path / "files"), KEY, "s1", "issue_list", act("2023-04-12T16:00", "s1"),
+                            rows_file=rows)
+    [own_item] = ledger_ids(engine, OWN)
 
     # 04-19, a working day before: the school gets its digest; the lead office 人事股 gets the item it leads,
     # named with its unit and a link; the leader, the group's office and the district get nothing yet
     seen = len(smtp.messages)
     r = tick("2023-04-19T09:30")
-    assert r["reminders_sent"] == 4  # s1: the plan and two items; 人事股: the named item
+    assert own["ledger_items"] == 1 and r["reminders_sent"] == 5  # s1: the plan and three items; 人事股: the named item
     mails = mails_since(smtp, seen)
     assert sorted(mails) == ["renshi@example.cn", "s1@example.cn"]
     [office] = mails["renshi@example.cn"]
@@ -223,7 +248,7 @@ def test_lead_office_and_leader_receive_their_reminders_and_escalations(engine, 
     html_body = office.get_body(("html",)).get_content()
     assert "<td>第一小学</td>" in html_body and f"#item-{named['id']}" in html_body
     school = plain(mails["s1@example.cn"][0])
-    assert NAMED in school and FREE in school and "实施方案" in school and "牵头" not in school
+    assert NAMED in school and FREE in school and OWN in school and "实施方案" in school and "牵头" not in school
 
     # on the due day and the day after (overdue), the office hears again with the school
     for when in ("2023-04-20T09:30", "2023-04-21T09:30"):
@@ -240,9 +265,10 @@ def test_lead_office_and_leader_receive_their_reminders_and_escalations(engine, 
     leader = plain(mails["zhang@example.cn"][0])
     assert mails["zhang@example.cn"][0]["Subject"] == f"【{TITLE}】张副局长：1 项牵头或负责的事项待督促落实，其中 1 项已逾期"
     assert f"- [督办] 第一小学：{NAMED}（整改台账），截止 2023-04-20 23:59，已逾期 3 天" in leader
-    assert f"查看地址：{BASE}/c/{KEY}/ledger?unit=s1#item-{named['id']}" in leader and FREE not in leader
+    assert f"查看地址：{BASE}/c/{KEY}/ledger?unit=s1#item-{named['id']}" in leader
+    assert FREE not in leader and OWN not in leader
     group = plain(mails["bangong@example.cn"][0])
-    assert group.startswith("办公室：") and NAMED in group and FREE not in group
+    assert group.startswith("办公室：") and NAMED in group and FREE not in group and OWN not in group
     step_lead = plain(mails["renshi@example.cn"][0])
     assert "- [督办] 第一小学：实施方案（开展纪律整饬专项行动）" in step_lead
     assert f"{BASE}/c/{KEY}/file?unit=s1&artifact=plan" in step_lead and NAMED not in step_lead
@@ -261,6 +287,7 @@ def test_lead_office_and_leader_receive_their_reminders_and_escalations(engine, 
         ("escalation", "d1"), ("escalation", "leader:zhang"), ("escalation", "office:bangong")}
     # the item naming nobody listed: today's behaviour, its unit and the unit's parent only
     assert {rc for i, _, rc in by_item if i == free["id"]} == {"s1", "d1"}
+    assert {rc for i, _, rc in by_item if i == own_item} == {"s1", "d1"}  # the school's own 办公室: not the bureau's
     assert all(r.state == "sent" and r.channel == "mail" for r in rows)
 
 

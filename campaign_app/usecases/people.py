@@ -17,7 +17,7 @@ def people_view(svc: Services, campaign: str, lang: str = "zh") -> dict[str, Any
         ctx = load_ctx(conn, campaign)
         directory = store.directory(conn, ctx.id)
         titles = store.step_titles(conn, ctx.id)
-        names = store.item_names(conn, ctx.id)
+        names = store.item_names(conn, ctx.id, ctx.organizer)
     view = listing(directory, lang)
     for office in view["offices"]:
         office["leads"] = [{"phase": p, "step": s, "title": titles.get((p, s), s)} for p, s in office["leads"]]

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from ..people import OFFICE, Directory
-from .tables import campaigns, ledger_items, phases, requirements
+from .tables import campaigns, ledger_items, phases, requirements, units
+
+
+def names_people(organizer: str | None) -> Any:
+    """Whether an item's 责任领导 / 牵头股室 name the campaign's people (the bureau's leaders and 股室): the
+    organizer's own items and the findings the bureau records (督查, no filing). A unit's own issue list names
+    its own people: a school's 办公室 or 副校长 is not the bureau's, and stays free text. (Joined with units.)"""
+    return or_(ledger_items.c.filing_id.is_(None), units.c.key == organizer)
 
 
 def directory(conn: Connection, campaign_id: int) -> Directory:
@@ -48,9 +55,11 @@ def step_titles(conn: Connection, campaign_id: int) -> dict[tuple[str, str], str
     return {(r[0], r[1]): r[2] for r in rows}
 
 
-def item_names(conn: Connection, campaign_id: int) -> list[tuple[str | None, str | None, int]]:
-    """The 责任领导 / 牵头股室 texts of the campaign's current ledger items, with how many items give each pair."""
+def item_names(conn: Connection, campaign_id: int, organizer: str | None) -> list[tuple[str | None, str | None, int]]:
+    """The 责任领导 / 牵头股室 texts of the campaign's current ledger items that may name its people (see
+    `names_people`), with how many items give each pair."""
     i = ledger_items.c
     return [(r[0], r[1], int(r[2])) for r in conn.execute(
-        select(i.leader, i.office, func.count()).where(i.campaign_id == campaign_id, i.current.is_(True))
+        select(i.leader, i.office, func.count()).join(units, units.c.id == i.unit_id)
+        .where(i.campaign_id == campaign_id, i.current.is_(True), names_people(organizer))
         .group_by(i.leader, i.office)).all()]
