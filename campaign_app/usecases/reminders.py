@@ -41,6 +41,7 @@ def outbox_page(svc: Services, campaign: str, *, state: str | None = None, unit:
     from campaign_model.errors import InvalidInput
     from campaign_model.store import outbox as store
     from campaign_model.store.campaigns import load_ctx
+    from campaign_model.store.people import directory
     from campaign_model.store.unit_lookup import resolve_unit, unit_rows
 
     if state and state not in store.STATES:
@@ -52,6 +53,7 @@ def outbox_page(svc: Services, campaign: str, *, state: str | None = None, unit:
         rows, total = store.page(conn, ctx.id, state=state, unit=unit, limit=size, offset=(page - 1) * size)
         counts = store.state_counts(conn, ctx.id, unit)
         names = {u.key: u.name for u in unit_rows(conn, ctx)}
+        people = directory(conn, ctx.id)  # a lead office's or a leader's reminders: named from the spec's people
 
     def local(v: dt.datetime | None) -> str | None:
         return v.astimezone(ctx.tz).isoformat() if v else None
@@ -66,7 +68,8 @@ def outbox_page(svc: Services, campaign: str, *, state: str | None = None, unit:
         is_item = r.item_id is not None
         docs.append({
             "id": r.id, "kind": r.kind, "state": r.state, "recipient": r.recipient,
-            "recipient_name": r.recipient_name or r.recipient, "channel": r.channel, "planned_for": local(r.planned_for),
+            "recipient_name": r.recipient_name or (people.recipient(r.recipient) or (r.recipient,))[0],
+            "channel": r.channel, "planned_for": local(r.planned_for),
             "sent_at": local(r.sent_at), "attempts": r.attempts, "next_attempt_at": local(r.next_attempt_at),
             "error": r.last_error, "unit": r.unit, "unit_name": r.unit_name, "due": local(r.due_at),
             "item": r.item_id, "problem": r.problem if is_item else None,
