@@ -289,7 +289,7 @@ def deploy(campaign: str,
     open_engine(s.db_url).dispose()
     from flows.deploy import deploy as do_deploy
 
-    doc = do_deploy(s.db_url, campaign, cron, pool, str(s.outbox_file(campaign)))
+    doc = do_deploy(s.db_url, campaign, cron, pool)  # the outbox file is the worker's (its CAMPAIGN_HOME)
     lines = [f"已注册部署 (deployment registered): {doc['deployment']} @ {doc['api_url']}",
              f"工作池 (work pool): {doc['work_pool']}  定时 (schedules, {doc['timezone']}): {'; '.join(doc['schedules'])}",
              "下次运行 (next runs): " + ", ".join(doc["next_runs"]),

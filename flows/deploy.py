@@ -12,8 +12,9 @@ with campaignflow's dependencies, runs it without any network fetch:
     PREFECT_API_URL=http://127.0.0.1:4200/api prefect worker start --pool campaigns --type process
 
 The database URL is a deployment parameter when it has no password (an SQLite file, a passwordless
-PostgreSQL); otherwise it is left out, and the worker's environment must give it (CAMPAIGN_DB_URL).
-Use either `campaign serve` or a deployment for a campaign, not both.
+PostgreSQL); otherwise it is left out, and the worker's environment must give it (CAMPAIGN_DB_URL). The
+outbox file (reminders no channel takes) is the worker's, in its CAMPAIGN_HOME beside its channels file,
+unless `deploy` is given one. Use either `campaign serve` or a deployment for a campaign, not both.
 
 The worker has nothing but its environment: `scheduled_tick` is the one place in flows/ that reads it,
 building `FlowSettings` (flows/settings.py: the database, the data directory and the sending settings,
@@ -110,13 +111,14 @@ async def _ensure_pool(name: str) -> None:
                            f"(work pool '{name}' is of type {pool.type}; campaign deploy needs a process pool)", field="pool")
 
 
-def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: str, outbox_file: str,
+def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: str, outbox_file: str | None = None,
            project_dir: Path | str = PROJECT_DIR) -> dict[str, Any]:
     """Register (or update) the deployment `scheduled-tick/tick-<campaign>`; returns what was registered.
 
     `cron`: one expression or several (5 fields, or 6 with the seconds first); None takes the schedule
     the campaign has in `campaign serve`. `outbox_file`: where the worker writes the reminders no channel
-    takes. Needs PREFECT_API_URL to name a Prefect server.
+    takes (None: in the worker's own data directory, as its channels come from there). Needs PREFECT_API_URL
+    to name a Prefect server.
     """
     import asyncio
 
@@ -142,7 +144,9 @@ def deploy(db_url: str, campaign: str, cron: str | list[str] | None, work_pool: 
     except ValueError as exc:
         raise InvalidInput(f"Prefect 不接受该 cron 表达式 (Prefect refuses the cron expression): "
                            f"{' '.join(str(exc).split())}") from None
-    parameters: dict[str, Any] = {"campaign": campaign, "outbox_file": outbox_file}
+    parameters: dict[str, Any] = {"campaign": campaign}
+    if outbox_file is not None:
+        parameters["outbox_file"] = outbox_file
     if not _has_password(db_url):
         parameters["db_url"] = db_url
     name = f"tick-{campaign}"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,78 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .prefect_support import FINAL, PREFECT, prefect_env, start_worker
+from .prefect_support import prefect_server as serve_prefect
 from .test_schedule import CAMPAIGN, KEY, TEMPLATE
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFECT = [sys.executable, "-m", "prefect"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def prefect_env(home: Path, api: str | None) -> dict[str, str]:
-    """A plain Prefect environment: its own home, analytics off, the server's services on (as deployed)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PREFECT_SERVER_SERVICES_", "PREFECT_API_URL", "PREFECT_HOME", "PYTHONPATH"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO")
-    if api:
-        env["PREFECT_API_URL"] = api
-    return env
-
-
-class Group:
-    """A subprocess in its own process group, output to a file; stopped with its children."""
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log: Path):
-        self.log = log
-        self._out = log.open("w")
-        self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                     start_new_session=True)
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
-        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # children that outlived the leader
-        except ProcessLookupError:
-            pass
-        self._out.close()
 
 
 @pytest.fixture
 def prefect_server(tmp_path):
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    server = Group([*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                   prefect_env(tmp_path / "prefect-server", None), tmp_path, tmp_path / "server.log")
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.proc.poll() is None, server.text()
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"the Prefect server did not answer in 120 s:\n{server.text()}"
-            time.sleep(0.5)
+    with serve_prefect(prefect_env(tmp_path / "prefect-server", None), tmp_path, tmp_path / "server.log") as api:
         yield api
-    finally:
-        server.stop()
 
 
 def test_deploy_registers_the_schedule_and_a_process_worker_runs_the_tick(prefect_server, tmp_path):
@@ -129,18 +66,19 @@ def test_deploy_registers_the_schedule_and_a_process_worker_runs_the_tick(prefec
 
         # a process worker on this machine, without the project on its path: the deployment's pull step
         # sets the working directory to the project, nothing is fetched
-        worker_env = {**prefect_env(tmp_path / "prefect-worker", api), "PREFECT_WORKER_QUERY_SECONDS": "2"}
-        worker = Group([*PREFECT, "worker", "start", "--pool", "test-pool", "--type", "process"], worker_env,
-                       tmp_path, tmp_path / "worker.log")
+        worker = start_worker("test-pool", api, tmp_path / "prefect-worker", tmp_path, tmp_path / "worker.log")
+        worker_env = prefect_env(tmp_path / "prefect-worker", api)
         try:
             run = subprocess.run([*PREFECT, "deployment", "run", f"scheduled-tick/tick-{KEY}"], capture_output=True,
                                  text=True, env=worker_env, cwd=tmp_path, timeout=120)
             assert run.returncode == 0, run.stdout + run.stderr
-            run_id = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout).group(1)
+            found = re.search(r"UUID: ([0-9a-f-]{36})", run.stdout)
+            assert found, run.stdout
+            run_id = found.group(1)
             deadline = time.monotonic() + 180
             while True:
                 state = http.get(f"/flow_runs/{run_id}").json()["state_type"]
-                if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                if state in FINAL:
                     break
                 assert worker.proc.poll() is None, worker.text()
                 assert time.monotonic() < deadline, f"flow run still {state} after 180 s:\n{worker.text()}"
