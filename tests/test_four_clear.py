@@ -289,6 +289,18 @@ def test_the_ledger_report_has_the_mechanism_after_the_deadline_in_every_format(
     items = import_ledger(out)
     assert [(i["problem"][:6], i["mechanism"]) for i in items] == [("请假制度执行", "《教职工考勤管理办法》，每月公示考勤"),
                                                                  ("家校沟通渠道", None)]
+    # an English campaign's report: the column is "Long-term mechanism", and it reads back as well
+    from campaign_model.store.reports import ledger_rows
+    from notifications.reports import write_report
+    from notifications.reports.build import ledger_report
+
+    with site.engine.connect() as conn:
+        english = ledger_report(ledger_rows(conn, KEY, "school-1"), KEY, "Work style 2023", local(FILED), "school-1", "en")
+    write_report(english, "xlsx", tmp_path / "en.xlsx")
+    assert [c.value for c in openpyxl.load_workbook(tmp_path / "en.xlsx").worksheets[0][2]] == [
+        "No.", "Problem", "Category", "Measure", "Leader", "Office", "Deadline", "Long-term mechanism", "Progress", "State"]
+    assert [(i["mechanism"], i["leader"], i["state"]) for i in import_ledger(tmp_path / "en.xlsx")] == [
+        ("《教职工考勤管理办法》，每月公示考勤", "刘副校长", "open"), (None, "王校长", "open")]
 
 
 def test_a_supervisors_finding_takes_the_mechanism_and_the_pages_show_it(site):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from campaign_model.errors import InvalidInput, SpecInvalid
+from campaign_model.labels import LEDGER_STATE, names
 from campaign_model.ledger import STATE_ZH
 from campaign_model.rows import _date as parse_date  # the date rules filed issue lists already follow
 from campaign_model.tabular import MAX_ROWS, cell_text, check_csv_text, check_file_size, decode_text, sniff_delimiter, xlsx_rows
@@ -46,6 +47,14 @@ HEADER_SEARCH = 10  # how many rows above the header a title block may take
 
 def _norm(text: Any) -> str:
     return re.sub(r"\s+", "", str(text or ""))
+
+
+# an English campaign's ledger report (its headers and state labels) reads back too
+HEADERS.update({_norm(k): v for k, v in {
+    "No.": "no", "Unit": "unit", "Problem": "problem", "Category": "category", "Measure": "measure", "Leader": "leader",
+    "Office": "office", "Deadline": "deadline", "Long-term mechanism": "mechanism", "Progress": "progress",
+    "State": "state"}.items()})
+STATES.update({_norm(label): state for state, label in names(LEDGER_STATE, "en").items()})
 
 
 def _raw_rows(path: Path) -> list[list[Any]]:
