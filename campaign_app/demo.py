@@ -3,7 +3,9 @@
 Filings come on time, late and not at all; one unit is excused (waiver), one phase is forced on
 (特批). The rectification ledger moves through the year: problems reported, rectified with evidence and
 closed (销号) by the supervising group, some sent back, some overdue, supervision findings (督查发现),
-a look-back (回头看) whose re-check reopens an item, revised issue lists rejected and awaiting review.
+a look-back (回头看) whose re-check reopens an item; issue lists are 报备 (filed is done) and some are
+returned (退回) by the bureau office; look-back reports are reviewed (审核) by the supervising group: accepted,
+one returned and filed again, others awaiting review in early December.
 Reminders go to the outbox file, and one 学区's to a webhook nobody listens on (failed, then dead).
 Ticks run in process, the same steps as a Prefect flow run (a CLI command never starts a temporary Prefect
 server; see the README on which entry points are flow runs); everything lands in a fresh database that can be inspected after.
@@ -158,6 +160,7 @@ FINDINGS = (
 )
 REJECT_POSTPONED = "整改时限一律顺延到年底，未说明延期原因，也没有阶段性措施；请逐条写明已做的工作和下一步措施后重新报送"
 REJECT_INCOMPLETE = "问题清单漏报了群众反映的食堂收费问题，与自查报告不一致；请补充后重新报送"
+REJECT_LOOKBACK = "回头看报告只罗列了已销号的问题，没有写复查的方法、抽查的记录和发现的反弹问题；请补充后重新报送"
 HOOKED_DISTRICT = "district-3"  # its reminders go to a webhook that nobody listens on: failed, retried, dead
 
 
@@ -404,19 +407,14 @@ def play(d: Demo) -> None:
                              "(problems too general: say which meetings and which tasks)"}
     if not d.reached("2023-04-11T15:00"):
         return
-    with d.engine.begin() as conn:
-        for u in on_time:
-            review(conn, d.key, u, "issue_list", u not in rejected, rejected.get(u), d.act("2023-04-11T15:00", "督导组"))
-    d.say("2023-04-11T15:00", f"审核 (reviewed) issue_list: {len(on_time) - len(rejected)} 通过 (accepted), "
-                              f"{len(rejected)} 退回 (rejected: {', '.join(sorted(rejected))})")
-    d.tick("2023-04-12T09:30")
-    d.file_many(sorted(rejected), "issue_list", "2023-04-13T10:00", signed=True, rows=True)
-    if not d.reached("2023-04-13T16:00"):
-        return
+    # the issue lists are 报备 (filed with the bureau office, no approval): the office reads them and returns
+    # (退回) the two that are too vague; they are owed again until filed anew
     with d.engine.begin() as conn:
         for u in sorted(rejected):
-            review(conn, d.key, u, "issue_list", True, None, d.act("2023-04-13T16:00", "督导组"))
-    d.say("2023-04-13T16:00", f"审核 (reviewed) issue_list 第 2 版通过 (version 2 accepted): {', '.join(sorted(rejected))}")
+            review(conn, d.key, u, "issue_list", False, rejected[u], d.act("2023-04-11T15:00", "局办公室"))
+    d.say("2023-04-11T15:00", f"退回 (returned) issue_list 报备: {', '.join(sorted(rejected))}")
+    d.tick("2023-04-12T09:30")
+    d.file_many(sorted(rejected), "issue_list", "2023-04-13T10:00", signed=True, rows=True)
     d.tick("2023-04-14T09:30")
     units = [u for u in units if u != merged]
     newcomer = units[-1]
@@ -439,6 +437,13 @@ def play(d: Demo) -> None:
         ("2023-11-20T10:00", waive_newcomer),
         # a third of the schools report their look-back early; the rest on 12-12, two late
         ("2023-11-30T16:00", lambda: d.file_many(early, "lookback_report", "2023-11-30T16:00")),
+        # the supervising group reviews the look-back reports (审核): half of the early ones accepted the next day,
+        # one returned (filed again the morning after, waiting again), the rest accepted as they come in
+        ("2023-12-01T15:00", lambda: _review(d, "2023-12-01T15:00", "lookback_report",
+                                             {**{u: None for u in early[1::2]}, early[0]: REJECT_LOOKBACK})),
+        ("2023-12-02T09:00", lambda: d.file_many(early[:1], "lookback_report", "2023-12-02T09:00")),
+        ("2023-12-15T15:00", lambda: _accept_waiting(d, "2023-12-15T15:00", "lookback_report")),
+        ("2023-12-22T15:00", lambda: _accept_waiting(d, "2023-12-22T15:00", "lookback_report")),
         ("2023-12-12T10:00", lambda: d.file_many([u for u in units[:-3] if u not in early], "lookback_report",
                                                  "2023-12-12T10:00")),
         ("2023-12-18T09:30", lambda: d.tick("2023-12-18T09:30")),
@@ -486,11 +491,11 @@ def amend_spec(d: Demo) -> None:
 
 
 def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[str, Callable[[], Any]]]:
-    """The rectification ledger's year after the issue lists are accepted, as dated steps.
+    """The rectification ledger's year after the issue lists are filed, as dated steps.
 
     Most units report progress in May, rectify with evidence before each deadline and the supervising
     group (督导组) closes the item (销号) with a comment; slow units rectify late or not at all (overdue);
-    a few do nothing, then file revised lists in November: one rejected (refile), two awaiting review.
+    a few do nothing, then file revised lists (报备) in November: two returned (退回) and filed again.
     Supervision findings (督查发现) add items. The look-back (回头看) samples closed items on 11-01; the
     supervising group passes re-checks in November and fails one (the demo school's), which reopens it.
     The demo school: one item closed then reopened by the look-back and in progress again, one in
@@ -572,16 +577,16 @@ def ledger_year(d: Demo, units: list[str], others_at: list[str]) -> list[tuple[s
     steps.append(("2023-11-25T15:00", lambda: _rechecks(d, "2023-11-25T15:00", closed_items[1::4])))
     # (the finding closed in July may be sampled too: `fixed` is filled when that step has run)
     steps.append(("2023-12-10T15:00", lambda: _rechecks(d, "2023-12-10T15:00", closed_items + ([fixed] if fixed else []))))
-    # revised issue lists of units that did nothing: postponed deadlines rejected, an incomplete one refiled
+    # revised issue lists (报备) of units that did nothing: the office returns (退回) the two that postpone every
+    # deadline or leave a problem out; both file again
     postponed, incomplete, revised = laggards[:3]
     steps += [
         ("2023-11-23T11:00", lambda: _refile(d, "2023-11-23T11:00", [postponed, incomplete], postpone=True)),
-        ("2023-11-26T15:00", lambda: _review(d, "2023-11-26T15:00", {postponed: REJECT_POSTPONED,
-                                                                       incomplete: REJECT_INCOMPLETE})),
+        ("2023-11-26T15:00", lambda: _return(d, "2023-11-26T15:00", "issue_list", {postponed: REJECT_POSTPONED,
+                                                                                  incomplete: REJECT_INCOMPLETE})),
         ("2023-11-27T11:00", lambda: _refile(d, "2023-11-27T11:00", [revised])),
         ("2023-11-30T11:00", lambda: _refile(d, "2023-11-30T11:00", [incomplete], extra=True)),
         ("2023-12-04T11:00", lambda: _refile(d, "2023-12-04T11:00", [postponed])),
-        ("2023-12-08T15:00", lambda: _review(d, "2023-12-08T15:00", {postponed: None, incomplete: None, revised: None})),
     ]
     # the day-to-day work in batches, one transaction each: everything between two other steps (ticks, filings,
     # findings, reviews) at once, each change at its own instant
@@ -670,11 +675,33 @@ def _refile(d: Demo, when: str, units: list[str], postpone: bool = False, extra:
     d.say(when, f"重新报送 (refiled) issue_list: {', '.join(units)}" + ("（整改时限顺延 / deadlines postponed）" if postpone else ""))
 
 
-def _review(d: Demo, when: str, decisions: dict[str, str | None]) -> None:
+def _accept_waiting(d: Demo, when: str, artifact: str) -> None:
+    """The supervising group accepts every filing of `artifact` waiting for its review."""
+    from campaign_model.store import reviews as review_store
+
+    with d.engine.begin() as conn:
+        ctx = load_ctx(conn, d.key)
+        waiting = review_store.waiting(conn, ctx, None, artifact=artifact)["items"]
+        for f in waiting:
+            review_store.decide(conn, ctx, f["id"], True, None, d.act(when, "督导组"))
+    if waiting:
+        d.say(when, f"审核通过 (accepted) {artifact}: {len(waiting)} 份 (filings)")
+
+
+def _return(d: Demo, when: str, artifact: str, comments: dict[str, str]) -> None:
+    """The bureau office returns (退回) filings of record (报备) that are wrong, each with what to fix."""
+    with d.engine.begin() as conn:
+        for unit, comment in comments.items():
+            review(conn, d.key, unit, artifact, False, comment, d.act(when, "局办公室"))
+    d.say(when, f"退回 (returned) {artifact}: {', '.join(comments)}")
+
+
+def _review(d: Demo, when: str, artifact: str, decisions: dict[str, str | None]) -> None:
+    """The supervising group decides filings it reviews (审核): None accepts, a comment returns."""
     with d.engine.begin() as conn:
         for unit, comment in decisions.items():
-            review(conn, d.key, unit, "issue_list", comment is None, comment, d.act(when, "督导组"))
-    d.say(when, "审核 (reviewed) issue_list: " + "，".join(
+            review(conn, d.key, unit, artifact, comment is None, comment, d.act(when, "督导组"))
+    d.say(when, f"审核 (reviewed) {artifact}: " + "，".join(
         f"{u} {'通过 (accepted)' if c is None else '退回 (rejected)'}" for u, c in decisions.items()))
 
 

@@ -268,25 +268,44 @@ def test_december_ledger_problems_read_like_real_ones(december):
     assert any(i["problem"].startswith("会议多、落实少") and "周例会督办" in i["measure"] for i in items)
 
 
-def test_december_has_filings_awaiting_review_and_rejections_with_comments(december):
+def test_december_has_filings_awaiting_review_and_returns_with_comments(december):
+    """Issue lists are 报备 (filed is done): never accepted, some returned (退回) by the bureau office with what to
+    fix; look-back reports are reviewed (审核) by the supervising group: accepted, one returned and filed again,
+    others waiting, so the review queue has work in it."""
     from campaign_model.store.filing_query import filing_list
 
-    issue_lists = {o["unit"]: o for o in december["obligations"] if o["artifact"] == "issue_list"}
-    awaiting = [u for u, o in issue_lists.items() if o["state"] == "filed"]  # issue lists are reviewed (review: true)
-    assert len(awaiting) >= 2
+    reports = {o["unit"]: o for o in december["obligations"] if o["artifact"] == "lookback_report"}
+    awaiting = [u for u, o in reports.items() if o["state"] == "filed"]
+    assert len(awaiting) >= 2 and any(o["state"] == "accepted" for o in reports.values())
     with december["engine"].begin() as conn:
-        filed = filing_list(conn, december["ctx"], None, artifact="issue_list")
-    rejected = [f for f in filed if f["review"] and f["review"]["decision"] == "rejected"]
-    assert len({f["unit"] for f in rejected}) >= 3 and all(f["review"]["comment"] for f in rejected)
-    assert any(f["unit"] == "u001" for f in rejected)
+        lists = filing_list(conn, december["ctx"], None, artifact="issue_list")
+        looked_back = filing_list(conn, december["ctx"], None, artifact="lookback_report")
+    assert not any(f["review"] and f["review"]["decision"] == "accepted" for f in lists)  # 报备: nothing to accept
+    returned = [f for f in lists if f["review"] and f["review"]["decision"] == "rejected"]
+    assert len({f["unit"] for f in returned}) >= 3 and all(f["review"]["comment"] for f in returned)
+    assert any(f["unit"] == "u001" for f in returned)
     latest = {}
-    for f in filed:  # newest first
+    for f in lists:  # newest first
         latest.setdefault(f["unit"], f)
-    # a unit whose latest list was rejected must file again: its comment is what it reads
+    # a unit whose latest list was returned must file again: its comment is what it reads
     refile = [f for f in latest.values() if f["review"] and f["review"]["decision"] == "rejected"]
     assert refile and all(len(f["review"]["comment"]) > 10 for f in refile)
-    # one of those awaiting review was rejected before (rejected, refiled, waiting again)
-    assert any(latest[u]["version"] >= 3 and any(f["unit"] == u for f in rejected) for u in awaiting)
+    # one of the look-back reports awaiting review was returned before (returned, refiled, waiting again)
+    was_returned = {f["unit"] for f in looked_back if f["review"] and f["review"]["decision"] == "rejected"}
+    newest = {}
+    for f in looked_back:
+        newest.setdefault(f["unit"], f)
+    assert any(u in was_returned and newest[u]["version"] >= 2 for u in awaiting)
+
+
+def test_the_december_review_queue_lists_the_look_back_reports_waiting(december):
+    from campaign_app.usecases import filings as filing_cases
+    from campaign_app.usecases.services import Services
+
+    svc = Services(december["settings"], december["engine"], clock=lambda: DECEMBER)
+    queue = filing_cases.review_queue(svc, december["key"])
+    assert queue["total"] >= 2 and {f["artifact"] for f in queue["items"]} == {"lookback_report"}
+    assert all(f["reviewer"] for f in queue["items"])  # 督导组, named by the template
 
 
 def test_december_reminders_were_sent_failed_and_dead(december):

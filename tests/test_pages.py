@@ -146,7 +146,8 @@ def has_id(html: str, ident: str) -> bool:
 PAGES = ["/", f"/c/{C}", f"/c/{C}/matrix", f"/c/{C}/overdue", f"/c/{C}/file", f"/c/{C}/ledger", "/audit", f"/c/{C}/reviews",
          f"/c/{C}/matrix?tag=学校", f"/c/{C}/reminders", f"/c/{C}/ledger/1", f"/c/{C}/ledger?unit=s1&overdue=yes&page=2",
          f"/c/{C}/changes", f"/c/{C}/units", f"/c/{C}/units/s1", f"/c/{C}/units?q=小学", "/campaigns/new",
-         f"/c/{C}/reports", f"/c/{C}/waive?unit=s1&artifact=plan&step=plan", f"/c/{C}/people"]
+         f"/c/{C}/reports", f"/c/{C}/waive?unit=s1&artifact=plan&step=plan", f"/c/{C}/people",
+         f"/c/{C}/grades"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -185,6 +186,7 @@ def test_after_logging_in_the_visitor_lands_on_the_page_asked_for(site):
     ("admin", f"/c/{C}/reports", "report-phase-audit-form"), ("viewer", f"/c/{C}/reports", "report-closure-form"),
     ("admin", f"/c/{C}/waive?unit=s1&artifact=plan&step=plan", "waive-form"), ("admin", f"/c/{C}", "advance-form"),
     ("admin", f"/c/{C}/people", "people-note"), ("sup", f"/c/{C}/people", "people-empty"),
+    ("admin", f"/c/{C}/grades", "grades"), ("sup", f"/c/{C}/grades", "grades-filter"), ("viewer", f"/c/{C}/grades", "grades"),
 ])
 def test_each_page_renders_for_a_role_that_may_use_it(site, user, path, marker):
     answer = site.login(user).get(path)
@@ -204,7 +206,8 @@ def test_each_page_renders_for_a_role_that_may_use_it(site, user, path, marker):
                                         ("s1user", f"/c/{C}/reports"), ("d1user", f"/c/{C}/reports"),
                                         ("sup", f"/c/{C}/waive?unit=s1&artifact=plan&step=plan"),
                                         ("viewer", f"/c/{C}/waive?unit=s1&artifact=plan&step=plan"),
-                                        ("viewer", f"/c/{C}/people"), ("s1user", f"/c/{C}/people")])
+                                        ("viewer", f"/c/{C}/people"), ("s1user", f"/c/{C}/people"),
+                                        ("s1user", f"/c/{C}/grades"), ("d1user", f"/c/{C}/grades")])
 def test_a_role_without_the_right_gets_the_403_page(site, user, path):
     answer = site.login(user).get(path)
 

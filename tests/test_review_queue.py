@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from campaign_app.settings import Settings
 from campaign_app.usecases import filings as filing_cases
 from campaign_app.usecases.services import Services
+from campaign_model.errors import InvalidInput
 from campaign_model.store import filings as filing_store
 from campaign_model.store.audit import Act
 from campaign_model.store.reviews import diff
@@ -218,6 +219,76 @@ def test_a_rejection_goes_back_to_the_queue_with_a_confirmation_and_the_next_fil
     assert accepted.status_code == 200 and "已通过" in accepted.text and has_id(accepted.text, "reviews-empty")
     stale = sup.post(f"/c/{C}/reviews/{ids[('s1', 1)]}", data={"decision": "reject", "comment": "x", "csrf": csrf_of(page)})
     assert stale.status_code == 409 and "已处理" in stale.text and state_of(site, "s1", "issue_list") == "accepted"
+
+
+# --- 报备 is not 审核: a filing of record is never accepted, only returned, alike on the page, the API and the CLI ---
+
+def file_plan(site: Site, unit: str, when: str) -> int:
+    """The unit files its signed plan (报备 in the small campaign: `plan` asks for no review); its filing id."""
+    at = local(when)
+    with site.engine.begin() as conn:
+        filing_store.file_artifact(conn, site.app.state.services.blobs, C, unit, "plan", Act(at, f"{unit}user", at),
+                                   files=[(PDF, "实施方案.pdf")], signed_by="张校长")
+    return max(i for (u, _v), i in filing_ids(site).items() if u == unit)
+
+
+def test_a_filing_of_record_is_not_in_the_queue_and_its_page_offers_return_only(site):
+    fid = file_plan(site, "s1", "2023-03-09T09:00")
+    sup = site.login("sup")
+    assert ("s1", "plan") not in queue_rows(sup.get(f"/c/{C}/reviews").text)
+
+    page = sup.get(f"/c/{C}/reviews/{fid}").text
+
+    assert has_id(page, "of-record") and "报备材料" in page
+    assert has_id(page, "reject") and not has_id(page, "accept")
+    refused = sup.post(f"/c/{C}/reviews/{fid}", data={"decision": "accept", "csrf": csrf_of(page)})
+    assert refused.status_code == 422 and "报备材料，报送即完成，无需审核通过" in refused.text
+    assert state_of(site, "s1", "plan") == "filed" and site.count(reviews) == 0
+    english = sup.post(f"/c/{C}/reviews/{fid}?lang=en", data={"decision": "accept", "csrf": csrf_of(page)})
+    assert english.status_code == 422 and "filed for the record" in english.text
+
+    returned = sup.post(f"/c/{C}/reviews/{fid}", follow_redirects=False,
+                        data={"decision": "reject", "comment": "实施方案未加盖公章，请盖章后重新报送", "csrf": csrf_of(page)})
+    assert returned.status_code == 303
+    assert state_of(site, "s1", "plan") == "rejected" and audit_count(site, "filing.rejected") == 1
+
+
+def test_the_api_and_the_use_case_refuse_to_accept_a_filing_of_record_and_return_it(site):
+    from .web_support import account, bearer, client_for
+
+    file_plan(site, "s1", "2023-03-09T09:00")
+    token = account(site.engine, "api-sup", "supervisor")
+    api = client_for(site.app)
+    events = site.count(audit_events)
+
+    refused = api.post(f"/api/v1/campaigns/{C}/reviews", headers=bearer(token),
+                       json={"unit": "s1", "artifact": "plan", "decision": "accept"})
+
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert "报备" in error["message"] and "filed for the record" in error["message"]
+    assert error["fields"][0]["field"] == "decision"
+    assert state_of(site, "s1", "plan") == "filed" and site.count(audit_events) == events
+    svc = site.app.state.services
+    with pytest.raises(InvalidInput):
+        filing_cases.review(svc, svc.act("sup"), C, "s1", "plan", accept=True)
+    returned = api.post(f"/api/v1/campaigns/{C}/reviews", headers=bearer(token),
+                        json={"unit": "s1", "artifact": "plan", "decision": "reject", "comment": "缺少签字页"})
+    assert returned.status_code == 200 and returned.json()["state"] == "rejected"
+    assert state_of(site, "s1", "plan") == "rejected"
+
+
+def test_the_command_refuses_to_accept_a_filing_of_record_with_the_same_message(site):
+    from .served import CAMPAIGN
+
+    file_plan(site, "s2", "2023-03-09T09:00")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CAMPAIGN_HOME": str(site.home),
+           "CAMPAIGN_DB_URL": site.engine.url.render_as_string(hide_password=False)}
+    done = subprocess.run([*CAMPAIGN, "review", C, "--unit", "s2", "--artifact", "plan", "--accept",
+                           "--at", "2023-03-10T09:00"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0 and "报备材料，报送即完成，无需审核通过" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    assert state_of(site, "s2", "plan") == "filed"
 
 
 def test_the_filing_page_shows_rows_versions_the_signer_and_what_changed_since_the_previous_version(site):

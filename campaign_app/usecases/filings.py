@@ -111,9 +111,14 @@ def filed_file(svc: Services, campaign: str, filing_id: int, n: int, *, scope: S
 
 def review(svc: Services, act: Act, campaign: str, unit: str, artifact: str, *, accept: bool,
            comment: str | None = None, step: str | None = None) -> dict[str, Any]:
-    """Accept or reject the latest filing; a rejection reopens the obligation."""
+    """Accept or reject the latest filing (a filing of record, 报备, can only be rejected); a rejection reopens
+    the obligation. The same decision as the review page's (`decide_filing`), found by unit and artifact."""
     with svc.write() as conn:
-        return store.review(conn, campaign, unit, artifact, accept, comment, act, step)
+        ctx = load_ctx(conn, campaign)
+        if not accept and not (comment or "").strip():  # said first, before the filing is looked for
+            raise InvalidInput("退回必须写明理由 (a rejection needs a comment saying what to fix)", field="comment")
+        return review_store.decide(conn, ctx, review_store.latest_filed(conn, ctx, unit, artifact, step), accept,
+                                   comment, act)
 
 
 def waive(svc: Services, act: Act, campaign: str, unit: str, artifact: str, *, reason: str,
@@ -219,6 +224,7 @@ def review_view(svc: Services, campaign: str, filing_id: int, *, scope: Scope | 
             "artifact_title": str(kind.get("title", doc["artifact"])), "step_title": ob.step_title,
             "phase_title": ob.phase_title, "due": ob.due_at.astimezone(ctx.tz).isoformat(), "state": ob.state,
             "reviewer": ob.reviewer, "latest": ob.latest, "waiting": review_store.waits(ob, doc["version"]),
+            "returnable": review_store.returnable(ob, doc["version"]),
             "columns": [{"key": c, "title": str(spec.get("title", c)) if isinstance(spec, dict) else c}
                         for c, spec in (kind.get("rows") or {}).items()],
             "versions": history, "previous": previous["version"] if previous else None, "changes": changes,
@@ -255,6 +261,6 @@ def accept_filings(svc: Services, act: Act, campaign: str, filing_ids: Sequence[
                 if scope is not None:
                     scope.check(conn, ctx, get_filing(conn, ctx, fid)["unit"], seen)
                 accepted.append(review_store.decide(conn, ctx, fid, True, None, act))
-            except (ConflictError, NotFound) as exc:
+            except (ConflictError, NotFound, InvalidInput) as exc:  # InvalidInput: a filing of record (报备)
                 skipped.append({"filing": fid, "reason": str(exc)})
     return {"campaign": campaign, "accepted": accepted, "skipped": skipped}

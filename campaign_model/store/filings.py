@@ -217,13 +217,16 @@ def _ledger(conn: Connection, ctx: CampaignCtx, ob: Any, filing_id: int, rows: l
 
 def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, comment: str | None, act: Act,
            step: str | None = None) -> dict[str, Any]:
-    """Accept or reject the latest filing; a rejection reopens the obligation and its reminders."""
+    """Accept or reject the latest filing; a rejection reopens the obligation and its reminders. A filing that
+    needs no review (报备) can be rejected (退回), never accepted (`not_reviewed`)."""
     ctx = load_ctx(conn, key)
     artifact = resolve_artifact(ctx, artifact)
     if not accept and not (comment or "").strip():
         raise InvalidInput("退回必须写明理由 (a rejection needs a comment saying what to fix)", field="comment")
     unit = resolve_unit(conn, ctx, unit)
     ob = find_obligation(conn, ctx, unit, artifact, step, states=("filed",))
+    if accept and not ob.review:
+        raise not_reviewed(ctx, artifact)
     filing_id = conn.execute(select(filings.c.id).where(filings.c.obligation_id == ob.id)
                              .order_by(filings.c.version.desc()).limit(1)).scalar_one()
     decision = "accepted" if accept else "rejected"
@@ -243,6 +246,15 @@ def review(conn: Connection, key: str, unit: str, artifact: str, accept: bool, c
                                       **({"ledger_items_withdrawn": withdrawn} if withdrawn else {})})
     return {"campaign": key, "unit": unit, "artifact": artifact, "state": decision, "comment": comment,
             **({"ledger_items_withdrawn": withdrawn} if withdrawn else {}), "at": act.at.astimezone(ctx.tz).isoformat()}
+
+
+def not_reviewed(ctx: CampaignCtx, artifact: str) -> InvalidInput:
+    """报备 is not 审核: a filing whose requirement asks for no review is done once filed, so there is nothing to
+    accept; it can still be returned (退回) when it is wrong (unsigned, the wrong form), and is then owed again."""
+    title = str(ctx.artifacts.get(artifact, {}).get("title", artifact))
+    return InvalidInput(f"“{title}”是报备材料，报送即完成，无需审核通过；材料有误时可以退回 "
+                        f"('{artifact}' is filed for the record (报备): filing completes it and there is nothing to "
+                        f"accept; a wrong filing can be returned)", field="decision")
 
 
 def waive(conn: Connection, key: str, unit: str, artifact: str, reason: str, act: Act,

@@ -5,6 +5,10 @@ A filing waits for review when it is the latest version of an obligation in stat
 requirement asks for review (`obligations.review`). A decision is taken on that filing only: once a
 newer version is filed, or someone else has decided, the older page's form is refused, never applied
 to another version.
+
+报备 is not 审核: a filing whose requirement asks for no review is done once filed and never waits here; the
+office may still return it (退回: unsigned, the wrong form), on its page, with `campaign review --reject` or the
+API alike, and it is then owed again. Accepting one is refused everywhere (`filings.not_reviewed`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from sqlalchemy.orm import aliased
 
 from ..errors import ConflictError, InvalidInput, NotFound
 from .audit import Act
-from .campaigns import CampaignCtx
+from .campaigns import CampaignCtx, resolve_unit
+from .filings import find_obligation, not_reviewed, resolve_artifact
 from .filings import review as review_obligation
 from .tables import filings, obligations, phases, requirements, reviews, units
 
@@ -127,8 +132,15 @@ def waits(ob: Any, version: int) -> bool:
     return bool(ob is not None and ob.state == "filed" and ob.review and ob.latest == version)
 
 
+def returnable(ob: Any, version: int) -> bool:
+    """Whether the filing of `version` is one of record (报备: no review) that the office may still return (退回):
+    the latest version, filed and not returned since."""
+    return bool(ob is not None and ob.state == "filed" and not ob.review and ob.latest == version)
+
+
 def decide(conn: Connection, ctx: CampaignCtx, filing_id: int, accept: bool, comment: str | None, act: Act) -> dict[str, Any]:
-    """Accept or reject one filing, which must be the one waiting (the latest version, not yet decided)."""
+    """Accept or reject one filing, which must be the one waiting (the latest version, not yet decided); a filing
+    of record (报备, no review) can be returned, never accepted."""
     comment = (comment or "").strip() or None
     if not accept and comment is None:  # checked first: a refused rejection says what to write, whatever else
         raise InvalidInput("退回必须写明理由 (a rejection needs a comment saying what to fix)", field="comment")
@@ -143,10 +155,20 @@ def decide(conn: Connection, ctx: CampaignCtx, filing_id: int, accept: bool, com
     ob = obligation_of(conn, ctx, filing_id)
     if row is None or ob is None:
         raise NotFound(f"活动 '{ctx.key}' 中没有报送 #{filing_id} (no filing #{filing_id} in this campaign)", field="filing")
-    if not waits(ob, row.version):
+    if accept and returnable(ob, row.version):
+        raise not_reviewed(ctx, row.artifact)
+    if not (waits(ob, row.version) or (not accept and returnable(ob, row.version))):
         raise ConflictError(_why_not_waiting(ob, row.version), field="filing")
     return {"filing": filing_id, **review_obligation(conn, ctx.key, ob.unit, row.artifact, accept, comment, act,
                                                       ob.step_key)}
+
+
+def latest_filed(conn: Connection, ctx: CampaignCtx, unit: str, artifact: str, step: str | None) -> int:
+    """The latest filing of the unit's obligation for `artifact` that is filed and not yet decided: what `campaign
+    review` and the API decide on (by unit and artifact, where the review page names the filing)."""
+    ob = find_obligation(conn, ctx, resolve_unit(conn, ctx, unit), resolve_artifact(ctx, artifact), step, states=("filed",))
+    return int(conn.execute(select(filings.c.id).where(filings.c.obligation_id == ob.id)
+                            .order_by(filings.c.version.desc()).limit(1)).scalar_one())
 
 
 def _why_not_waiting(ob: Any, version: int) -> str:
