@@ -170,6 +170,8 @@ def test_no_page_is_wider_than_a_phone_and_wide_tables_scroll_inside(demo, who):
              "file": f"/c/{key}/file", "ledger": f"/c/{key}/ledger", "public": f"/public/{key}"}
     if who == "admin":
         paths["audit"] = f"/audit?campaign={key}"
+        paths["grades"] = f"/c/{key}/grades"  # 考核排名: ~50 units as cards on a phone
+        paths["reviews"] = f"/c/{key}/reviews"
     SHOTS.mkdir(parents=True, exist_ok=True)
     too_wide = {}
     with sync_playwright() as p:

@@ -253,6 +253,13 @@ def test_a_filing_of_record_is_not_in_the_queue_and_its_page_offers_return_only(
     assert state_of(site, "s1", "plan") == "rejected" and audit_count(site, "filing.rejected") == 1
 
 
+def test_an_administrator_reaches_a_filing_of_record_from_the_filing_page(site):
+    fid = file_plan(site, "s1", "2023-03-09T09:00")
+    form = site.login("admin").get(f"/c/{C}/file?unit=s1").text
+    assert [a["href"] for a in elements(form, tag="a", class_="open-review")] == [f"/c/{C}/reviews/{fid}"]
+    assert not elements(site.login("s1user").get(f"/c/{C}/file").text, tag="a", class_="open-review")
+
+
 def test_the_api_and_the_use_case_refuse_to_accept_a_filing_of_record_and_return_it(site):
     from .web_support import account, bearer, client_for
 
