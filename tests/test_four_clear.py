@@ -226,6 +226,24 @@ def test_a_bad_deadline_is_refused_with_its_row_column_and_cell_and_nothing_is_f
     assert [count(site.engine, t) for t in (filings, ledger_items, audit_events)] == before  # nothing changed
 
 
+def test_on_the_filing_page_a_school_is_told_the_bad_cell_and_nothing_is_filed(site, tmp_path):
+    before = [count(site.engine, t) for t in (filings, ledger_items, audit_events)]
+    wb = blank(site)
+    fill(wb.worksheets[0], [[1, "作业多", "庸", None, "控制作业总量", "教务主任", "教务处", "下月底", None]])
+    path = tmp_path / "问题整改清单.xlsx"
+    wb.save(path)
+    school = login(site, "school1")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', school.get(f"/c/{KEY}/file").text).group(1)
+    answer = school.post(f"/c/{KEY}/file", data={"unit": "school-1", "artifact": "issue_list", "signed_by": "王校长",
+                                                 "csrf": csrf},
+                         files=[("files", ("签字盖章.pdf", PDF, "application/pdf")),
+                                ("rows", (path.name, path.read_bytes(), "application/octet-stream"))])
+    assert answer.status_code == 422
+    errors = answer.text.split('id="filing-errors"')[1].split("</ul>")[0]
+    assert "第 4 行 / row 4, 列 整改时限 (deadline): 不是有效日期 &#39;下月底&#39;" in errors and "（单元格 H4）" in errors
+    assert [count(site.engine, t) for t in (filings, ledger_items, audit_events)] == before
+
+
 def test_headers_written_by_hand_or_in_english_read_the_same(tmp_path):
     row = ["会议多", "慢", "精简会议", "李副校长", "办公室", dt.datetime(2023, 5, 31), "会议审批制度"]
     headers = {

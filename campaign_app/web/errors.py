@@ -47,7 +47,8 @@ def forbidden(what: str) -> ApiError:
 
 
 def _row_fields(exc: Any, field: str) -> list[dict[str, Any]]:
-    return [{"field": field, "row": p.get("row"), "column": p.get("column"), "message": p["message"]} for p in exc.problems]
+    return [{"field": field, "row": p.get("row"), "column": p.get("column"), "message": p["message"],
+             **({"cell": p["cell"]} if p.get("cell") else {})} for p in exc.problems]
 
 
 def from_domain(exc: CampaignError, field_hint: str | None = None) -> ApiError:

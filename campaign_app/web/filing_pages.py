@@ -73,7 +73,8 @@ def _figures(artifact: str, keys: list[str], values: list[str]) -> dict[str, str
 
 def _problems(err: ApiError) -> list[dict[str, Any]]:
     """One entry per problem: a rows problem keeps its row and column, anything else its message."""
-    return [{"row": f.get("row"), "column": f.get("column"), "message": f["message"]} for f in err.fields] or \
+    return [{"row": f.get("row"), "column": f.get("column"), "message": f["message"], "cell": f.get("cell")}
+            for f in err.fields] or \
         [{"row": None, "column": None, "message": err.message}]
 
 

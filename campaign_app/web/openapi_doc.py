@@ -48,6 +48,7 @@ ERROR_SCHEMAS: dict[str, Any] = {
             "message": {"type": "string"},
             "row": {"type": ["integer", "null"], "description": "逐行材料的行号 (row of a rows file)"},
             "column": {"type": ["string", "null"], "description": "逐行材料的列 (column of a rows file)"},
+            "cell": {"type": "string", "description": "表格文件中的单元格，如 H5 (the cell of a CSV or XLSX rows file, e.g. H5)"},
             "line": {"type": ["integer", "null"], "description": "规格文件的行号 (line of a spec)"},
             "path": {"type": ["string", "null"], "description": "规格中的位置 (place in a spec)"},
         },
