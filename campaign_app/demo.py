@@ -449,7 +449,9 @@ def play(d: Demo) -> None:
         ("2023-12-18T09:30", lambda: d.tick("2023-12-18T09:30")),
         ("2023-12-20T10:00", lambda: d.file_many(units[-3:-1], "lookback_report", "2023-12-20T10:00")),
         ("2023-12-28T10:00", lambda: d.file_many(units, "summary_report", "2023-12-28T10:00")),
-        ("2023-12-29T10:00", lambda: d.file_many(["bureau"], "institutional_outcomes", "2023-12-29T10:00")),
+        # 制度成果 as figures (汇总数据): the bureau's count in late November, the year's on 12-29
+        ("2023-11-24T10:00", lambda: _outcomes(d, "2023-11-24T10:00", 6, 3, 2)),
+        ("2023-12-29T10:00", lambda: _outcomes(d, "2023-12-29T10:00", 6, 5, 3)),
         ("2024-01-02T09:30", lambda: d.tick("2024-01-02T09:30")),
     ]
     # ticks between (monthly while items fall due, three in one morning when a failing webhook goes dead)
@@ -462,6 +464,16 @@ def play(d: Demo) -> None:
         if not d.reached(when):
             return
         step()
+
+
+def _outcomes(d: Demo, when: str, planned: int, issued: int, revised: int) -> None:
+    """The bureau's 制度成果 filed as figures (rules planned, issued, revised) with the rules' scan attached."""
+    path = d.work / f"outcomes-{when[:10]}.csv"
+    path.write_text(f"planned,issued,revised\n{planned},{issued},{revised}\n", encoding="utf-8")
+    with d.engine.begin() as conn:
+        file_artifact(conn, d.blobs, d.key, "bureau", "institutional_outcomes", d.act(when, "bureau"),
+                      files=[d.scan("bureau", "institutional_outcomes", when)], rows_file=path)
+    d.say(when, f"报送 (filed) institutional_outcomes: 计划 {planned}、出台 {issued}、修订 {revised} 项 (rules)")
 
 
 def extend_deadline(d: Demo, school: str) -> None:

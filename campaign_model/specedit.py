@@ -310,6 +310,9 @@ def _gate(gate: dict[str, Any], g: str, form: Form) -> dict[str, Any]:
             value = (_one(form, f"{g}.evaluation.{name}") or "").strip()
             if value:
                 evaluation[name] = _share(value)
+        voters = (_one(form, f"{g}.evaluation.min_voters") or "").strip()
+        if voters:  # a whole number of voters; anything else is kept as typed, for validate to name the field
+            evaluation["min_voters"] = int(voters) if voters.isdigit() else voters
         if (_one(form, f"{g}.evaluation.scope") or "campaign") == "unit":
             evaluation["scope"] = "unit"
         gate["evaluation"] = evaluation
