@@ -102,11 +102,13 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30, help="days of hourly ticks (target 2)")
     ap.add_argument("--sims", type=int, default=3, help="simulations (target 2)")
     ap.add_argument("--flow-ticks", type=int, default=15, help="flow-run ticks and as many direct ones (target 3)")
-    ap.add_argument("--quick", action="store_true", help="--repeat 3 --days 7 --sims 1 --flow-ticks 7")
+    ap.add_argument("--full-days", type=int, default=7,
+                    help="days of the simulation also run with every tick in full, in process (target 2's breakdown)")
+    ap.add_argument("--quick", action="store_true", help="--repeat 3 --days 7 --sims 1 --flow-ticks 7 --full-days 2")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = ap.parse_args()
     if args.quick:
-        args.repeat, args.days, args.sims, args.flow_ticks = 3, 7, 1, 7
+        args.repeat, args.days, args.sims, args.flow_ticks, args.full_days = 3, 7, 1, 7, 2
 
     base = Path(tempfile.mkdtemp(prefix="campaignflow-bench-entry-"))
     fig: dict[str, Any] = {"schools": args.schools, "load_before": load(), "argv": sys.argv[1:]}
@@ -159,11 +161,13 @@ def main() -> int:
         fig["until_s"], fig["until_status_s"] = med(sims), med(sim_status)
         fig["until_x_status"] = fig["until_s"] / fig["until_status_s"]
         fig["until_ms_per_tick"] = fig["until_s"] / fig["until_ticks"] * 1e3
-        # the same simulation as ONE Prefect flow run on the warm API (a task run per tick): the opt-in's price
+        # the same simulation as ONE Prefect flow run on the warm API (a task run per full tick): the opt-in's price
         sim = Cli(copy_home(home, base / "sim-prefect"), api)
         fig["until_prefect_s"], _ = sim("tick", KEY, "--at", iso(T_FIRST + dt.timedelta(hours=1)), "--until", iso(until),
                                         "--every", "1h", "--prefect")
         fig["until_prefect_x_status"] = fig["until_prefect_s"] / fig["until_status_s"]
+        # where a simulated tick's time goes, in this process: the same ticks skipping the idle ones, then each in full
+        simulation_profile(fig, home, base, T_FIRST + dt.timedelta(hours=1), until, args.full_days)
     finally:
         fig["load_after"] = load()
         if args.keep:
@@ -172,6 +176,45 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
     report(fig)
     return 0
+
+
+def simulation_profile(fig: dict[str, Any], home: Path, base: Path, start: dt.datetime, until: dt.datetime,
+                       full_days: int) -> None:
+    """Target 2 in this process: the simulation's hourly ticks through flows.tick.Ticker, as `tick --until` runs
+    them (the idle ones skipped), then the first `full_days` days of them each run in full (as before the
+    skipping), each on a fresh copy of the data; wall time and SQL statements per tick, ticks run in full."""
+    from sqlalchemy import event
+
+    from campaign_model.store.audit import Act
+    from flows import steps
+    from flows.tick import Ticker
+    from flows.tick_steps import instants
+    from notifications.settings import DeliveryConfig
+
+    def run(name: str, last: dt.datetime, skip: bool) -> dict[str, Any]:
+        copy = copy_home(home, base / name)
+        url = f"sqlite:///{copy / 'campaign.db'}"
+        statements = [0]
+
+        def count(*_: Any) -> None:
+            statements[0] += 1
+
+        engine = steps.engine_for(url)
+        event.listen(engine, "before_cursor_execute", count)
+        ticker = Ticker(url, KEY, str(copy / "outbox" / f"{KEY}.jsonl"), DeliveryConfig(), skip=skip)
+        ticks = instants(start, last, dt.timedelta(hours=1))
+        t0 = time.perf_counter()
+        for at in ticks:
+            ticker.tick(Act(at, "bench", dt.datetime.now(dt.UTC)))
+        ticker.close()
+        seconds = time.perf_counter() - t0
+        event.remove(engine, "before_cursor_execute", count)
+        engine.dispose()
+        return {"ticks": len(ticks), "full": ticker.full, "s": seconds, "ms_per_tick": seconds / len(ticks) * 1e3,
+                "statements_per_tick": statements[0] / len(ticks)}
+
+    fig["sim_skipping"] = run("sim-skipping", until, True)
+    fig["sim_every_tick"] = run("sim-every-tick", min(until, start + dt.timedelta(days=full_days, hours=-1)), False)
 
 
 def orchestration(fig: dict[str, Any], home: Path, n: int) -> None:
@@ -264,7 +307,7 @@ def report(fig: dict[str, Any]) -> None:
          f"status {s(fig['status_s'])}", fig["oneshot_flow_x_status"], None),
         ("2", f"`tick --until`, {fig['until_ticks']} hourly ticks (in process)", s(fig["until_s"]),
          f"status {s(fig['until_status_s'])}", fig["until_x_status"], "until_x_status"),
-        ("", "  the same as ONE flow run (--prefect, a task run per tick)", s(fig["until_prefect_s"]),
+        ("", "  the same as ONE flow run (--prefect, task runs: full ticks)", s(fig["until_prefect_s"]),
          f"status {s(fig['until_status_s'])}", fig["until_prefect_x_status"], None),
         ("3", "serve: flow run - direct, idle tick", s(fig["orchestration_s"]), f"direct {s(fig['direct_idle_s'])}",
          fig["orchestration_x_direct"], "orchestration_x_direct"),
@@ -286,6 +329,11 @@ def report(fig: dict[str, Any]) -> None:
           f"{s(fig['prefect_warm_up_s'])}, first flow-run tick {s(fig['first_flow_tick_s'])}; flow-run idle tick "
           f"{s(fig['flow_idle_s'])}; task runs of the last flow run: {', '.join(fig['task_runs_of_last_flow_run'])}")
     print(f"simulation: {fig['until_ms_per_tick']:.1f} ms per tick, {fig['until_reminders_written']} reminders written")
+    sk, ev = fig["sim_skipping"], fig["sim_every_tick"]
+    print(f"in process (flows.tick.Ticker): {sk['ticks']} ticks skipping the idle ones: {sk['ms_per_tick']:.1f} ms and "
+          f"{sk['statements_per_tick']:.1f} SQL statements per tick, {sk['full']} ticks run in full; the first "
+          f"{ev['ticks']} with every tick in full: {ev['ms_per_tick']:.1f} ms and {ev['statements_per_tick']:.1f} "
+          f"statements per tick")
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_entry.json").write_text(json.dumps(fig, indent=2, ensure_ascii=False, default=str))

@@ -20,8 +20,9 @@ Two ways to run the same steps, with the same result and the same audit events:
   and the database are the same as with every tick run in full (tests/test_skip_idle_ticks.py).
 - `tick` / `ticks`: as ONE Prefect flow run `campaign-tick` (flows/tick_flow.py) whose task runs are the
   grain above (open-phases, one phase-<key> per running phase, ledger, send); a simulation under Prefect is
-  one flow run `campaign-ticks` with one task run per tick. `campaign serve`'s scheduled ticks, a Prefect
-  worker's deployment (flows/deploy.py) and `campaign tick --prefect` run this way.
+  one flow run `campaign-ticks` with one task run per tick run in full (the idle ones skipped likewise).
+  `campaign serve`'s scheduled ticks, a Prefect worker's deployment (flows/deploy.py) and `campaign tick
+  --prefect` run this way.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def ticks_direct(url: str, campaign: str, start: dt.datetime, until: dt.datetime
         ticker.close()
 
 
+# a tick in full: (url, campaign, act, outbox_file, delivery) -> the tick's result
+FullTick = Callable[[str, str, Act, str, DeliveryConfig | None], dict[str, Any]]
+
+
+def _full_tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None) -> dict[str, Any]:
+    return orchestrate(url, campaign, act, outbox_file, delivery, direct_call)
+
+
 class Ticker:
     """Successive direct ticks of one campaign, at instants that never go back, that skip the idle ones.
 
@@ -70,8 +79,9 @@ class Ticker:
     tick runs in full (what the skipping is compared with)."""
 
     def __init__(self, url: str, campaign: str, outbox_file: str, delivery: DeliveryConfig | None = None, *,
-                 skip: bool = True):
+                 skip: bool = True, run: FullTick | None = None):
         self.url, self.campaign, self.outbox_file, self.delivery, self.skip = url, campaign, outbox_file, delivery, skip
+        self.run = run or _full_tick  # a tick in full (under Prefect: a task run)
         self.full = self.skipped = 0  # ticks run in full, ticks skipped
         self._horizon: horizon.Horizon | None = None
         self._unrecorded: dt.datetime | None = None  # the last skipped instant, not yet the campaign's last tick
@@ -90,7 +100,7 @@ class Ticker:
         self.close()
         self._horizon = None
         steps.precheck(self.url, self.campaign, act)
-        result = orchestrate(self.url, self.campaign, act, self.outbox_file, self.delivery, direct_call)
+        result = self.run(self.url, self.campaign, act, self.outbox_file, self.delivery)
         self.full += 1
         if self.skip:
             with steps.engine_for(self.url).begin() as conn:
@@ -117,7 +127,8 @@ def tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: Delivery
 
 def ticks(url: str, campaign: str, start: dt.datetime, until: dt.datetime, every: dt.timedelta, actor: str,
           outbox_file: str, delivery: DeliveryConfig | None, clock: Callable[[], dt.datetime]) -> list[dict[str, Any]]:
-    """Successive ticks as ONE Prefect flow run (one task run per tick), never one flow run per tick."""
+    """Successive ticks as ONE Prefect flow run (one task run per tick run in full, the idle ones skipped as by
+    `ticks_direct`), never one flow run per tick."""
     steps.precheck(url, campaign, Act(start, actor, start))
     from .tick_flow import run_ticks
 

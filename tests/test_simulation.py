@@ -12,7 +12,9 @@ written out literally below, computed by hand from the reminder rules:
   * nothing before the phase starts, nothing once filed or waived;
   * the weekly notice (通报) goes to the organizer on the first working day of each week while a phase runs.
 
-SQLite only: about 1,460 ticks, each a handful of short transactions.
+SQLite only: 1,464 hourly ticks fed one by one to a `flows.tick.Ticker` (as `campaign tick --until` runs them: the
+idle ones skipped, the others run in full; the actions between ticks are seen in the audit log), and each tick that
+sent or planned something run once more in full by `tick_direct` at the same instant.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from campaign_model.store.campaigns import create_campaign
 from campaign_model.store.db import open_engine
 from campaign_model.store.filings import file_artifact, review, waive
 from campaign_model.store.tables import outbox
-from flows.tick import tick_direct
+from flows.tick import Ticker, tick_direct
 
 from .conftest import TZ, local
 
@@ -189,8 +191,13 @@ class Simulation:
         start = local("2023-03-20T09:00")
         with self.engine.begin() as conn:
             create_campaign(conn, load_spec_text(SPEC, "sim.yaml"), Act(start, "admin", start))
+        self.ticker = Ticker(self.url, KEY, str(self.outbox_file))
 
     def tick(self, at: dt.datetime) -> dict:
+        return self.ticker.tick(Act(at, "tick", at))
+
+    def tick_again(self, at: dt.datetime) -> dict:
+        """The same instant once more, in full (never skipped)."""
         return tick_direct(self.url, KEY, Act(at, "tick", at), str(self.outbox_file))
 
     def act(self, when: str, action: str, unit: str, artifact: str) -> None:
@@ -243,14 +250,16 @@ def simulated(tmp_path_factory) -> dict:
                 # the same hour again: nothing planned, nothing sent, no new line, no new outbox row
                 rows = sim.outbox_rows()
                 lines = len(sim.lines())
-                again = sim.tick(at)
+                again = sim.tick_again(at)
                 repeats += 1
                 if (again["reminders_planned"], again["reminders_sent"], again["reminders_written"], again["overdue_marked"],
                         again["advanced"]) != (0, 0, 0, 0, []) or len(sim.lines()) != lines or sim.outbox_rows() != rows:
                     repeat_problems.append(f"{at.isoformat()}: {again}")
             at += dt.timedelta(hours=1)
+        sim.ticker.close()
         assert not events
-        return {"lines": sim.lines(), "ticks": ticks, "repeats": repeats, "repeat_problems": repeat_problems}
+        return {"lines": sim.lines(), "ticks": ticks, "repeats": repeats, "repeat_problems": repeat_problems,
+                "full": sim.ticker.full, "skipped": sim.ticker.skipped}
     finally:
         mp.undo()
 
@@ -269,6 +278,8 @@ def _notices(lines: list[dict]) -> list[dict]:
 
 def test_the_simulation_ran_every_hour(simulated):
     assert simulated["ticks"] == 61 * 24  # 04-01 00:00 .. 05-31 23:00
+    # each hour ticked: in full where something could happen (after each action too), else skipped as idle
+    assert simulated["full"] + simulated["skipped"] == simulated["ticks"] and simulated["full"] < simulated["ticks"] // 4
     # every instant that sent something was ticked a second time
     assert simulated["repeats"] == len({m["at_iso"] for m in simulated["lines"]}) == 26
 

@@ -297,9 +297,14 @@ def due_rows(conn: Connection, campaign_id: int, at: dt.datetime) -> list[Any]:
 
 
 def mark_sent(conn: Connection, ids: list[int], at: dt.datetime, message_id: str) -> None:
-    conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.state.in_(("planned", "failed")))
-                 .values(state="sent", sent_at=at, attempts=outbox.c.attempts + 1, message_id=message_id,
-                         next_attempt_at=None))
+    conn.execute(_MARK_SENT, {"mark_ids": ids, "mark_at": at, "mark_message_id": message_id})
+
+
+# built once (one per message sent): the ids as an expanding parameter
+_MARK_SENT = (update(outbox).where(outbox.c.id.in_(bindparam("mark_ids", expanding=True)),
+                                   outbox.c.state.in_(("planned", "failed")))
+              .values(state="sent", sent_at=bindparam("mark_at", type_=UTCDateTime), attempts=outbox.c.attempts + 1,
+                      message_id=bindparam("mark_message_id"), next_attempt_at=None))
 
 
 def mark_failed(conn: Connection, ids: list[int], at: dt.datetime, error: str, retryable: bool,
