@@ -361,7 +361,7 @@ def main() -> int:
     ap.add_argument("--crossing", type=int, default=2000, help="obligations crossing their due instant at the tick")
     ap.add_argument("--copies", type=int, default=3, help="crossing ticks per size, each on a copy (median)")
     ap.add_argument("--prefect", type=int, default=300, help="obligations of the one-task-per-obligation flow run")
-    ap.add_argument("--aps", type=int, default=10000, help="APScheduler jobs (reminders) in the job store")
+    ap.add_argument("--aps", type=int, default=5000, help="APScheduler jobs (reminders) in the job store")
     ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     for name in ("home", "db"):
@@ -389,6 +389,13 @@ def main() -> int:
     fig: dict[str, Any] = {"sizes": sizes, "crossing": args.crossing, "copies": args.copies, "runs": {}}
     for size in sizes:
         fig["runs"][human(size)] = measure_size(work, size, args.crossing, args.copies)
+    if len(sizes) > 1:  # the next-to-largest created again right after the largest: the two runs around it, averaged,
+        mid = fig["runs"][human(sizes[-2])]  # so that a change of the machine's load over its run touches both sides
+        again = work / "again"
+        again.mkdir()
+        mid["create_again"] = run_child("create", home=again, db=again / "campaign.db", units=sizes[-2] // REQS,
+                                        batch=args.crossing // PILOT)
+        shutil.rmtree(again, ignore_errors=True)
     smallest = fig["runs"][human(sizes[0])]
     print(f"  alternatives: one Prefect task per obligation ({args.prefect})...", flush=True)
     prefect_db = work / "prefect.db"
@@ -430,9 +437,11 @@ def report(fig: dict[str, Any], sizes: list[int], smallest: dict[str, Any]) -> N
               f"{r['tick_s'] / r['floor']['floor_s']:>10.0f}x{secs(r['idle_s']):>10}{r['tick_peak_mb']:>8.0f}MB"
               f"{r['tick_growth_mb']:>6.0f}MB{r['create']['db_mb']:>6.0f}MB")
         r["tick_over_floor"] = r["tick_s"] / r["floor"]["floor_s"]
+    mid_create = statistics.mean([mid["create"]["create_s"], *([mid["create_again"]["create_s"]] if "create_again" in mid else [])])
+    fig["create_mid_s"] = mid_create
     ratios = {
         "tick_1m_over_10k": big["tick_s"] / small["tick_s"],
-        "create_1m_over_100k": big["create"]["create_s"] / mid["create"]["create_s"],
+        "create_1m_over_100k": big["create"]["create_s"] / mid_create,
         "tick_1m_peak_mb": big["tick_peak_mb"],
     }
     verdicts = {k: ratios[k] <= TARGETS[k] if k != "tick_1m_peak_mb" else ratios[k] < TARGETS[k] for k in ratios}
@@ -441,11 +450,18 @@ def report(fig: dict[str, Any], sizes: list[int], smallest: dict[str, Any]) -> N
     print(f"\n{'figure':<58}{'measured':>12}  {'target':<10}verdict")
     for label, key, shown, target in (
             (f"tick({b}) / tick({s})", "tick_1m_over_10k", f"{ratios['tick_1m_over_10k']:.2f}x", "<= 2x"),
-            (f"create({b}) / create({m})", "create_1m_over_100k", f"{ratios['create_1m_over_100k']:.2f}x", "<= 10x"),
+            (f"create({b}) / create({m}: mean of before and after)", "create_1m_over_100k",
+             f"{ratios['create_1m_over_100k']:.2f}x", "<= 10x"),
             (f"peak RSS of the {b} tick's process", "tick_1m_peak_mb", f"{ratios['tick_1m_peak_mb']:.0f} MB", "< 300 MB")):
         print(f"{label:<58}{shown:>12}  {target:<10}{fig['verdicts'][key]}")
     for r in runs:
         print(f"{'tick(' + human(r['size']) + ') / floor(' + human(r['size']) + ')':<58}{r['tick_over_floor']:>11.0f}x")
+    if "create_again" in mid:
+        print(f"create({m}): {secs(mid['create']['create_s'])} before, {secs(mid['create_again']['create_s'])} after")
+    print("creation per obligation: " + ", ".join(
+        f"{human(r['size'])} {r['create']['create_s'] / r['size'] * 1e6:.1f} us" for r in runs) +
+        "; reading the spec and its unit list (not in creation): " + ", ".join(
+        f"{human(r['size'])} {secs(r['create']['load_spec_s'])}" for r in runs))
 
     p, a = fig["prefect"], fig["aps"]
     tick_big = big["tick_s"]

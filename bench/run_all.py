@@ -33,6 +33,7 @@ OUT = BENCH / "out"
 QUICK: dict[str, list[str]] = {
     "bench_entry": ["--quick"],
     "bench_tick": ["--units", "2000"],
+    "bench_scale": ["--quick"],
     "bench_smtp": ["--units", "1000"],
     "bench_http": ["--units", "300", "--clients", "4", "--requests", "300", "--rows-requests", "60", "--warmup", "30",
                    "--direct", "30", "--breakdown", "30"],
@@ -63,6 +64,12 @@ def headline(name: str, fig: dict[str, Any]) -> list[str]:
             return [f"{fig['obligations']:,} obligations; create {fig['create_s']:.2f} s; "
                     f"{fig['cross_us_per_changed']:.1f} µs per changed obligation; idle tick "
                     f"{fig['idle_next_minute_ms']:.1f} ms; Prefect flow run - direct {fig['prefect_overhead_s'] * 1e3:.0f} ms",
+                    "verdicts: " + ", ".join(f"{k} {v}" for k, v in fig["verdicts"].items())]
+        if name == "bench_scale":
+            r = fig["ratios"]
+            return [f"tick(1M)/tick(10k) {r['tick_1m_over_10k']:.2f}x (<= 2x), create(1M)/create(100k) "
+                    f"{r['create_1m_over_100k']:.2f}x (<= 10x), 1M tick peak {r['tick_1m_peak_mb']:.0f} MB (< 300 MB)"
+                    if fig["sizes"][-1] == 1_000_000 else f"sizes {fig['sizes']}: ratios of the largest to the smallest",
                     "verdicts: " + ", ".join(f"{k} {v}" for k, v in fig["verdicts"].items())]
         if name == "bench_pg":
             r = fig["ratios"]

@@ -6,10 +6,11 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Row, and_, insert, literal, null, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, insert, literal, select, update
 
 from ..calendar import WorkCalendar
 from ..errors import ConflictError, NotFound, SpecInvalid
@@ -125,45 +126,58 @@ def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
         .join(phases, phases.c.id == requirements.c.phase_id)
         .where(requirements.c.campaign_id == ctx.id).order_by(requirements.c.id)).all()
     existing: dict[int, set[int]] = {}
-    for req_id, unit in conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id)
-                                     .where(obligations.c.campaign_id == ctx.id)).tuples():
+    # by requirement (the unique (requirement_id, unit_id) index): no index starts with campaign_id, so asking by
+    # campaign read the obligations of every campaign
+    for req_id, unit in conn.execute(select(obligations.c.requirement_id, obligations.c.unit_id).where(
+            obligations.c.requirement_id.in_([r.id for r in req_rows]))).tuples():
         existing.setdefault(req_id, set()).add(unit)
-    columns = ["campaign_id", "phase_id", "requirement_id", "unit_id", "artifact", "state", "review", "gating",
-               "done", "due_at", "next_remind_at"]
     plans = []
     for req in req_rows:
         # a phase already under way reminds a newly added unit from now on
         remind = first_reminder(ctx, req.due_at, max(at, req.started_at), req.policy) if req.started_at else None
         members = {unit_ids[k] for k in audience(req.audience, unit_specs, ctx.organizer)} - existing.get(req.id, set())
         if members:
-            plans.append((req, remind, members))
+            plans.append(({"cid": ctx.id, "pid": req.phase_id, "rid": req.id, "artifact": req.artifact,
+                           "review": req.review, "gating": req.gating, "due": req.due_at, "remind": remind}, members))
     ids = [r.id for r in active]
     step = max(_MIN_CHUNK_UNITS, _CHUNK_ROWS // max(1, len(plans)))
     count = 0
     for start in range(0, len(ids), step):
         chunk = ids[start:start + step]
         contiguous = chunk[-1] - chunk[0] + 1 == len(chunk)  # no other unit (another campaign's) in its id range
-        for req, remind, members in plans:
+        for values, members in plans:
             inside = [u for u in chunk if u in members]
             if not inside:
                 continue
             if contiguous and 2 * len(inside) >= len(chunk):  # most of the chunk: its ids' range, less a few
                 # the primary key's range alone: with campaign_id in the clause, SQLite chose the (campaign_id,
                 # key) index and read every unit of the campaign for each chunk
-                left_out = [u for u in chunk if u not in members]
-                where = units.c.id.between(chunk[0], chunk[-1])
-                where = and_(where, units.c.id.not_in(left_out)) if left_out else where
+                conn.execute(_insert_obligations(True), {**values, "lo": chunk[0], "hi": chunk[-1],
+                                                         "out": [u for u in chunk if u not in members]})
             else:
-                where = units.c.id.in_(inside)
-            rows = select(
-                literal(ctx.id), literal(req.phase_id), literal(req.id), units.c.id, literal(req.artifact),
-                literal("pending"), literal(req.review), literal(req.gating), literal(False),
-                literal(req.due_at, obligations.c.due_at.type),
-                literal(remind, obligations.c.next_remind_at.type) if remind else null(),
-            ).where(where)
-            conn.execute(insert(obligations).from_select(columns, rows))
+                conn.execute(_insert_obligations(False), {**values, "ids": inside})
             count += len(inside)
     return count
+
+
+@cache
+def _insert_obligations(by_range: bool) -> Any:
+    """materialize's INSERT ... SELECT, built once per shape (building it anew for each of a thousand chunks took
+    longer than SQLite's work): one requirement's obligations for the units of a range of ids less those left
+    `out`, or for the units listed in `ids`."""
+    o = obligations.c
+    where = (and_(units.c.id.between(bindparam("lo", type_=units.c.id.type), bindparam("hi", type_=units.c.id.type)),
+                  units.c.id.not_in(bindparam("out", expanding=True, type_=units.c.id.type)))
+             if by_range else units.c.id.in_(bindparam("ids", expanding=True, type_=units.c.id.type)))
+    rows = select(
+        bindparam("cid", type_=o.campaign_id.type), bindparam("pid", type_=o.phase_id.type),
+        bindparam("rid", type_=o.requirement_id.type), units.c.id, bindparam("artifact", type_=o.artifact.type),
+        literal("pending", o.state.type), bindparam("review", type_=o.review.type),
+        bindparam("gating", type_=o.gating.type), literal(False, o.done.type),
+        bindparam("due", type_=o.due_at.type), bindparam("remind", type_=o.next_remind_at.type),
+    ).where(where)
+    return insert(obligations).from_select(["campaign_id", "phase_id", "requirement_id", "unit_id", "artifact", "state",
+                                            "review", "gating", "done", "due_at", "next_remind_at"], rows)
 
 
 # rows per chunk of units (all its requirements together): the part of each index a chunk touches stays
