@@ -426,6 +426,11 @@ def test_the_people_page_in_a_browser_at_phone_and_desktop_widths(site):
                 # nothing wider than the screen
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
                 page.screenshot(path=str(ARTIFACTS / f"people-{width}.png"), full_page=True)
+                page.goto(f"{site}/c/{KEY}")  # the overview: the led steps under the phases
+                assert page.locator("#led-steps").is_visible()
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                page.locator("#phases").screenshot(path=str(ARTIFACTS / f"people-overview-{width}.png"))
+                page.locator("#led-steps").screenshot(path=str(ARTIFACTS / f"people-led-steps-{width}.png"))
                 page.close()
         finally:
             browser.close()
