@@ -164,7 +164,7 @@ def test_figures_are_added_up_per_parent_unit_and_for_the_campaign_with_the_ledg
     assert rows[3] == ["合计", "3", "2", "100", "75", "30", "25", "4", "3", "75.0%"]
     page = report(svc, tmp, KEY, "html", "2023-04-10T10:00").read_text(encoding="utf-8")
     assert "征求意见情况：2/3 个单位已填报；合计 发出征求意见表 100" in page
-    assert "台账中来源为群众意见/mass_opinion的事项 3 项（填报 4）" in page
+    assert "台账中来源为群众意见的事项 3 项（填报 4）" in page
     # before any filing the report says so, figure by figure
     early = json.loads(report(svc, tmp, KEY, "json", "2023-03-15T10:00").read_text(encoding="utf-8"))
     assert early["figures"][0]["total"]["units_filed"] == 0
@@ -253,7 +253,7 @@ def test_seed_000_funnel_and_rules_appear_in_the_summary_report_with_the_ledger_
     assert opinions["ledger"] == {"became_items": 2}
     assert kinds["institution_figures"]["total"]["values"] == {"planned": 65, "issued": 40, "revised": 25}
     page = report(svc, tmp_path, w.key, "html", "2014-12-31T10:00").read_text(encoding="utf-8")
-    for text in ("9000", "1282", "1830", "制度建设计划（项） 65", "台账中来源为征求意见/mass_opinion/群众意见的事项 2 项（填报 50）"):
+    for text in ("9000", "1282", "1830", "制度建设计划（项） 65", "台账中来源为征求意见/群众意见的事项 2 项（填报 50）"):
         assert text in html.unescape(page), text
     pdf = report(svc, tmp_path, w.key, "pdf", "2014-12-31T10:00")
     assert pdf.read_bytes().startswith(b"%PDF")

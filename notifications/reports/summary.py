@@ -90,7 +90,9 @@ def _sentence(kind: dict[str, Any], lang: str) -> str:
     line = w["line"].format(t=_title(kind, lang), f=t["units_filed"], o=t["units_owing"], v=values)
     for k, sources in kind["from_ledger"].items():
         filed = t["values"].get(k)
-        line = line.rstrip("。.") + w["beside"].format(s="/".join(sources), n=t["ledger"].get(k, 0),
+        # the sources as people name them (群众意见), not their codes (mass_opinion), where both are listed
+        named = [x for x in sources if not x.isascii()] if lang == "zh" else sources
+        line = line.rstrip("。.") + w["beside"].format(s="/".join(named or sources), n=t["ledger"].get(k, 0),
                                                       v=w["unknown"] if filed is None else filed) + \
             ("。" if lang == "zh" else ".")
     return line
