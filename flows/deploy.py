@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -56,6 +57,12 @@ def scheduled_tick(campaign: str, db_url: str | None = None, outbox_file: str | 
     from flows.tick_flow import as_parameter, campaign_tick
 
     settings = FlowSettings.from_env()  # the worker's edge: its environment, read once per run
+    if db_url is None and not os.environ.get("CAMPAIGN_DB_URL"):
+        # the deployment left out a URL with a password: without CAMPAIGN_DB_URL the worker would tick an empty
+        # SQLite file of its own and answer "no such campaign"
+        raise InvalidInput("部署未包含数据库地址（地址含密码），请在工作进程的环境中设置 CAMPAIGN_DB_URL "
+                           "(the deployment carries no database URL, as it has a password: set CAMPAIGN_DB_URL in the "
+                           "worker's environment)", field="CAMPAIGN_DB_URL")
     url = db_url or settings.db_url
     out = outbox_file or str(settings.outbox_file(campaign))
     now = dt.datetime.now(dt.UTC)

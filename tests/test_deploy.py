@@ -95,3 +95,15 @@ def test_deploy_registers_the_schedule_and_a_process_worker_runs_the_tick(prefec
         actors = {a for (a,) in conn.execute("SELECT actor FROM audit_events WHERE action != 'campaign.created'")}
     assert last_tick is not None and started is not None  # the tick ran at the clock's instant: the campaign began
     assert actors <= {"scheduler"} and actors
+
+
+def test_a_worker_without_the_database_url_says_so(monkeypatch):
+    """A deployment whose database URL had a password carries none: a worker without CAMPAIGN_DB_URL is told so,
+    before it opens anything (rather than ticking an empty SQLite file of its own)."""
+    from campaign_model.errors import InvalidInput
+    from flows.deploy import scheduled_tick
+
+    monkeypatch.delenv("CAMPAIGN_DB_URL", raising=False)
+    with pytest.raises(InvalidInput) as caught:
+        scheduled_tick.fn(campaign=KEY)
+    assert caught.value.field == "CAMPAIGN_DB_URL" and "CAMPAIGN_DB_URL" in str(caught.value)
