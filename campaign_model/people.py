@@ -68,22 +68,23 @@ class Directory:
     def __bool__(self) -> bool:
         return bool(self.offices or self.leaders or self.leading_group)
 
-    def _names(self, section: dict[str, dict[str, Any]]) -> dict[str, str | None]:
-        """Every key, name and alias -> the key it names (None when it names two: ambiguous)."""
+    def _names(self, section: dict[str, dict[str, Any]], by_name: bool = True) -> dict[str, str | None]:
+        """Every key, name and alias -> the key it names (None when it names two: ambiguous); without
+        `by_name`, keys and aliases only."""
         names: dict[str, str | None] = {}
         for key in section:
             names[key] = key
         for key, entry in section.items():
-            for name in [entry.get("name"), *(entry.get("aliases") or [])]:
+            for name in [entry.get("name") if by_name else None, *(entry.get("aliases") or [])]:
                 if name and name not in section:
                     names[name] = key if names.get(name, key) == key else None
         return names
 
-    def _resolve(self, section: dict[str, dict[str, Any]], text: str | None) -> Resolved:
+    def _resolve(self, section: dict[str, dict[str, Any]], text: str | None, by_name: bool = True) -> Resolved:
         text = (text or "").strip()
         if not text or not section:
             return Resolved((), (text,) if text else ())
-        names = self._names(section)
+        names = self._names(section, by_name)
         if names.get(text):
             return Resolved((names[text],), ())  # type: ignore[arg-type]
         keys: list[str] = []
@@ -96,9 +97,11 @@ class Directory:
                 unresolved.append(part)
         return Resolved(tuple(dict.fromkeys(keys)), tuple(unresolved))
 
-    def resolve_office(self, text: str | None) -> Resolved:
-        """A 牵头股室 text: exactly an office's key, name or alias (or several, separated by 、 , ; /)."""
-        return self._resolve(self.offices, text)
+    def resolve_office(self, text: str | None, by_name: bool = True) -> Resolved:
+        """A 牵头股室 text: exactly an office's key, name or alias (or several, separated by 、 , ; /).
+        Without `by_name` (an item of another unit than the organizer) its key or an alias only: a school's
+        "办公室" is the school's own office, its "局办公室" the bureau's."""
+        return self._resolve(self.offices, text, by_name)
 
     def resolve_leader(self, text: str | None) -> Resolved:
         """A 责任领导 text: exactly a leader's key, name or alias (or several)."""
@@ -132,9 +135,11 @@ class Directory:
             return None
         return display_name(entry, lang), list(entry.get("contacts") or [])
 
-    def item_recipients(self, leader_text: str | None, office_text: str | None) -> tuple[list[str], list[str]]:
-        """An item's lead offices (reminded with its unit) and responsible leaders (told when it is escalated)."""
-        return ([OFFICE + k for k in self.resolve_office(office_text).keys],
+    def item_recipients(self, leader_text: str | None, office_text: str | None,
+                        organizers: bool = True) -> tuple[list[str], list[str]]:
+        """An item's lead offices (reminded with its unit) and responsible leaders (told when it is escalated).
+        An item of another unit than the organizer (`organizers` false) names an office by key or alias only."""
+        return ([OFFICE + k for k in self.resolve_office(office_text, organizers).keys],
                 [LEADER + k for k in self.resolve_leader(leader_text).keys])
 
 

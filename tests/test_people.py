@@ -122,7 +122,7 @@ reminders:
 
 NAMED = "明查暗访发现上班时间玩手机"  # names 张副局长 and 局人事股
 FREE = "会议室长期被占用"  # names 王五 and 总务处: nobody the spec lists
-OWN = "学校办公室值班制度执行不严"  # in the school's own issue list: its 办公室 and 张副局长 are the school's, not the bureau's
+OWN = "学校办公室值班制度执行不严"  # in the school's own issue list: its 办公室 and 副校长 are the school's, not the bureau's
 
 
 def act(when: str, actor: str = "admin") -> Act:
@@ -168,6 +168,10 @@ def test_an_items_names_resolve_by_key_name_or_alias_else_stay_free_text():
     mixed = people.resolve_office("人事股，总务处")
     assert (mixed.keys, mixed.unresolved) == (("renshi",), ("总务处",))
     assert people.resolve_office("人事").keys == () and people.resolve_office("人事").unresolved == ("人事",)
+    # in another unit's item an office is named by its key or an alias: a school's 办公室 is its own
+    assert people.resolve_office("办公室", by_name=False).keys == () and people.resolve_office("办公室").keys == ("bangong",)
+    assert people.resolve_office("局人事股", by_name=False).keys == ("renshi",)
+    assert people.item_recipients("张副局长", "办公室", organizers=False) == ([], ["leader:zhang"])
     assert people.resolve_leader("张副局长").keys == ("zhang",) and people.resolve_leader("张局长").keys == ()
     assert people.resolve_office(None) == people.resolve_office("  ")
     assert people.item_recipients("张副局长", "局人事股") == (["office:renshi"], ["leader:zhang"])
@@ -226,7 +230,7 @@ def test_lead_office_and_leader_receive_their_reminders_and_escalations(engine, 
         free = record_finding(conn, KEY, "s1", FREE, dt.date(2023, 4, 20), act("2023-04-12T15:05", "督导组"),
                               leader="王五", office="总务处")
         rows = tmp_path / "issues.csv"
-        rows.write_text(f"problem,leader,office,deadline\n{OWN},张副局长,办公室,2023-04-20\n", encoding="utf-8")
+        rows.write_text(f"problem,leader,office,deadline\n{OWN},副校长,办公室,2023-04-20\n", encoding="utf-8")
         own = file_artifact(conn, BlobStore(tmp_path / "files"), KEY, "s1", "issue_list", act("2023-04-12T16:00", "s1"),
                             rows_file=rows)
     [own_item] = ledger_ids(engine, OWN)

@@ -23,9 +23,9 @@ def people_view(svc: Services, campaign: str, lang: str = "zh") -> dict[str, Any
         office["leads"] = [{"phase": p, "step": s, "title": titles.get((p, s), s)} for p, s in office["leads"]]
     items: dict[str, int] = {}
     free: dict[tuple[str, str], int] = {}
-    for leader, office_text, count in names:
+    for leader, office_text, organizers, count in names:
         for kind, resolved in (("leader", directory.resolve_leader(leader)),
-                               ("office", directory.resolve_office(office_text))):
+                               ("office", directory.resolve_office(office_text, organizers))):
             for key in resolved.keys:
                 items[f"{kind}:{key}"] = items.get(f"{kind}:{key}", 0) + count
             for part in resolved.unresolved:

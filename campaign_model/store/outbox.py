@@ -162,9 +162,9 @@ def plan_item_reminders(conn: Connection, ctx: Any, at: dt.datetime, route: Rout
         following = next_slot(due_at, policy, ctx.calendar, ctx.tz, at)
         group = and_(waiting, _item_owed(), i.due_at == due_at)
         items = conn.execute(select(i.id, i.leader, i.office, units.c.key, units.c.contacts, units.c.parent_key,
-                                    people_store.names_people(ctx.organizer).label("names_people"))
+                                    people_store.organizers_item(ctx.organizer).label("organizers"))
                              .join(units, units.c.id == i.unit_id).where(group)).all()
-        named = {it.id: people.item_recipients(it.leader, it.office) for it in items if it.names_people} if people else {}
+        named = {it.id: people.item_recipients(it.leader, it.office, bool(it.organizers)) for it in items} if people else {}
         rows: list[dict[str, Any]] = []
         if slot:
             for it in items:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 
 from ..people import OFFICE, Directory
 from .tables import campaigns, ledger_items, phases, requirements, units
 
 
-def names_people(organizer: str | None) -> Any:
-    """Whether an item's 责任领导 / 牵头股室 name the campaign's people (the bureau's leaders and 股室): the
-    organizer's own items and the findings the bureau records (督查, no filing). A unit's own issue list names
-    its own people: a school's 办公室 or 副校长 is not the bureau's, and stays free text. (Joined with units.)"""
-    return or_(ledger_items.c.filing_id.is_(None), units.c.key == organizer)
+def organizers_item(organizer: str | None) -> Any:
+    """Whether a ledger item is the organizer's own (the bureau's 股室 are its 股室): there an office is named by its
+    key, name or alias; in another unit's item (a school's list, a finding about a school) by its key or an alias
+    only, a bare "办公室" being the unit's own office. (Joined with units.)"""
+    return units.c.key == organizer
 
 
 def directory(conn: Connection, campaign_id: int) -> Directory:
@@ -55,11 +55,13 @@ def step_titles(conn: Connection, campaign_id: int) -> dict[tuple[str, str], str
     return {(r[0], r[1]): r[2] for r in rows}
 
 
-def item_names(conn: Connection, campaign_id: int, organizer: str | None) -> list[tuple[str | None, str | None, int]]:
-    """The 责任领导 / 牵头股室 texts of the campaign's current ledger items that may name its people (see
-    `names_people`), with how many items give each pair."""
+def item_names(conn: Connection, campaign_id: int,
+               organizer: str | None) -> list[tuple[str | None, str | None, bool, int]]:
+    """The 责任领导 / 牵头股室 texts of the campaign's current ledger items, whether they are the organizer's own
+    items (see `organizers_item`), and how many items give each."""
     i = ledger_items.c
-    return [(r[0], r[1], int(r[2])) for r in conn.execute(
-        select(i.leader, i.office, func.count()).join(units, units.c.id == i.unit_id)
-        .where(i.campaign_id == campaign_id, i.current.is_(True), names_people(organizer))
-        .group_by(i.leader, i.office)).all()]
+    own = organizers_item(organizer)
+    return [(r[0], r[1], bool(r[2]), int(r[3])) for r in conn.execute(
+        select(i.leader, i.office, own, func.count()).join(units, units.c.id == i.unit_id)
+        .where(i.campaign_id == campaign_id, i.current.is_(True))
+        .group_by(i.leader, i.office, own)).all()]
