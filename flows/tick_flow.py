@@ -6,7 +6,9 @@ tick's record run in the flow run itself. No sub-flows, no task per small statem
 no result is persisted (NO_CACHE, persist_result=False): a tick's effects are in the campaign database and
 its audit log, and the flow run's result is the tick's summary, returned in memory.
 
-A simulation under Prefect (`run_ticks`) is ONE flow run `campaign-ticks` with one task run per tick.
+A simulation under Prefect (`run_ticks`) is ONE flow run `campaign-ticks` with one task run per tick run in full:
+the idle ticks are skipped as in the simulation without Prefect (flows.tick.Ticker), their results computed in
+the flow run.
 
 The database URL is a parameter of the run: with a password it goes to the API as a `SecretStr` (shown as
 ``**********``). Importing this module imports Prefect: prepare its environment first (campaign_app's
@@ -79,11 +81,17 @@ _TICK_TASK = task(name="tick", task_run_name="tick {act.at:%Y-%m-%d %H:%M} UTC",
 def campaign_ticks(url: str | SecretStr, campaign: str, start: dt.datetime, until: dt.datetime, every: dt.timedelta,
                    actor: str, outbox_file: str, delivery: DeliveryConfig | None = None,
                    clock: Callable[[], dt.datetime] | None = None) -> list[dict[str, Any]]:
-    """Successive ticks (a simulation) as this one flow run, one task run per tick."""
+    """Successive ticks (a simulation) as this one flow run, one task run per tick that runs in full (the idle
+    ones are skipped, as in flows.tick.ticks_direct: see its Ticker)."""
+    from .tick import Ticker
+
     plain = _plain(url)
     now = clock or (lambda: dt.datetime.now(dt.UTC))
-    return [_TICK_TASK(plain, campaign, Act(at, actor, now()), outbox_file, delivery)
-            for at in tick_steps.instants(start, until, every)]
+    ticker = Ticker(plain, campaign, outbox_file, delivery, run=_TICK_TASK)
+    try:
+        return [ticker.tick(Act(at, actor, now())) for at in tick_steps.instants(start, until, every)]
+    finally:
+        ticker.close()
 
 
 def run_tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None = None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Fast ticks from every entry point (issue 14): `campaign tick` runs the steps in its own process unless a
-Prefect API answers, a simulation (`--until`) is at most one flow run, and a scheduled tick is ONE Prefect flow
-run whose task runs (open-phases, phase-<key>, ledger, send) the Prefect API lists.
+Prefect API answers, a simulation (`--until`) is at most one flow run (a task run per tick not idle), and a
+scheduled tick is ONE Prefect flow run whose task runs (open-phases, phase-<key>, ledger, send) the Prefect API
+lists.
 
 Real parts: the `campaign` command in subprocesses, real SQLite files, APScheduler, and Prefect's ephemeral API
 started in this process (flows.tick_flow.warm_up, as `campaign serve` starts it), which the commands reach over
@@ -217,7 +218,7 @@ def test_the_command_line_tick_is_a_flow_run_on_a_prefect_api_that_answers(small
 def test_until_with_hourly_ticks_leaves_the_same_state_as_the_same_ticks_one_by_one(small_home, tmp_path, prefect_api):
     from campaign_model.store.audit import Act
     from flows import SCHEDULER_ACTOR
-    from flows.tick import tick_direct, ticks
+    from flows.tick import Ticker, tick_direct, ticks
 
     start, until = local("2023-02-13T00:00"), local("2023-03-07T23:00")  # 23 days: two phases, reminders, overdue
     every = dt.timedelta(hours=1)
@@ -239,7 +240,17 @@ def test_until_with_hourly_ticks_leaves_the_same_state_as_the_same_ticks_one_by_
     assert expected["phases"][0][2] is not None and any(o[3] is not None for o in expected["obligations"])
     assert expected["outbox_file_lines"] > 0
 
-    # under Prefect: ONE flow run for the whole simulation, a task run per tick, the same state again
+    # the ticks a simulation runs in full (the others are idle, skipped): counted by the same Ticker in process
+    counted = copy_of(small_home, tmp_path / "counted")
+    s = settings_of(counted)
+    ticker = Ticker(s.db_url, KEY, str(s.outbox_file(KEY)), s.delivery)
+    for i in range(hours):
+        ticker.tick(Act(start + i * every, SCHEDULER_ACTOR, dt.datetime.now(dt.UTC)))
+    ticker.close()
+    assert ticker.full + ticker.skipped == hours and 0 < ticker.full < hours // 4
+    assert snapshot(counted) == expected
+
+    # under Prefect: ONE flow run for the whole simulation, a task run per tick run in full, the same state again
     flowed = copy_of(small_home, tmp_path / "flow")
     s = settings_of(flowed)
     started = dt.datetime.now(dt.UTC)
@@ -249,8 +260,8 @@ def test_until_with_hourly_ticks_leaves_the_same_state_as_the_same_ticks_one_by_
     assert snapshot(flowed) == expected
     runs = flow_runs("campaign-ticks", started)
     assert len(runs) == 1 and not flow_runs("campaign-tick", started)
-    names = task_run_names(runs[0].id, hours)
-    assert len(names) == hours and names[0] == "tick 2023-02-12 16:00 UTC"
+    names = task_run_names(runs[0].id, ticker.full)
+    assert len(names) == ticker.full and names[0] == "tick 2023-02-12 16:00 UTC"
 
 
 # --- serve: each scheduled tick is one flow run, its task runs at the grain of the tick's steps ---
