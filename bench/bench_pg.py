@@ -11,7 +11,10 @@ API token:
 - `two campaigns`: half the clients file into A, half into B, at the same time.
 
 Every filing appends to the audit chain, whose one head row (`audit_head`, taken FOR UPDATE until COMMIT)
-makes writers of different campaigns take turns. Its cost, isolated: the PostgreSQL runs are repeated with
+makes writers of different campaigns take turns. Its cost, isolated two ways. Timed in the server: the same
+`sitecustomize` times each statement that locks a head row (the wait for the lock) and how long the lock is
+then held (to COMMIT, when the connection goes back to the pool): the waits' share of the filings' latency is
+the most that per-campaign heads could save. And an A/B: the PostgreSQL runs are repeated with
 `per-campaign heads` — the server's processes load a `sitecustomize` (this run's only, through PYTHONPATH)
 that replaces `audit.append` by an append that locks a head row of the event's campaign instead, taking the
 event's number from a sequence: the write pattern of one chain per campaign, without the product changing.
@@ -317,7 +320,7 @@ def serve_and_load(home: Path, url: str, token: str, filings: Filings, args: arg
                 os.environ[k] = v
     out: dict[str, Any] = {"heads": heads}
     try:
-        base = server.wait_ready()
+        base = server.wait_ready(timeout=600)  # a loaded machine takes minutes to start the workers
         half = args.clients // 2
         run_load(base, token, filings, [KEYS[0]] * half + [KEYS[1]] * half, args.warmup)
         runs = {"one": [KEYS[0]] * (2 * half), "two": [KEYS[0]] * half + [KEYS[1]] * half}
@@ -446,12 +449,20 @@ def summary(fig: dict[str, Any]) -> None:
     # what the shared head costs, two ways: (1) measured in the server, the share of a filing's latency spent
     # waiting for the head's lock (per-campaign heads could save at most that); (2) the A/B: the throughput
     # per-campaign heads add (noisy on a shared machine: a ratio of two runs)
-    waits = [r["two"]["head"]["wait_share_of_latency"] for r in fig["pg_shared"] if r["two"].get("head")]
-    fig["head_wait_share"] = statistics.median(waits) if waits else None
+    def wait_share(runs: list[dict[str, Any]]) -> float | None:
+        shares = [r["two"]["head"]["wait_share_of_latency"] for r in runs if r["two"].get("head")]
+        return statistics.median(shares) if shares else None
+
+    fig["head_wait_share"] = wait_share(fig["pg_shared"])  # every wait for a head: the most there is to save
+    fig["head_wait_share_per_campaign"] = wait_share(fig["pg_per_campaign"])  # what remains with per-campaign heads
     fig["head_utilization"] = statistics.median(r["two"]["head"]["utilization"] for r in fig["pg_shared"]
-                                                if r["two"].get("head")) if waits else None
+                                                if r["two"].get("head")) if fig["head_wait_share"] is not None else None
     fig["head_cost_ab"] = 1 - shared_two / per_two
-    fig["head_cost"] = fig["head_wait_share"]
+    # the cost: the waits for the head that per-campaign heads take away (filings of one campaign still take
+    # turns on their own head), as a share of the latency; with closed-loop clients throughput is clients /
+    # latency, so it is also about the throughput they would add
+    fig["head_cost"] = (None if fig["head_wait_share"] is None or fig["head_wait_share_per_campaign"] is None
+                        else fig["head_wait_share"] - fig["head_wait_share_per_campaign"])
     fig["verdict_head"] = ("PASS" if fig["head_cost"] < GOAL_HEAD else "MISS") if fig["head_cost"] is not None else "—"
 
 
@@ -484,10 +495,11 @@ def report(fig: dict[str, Any]) -> None:
     print(f"  per-campaign heads / shared head (two):   {r['per_campaign_over_shared_two']:.2f} (A/B: "
           f"{fig['head_cost_ab'] * 100:+.1f} % of throughput; a ratio of two runs on a shared machine)")
     if fig["head_cost"] is not None:
-        print(f"\nthe shared audit head, two campaigns filing (PostgreSQL, medians): a filing waits for its lock "
-              f"{fig['head_wait_share'] * 100:.1f} % of its latency; the lock is held {fig['head_utilization'] * 100:.1f} % "
-              f"of the time (to COMMIT). Per-campaign heads could save at most the wait: goal < {GOAL_HEAD * 100:.0f} % "
-              f"-> {fig['verdict_head']}")
+        print(f"\nthe audit head, two campaigns filing (PostgreSQL, medians): with the shared head a filing waits for "
+              f"its lock {fig['head_wait_share'] * 100:.1f} % of its latency (the lock held "
+              f"{fig['head_utilization'] * 100:.1f} % of the time, to COMMIT); with per-campaign heads "
+              f"{fig['head_wait_share_per_campaign'] * 100:.1f} %. The shared head costs the difference, "
+              f"{fig['head_cost'] * 100:.1f} % of latency (goal < {GOAL_HEAD * 100:.0f} %): {fig['verdict_head']}")
     print("columns: wait ms = the head's SELECT ... FOR UPDATE per filing (mostly waiting for the lock); hold ms = "
           "from then to COMMIT; wait % = waits / latencies; held % = lock held / wall time")
 
