@@ -155,3 +155,20 @@ def test_a_bad_vote_condition_is_refused_with_its_line(edit: str, message: str) 
         load_spec_text(text.replace(edit, message), "xuexishijian.yaml")
     assert "xuexishijian.yaml:" in str(exc.value)
     assert ("min_voters" if "min_voters" in message else "tally.positive") in str(exc.value)
+
+
+def test_the_timeline_editor_keeps_and_changes_the_number_of_voters() -> None:
+    from campaign_model.specedit import apply_form
+    from campaign_model.specfile import parse_yaml
+
+    data, _ = parse_yaml(template_text("xuexishijian"), "xuexishijian.yaml")
+    g = "phases[1].gate"
+    form = {f"{g}:present": [""], f"{g}.artifacts": ["analysis_report", "satisfaction_vote"],
+            f"{g}.evaluation.artifact": ["satisfaction_vote"], f"{g}.evaluation.min_ratio": ["90%"],
+            f"{g}.evaluation.min_voters": ["30"]}
+    kept, problems = apply_form(data, form)
+    assert not problems and kept["phases"][1]["gate"]["evaluation"]["min_voters"] == 30
+    changed, _ = apply_form(data, {**form, f"{g}.evaluation.min_voters": ["45"]})
+    assert changed["phases"][1]["gate"]["evaluation"]["min_voters"] == 45
+    dropped, _ = apply_form(data, {**form, f"{g}.evaluation.min_voters": [""]})
+    assert "min_voters" not in dropped["phases"][1]["gate"]["evaluation"]
