@@ -311,7 +311,9 @@ def test_the_filing_form_takes_the_figures_as_numbers_and_refuses_returned_above
         for key, title in (("forms_sent", "发出征求意见表"), ("forms_returned", "收回征求意见表"), ("became_items", "列入整改台账")):
             assert f'<label for="fig-opinion_figures-{key}">{title}' in fieldset.group(0)
             assert f'id="fig-opinion_figures-{key}" min="0" step="1"' in fieldset.group(0)
-        csrf = html.unescape(re.search(r'name="csrf" value="([^"]*)"', form.text).group(1))
+        found = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        assert found is not None
+        csrf = html.unescape(found.group(1))
         keys = ["opinion_figures.forms_sent", "opinion_figures.forms_returned", "opinion_figures.problems",
                 "opinion_figures.suggestions", "opinion_figures.became_items"]
         before = len(stored_rows(engine, 0))
