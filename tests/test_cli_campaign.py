@@ -40,7 +40,7 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
 
 def test_create_file_tick_and_status_from_the_command_line(campaign, tmp_path):
     created = json.loads(campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00", "--json").stdout)
-    assert created == {"campaign": "zuofeng-2023", "units": 4, "obligations": 22,
+    assert created == {"campaign": "zuofeng-2023", "units": 4, "obligations": 26,
                        "units_from": {"spec": 4, "file": 0, "both": 0}}
 
     tick = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-02-14T09:30", "--json").stdout)
@@ -72,7 +72,7 @@ def test_create_file_tick_and_status_from_the_command_line(campaign, tmp_path):
     missing = {(m["unit"], m["artifact"]) for m in phase["gate"]["missing"]}
     assert ("school-1", "implementation_plan") not in missing and ("school-2", "implementation_plan") in missing
     assert all(set(m) == {"unit", "artifact", "due", "state"} and ISO.match(m["due"]) for m in phase["gate"]["missing"])
-    assert status["obligations"]["total"] == 22 and status["obligations"]["filed"] == 1
+    assert status["obligations"]["total"] == 26 and status["obligations"]["filed"] == 1
 
     forced = campaign("advance", "zuofeng-2023", "--force", "--at", "2023-03-10T11:00", ok=False)
     assert forced.returncode == 2 and "--reason" in forced.stderr
@@ -137,7 +137,7 @@ def test_demo_runs_the_seed_campaign_over_a_year(campaign, tmp_path):
 
 def test_the_command_line_runs_on_postgresql(postgres, campaign):
     created = json.loads(campaign("create", str(TEMPLATE), "--at", "2023-02-01T09:00", "--json").stdout)
-    assert created["obligations"] == 22
+    assert created["obligations"] == 26
     tick = json.loads(campaign("tick", "zuofeng-2023", "--at", "2023-03-06T09:30", "--json").stdout)
     assert tick["phases"]["mobilization"] == "overdue" and tick["overdue_marked"] == 10
     # no channel configured: the reminders are written to the outbox file, and not counted as sent

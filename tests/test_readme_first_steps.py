@@ -44,7 +44,7 @@ EXPECT = {
     "campaign init zuofeng-2023 --year 2026": lambda r, home: _spec_redated(home / "spec.yaml"),
     "campaign validate spec.yaml": lambda r, home: _all_in(_out(r), "有效 (valid)", "zuofeng-2026"),
     "campaign create spec.yaml --units examples/units.csv": lambda r, home: _all_in(
-        _out(r), "已创建活动 zuofeng-2026", "16 个单位", "94 项应报材料"),
+        _out(r), "已创建活动 zuofeng-2026", "16 个单位", "98 项应报材料"),
     "campaign units list zuofeng-2026": lambda r, home: _all_in(_out(r), "城关学区", "城关第一小学", "school-1"),
     "campaign status zuofeng-2026 --at 2026-02-20": lambda r, home: _all_in(_out(r), "逾期 (overdue) 0"),
     "campaign tick zuofeng-2026 --at 2026-03-16T10:00": lambda r, home: _first_tick(_out(r), home),
