@@ -358,7 +358,8 @@ def _requirement(req: dict[str, Any], r: str, form: Form) -> None:
     for name in ("signoff", "review"):
         flag = _flag(form, f"{r}.{name}")
         if flag:
-            req[name] = True
+            if not req.get(name):  # a ticked box keeps who reviews (review: supervisor / {by: …}) as written
+                req[name] = True
         elif flag is not None:
             req.pop(name, None)
 
