@@ -100,12 +100,15 @@ class Ticker:
         self.close()
         self._horizon = None
         steps.precheck(self.url, self.campaign, act)
+        if self.skip:
+            with steps.engine_for(self.url).connect() as conn:
+                before = horizon.marker(conn, self.campaign)
         result = self.run(self.url, self.campaign, act, self.outbox_file, self.delivery)
         self.full += 1
-        if self.skip:
+        if self.skip:  # what the tick left; a change someone made while it ran: the next tick runs in full
             with steps.engine_for(self.url).begin() as conn:
                 ctx = load_ctx(conn, self.campaign)
-                self._horizon = horizon.read(conn, ctx, act.at, phases.phase_rows(conn, ctx.id))
+                self._horizon = horizon.read(conn, ctx, act.at, phases.phase_rows(conn, ctx.id), (before, act.actor))
         return result
 
     def close(self) -> None:

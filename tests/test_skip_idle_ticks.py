@@ -183,6 +183,10 @@ class Life:
                 decide(conn, self.item(args[0]), args[1], "回头看复查" + ("通过" if args[1] else "未通过"), act,
                        deadline=dt.date(2023, 3, 23))
 
+    def filing_count(self) -> int:
+        with sqlite3.connect(self.tmp / "campaign.db") as conn:
+            return int(conn.execute("SELECT count(*) FROM filings").fetchone()[0])
+
     def dump(self) -> dict[str, Any]:
         """Every table, every row, every column (the audit log without its real clock and the chain over it)."""
         skip = {"audit_events": {"recorded_at", "prev_hash", "hash"}, "audit_head": {"hash"}}
@@ -297,3 +301,21 @@ def test_the_skipping_simulation_ran_few_ticks_in_full(tmp_path):
     assert 10 < ticker.full < TICKS // 4, (ticker.full, ticker.skipped)
     with sqlite3.connect(tmp_path / "count" / "campaign.db") as conn:
         assert conn.execute("SELECT last_tick_at FROM campaigns").fetchone()[0].startswith("2023-03-25 15:00")
+
+
+def test_a_change_made_while_a_tick_runs_makes_the_next_tick_run_in_full(tmp_path):
+    """Someone files while a full tick runs (here: right after its steps, before the horizon is read): the
+    change is in the audit log after the marker the tick started from, so the next tick is not skipped."""
+    life = Life(tmp_path / "during", DeliveryConfig())
+
+    def tick_then_file(url: str, campaign: str, act: Act, outbox_file: str, delivery: Any) -> dict[str, Any]:
+        result = tick_direct(url, campaign, act, outbox_file, delivery)
+        if life.filing_count() == 0 and act.at == local("2023-03-02T11:00"):
+            life.act("2023-03-02T10:30", "file", ("s1", "plan"))
+        return result
+
+    ticker = Ticker(life.url, KEY, str(life.outbox_file), run=tick_then_file)
+    for when in ("2023-03-02T11:00", "2023-03-02T13:00", "2023-03-02T15:00"):
+        ticker.tick(Act(local(when), "scheduler", local(when)))
+    # 11:00 the first (in full, the filing made meanwhile), 13:00 in full for it, 15:00 idle again
+    assert (ticker.full, ticker.skipped) == (2, 1)

@@ -69,9 +69,12 @@ def _first(column: Any, *where: Any) -> Any:
     return select(column).where(column.is_not(None), *where).order_by(column).limit(1).scalar_subquery()
 
 
-def read(conn: Connection, ctx: CampaignCtx, at: dt.datetime, phase_rows: list[Any]) -> Horizon:
+def read(conn: Connection, ctx: CampaignCtx, at: dt.datetime, phase_rows: list[Any],
+         before: tuple[int, str] | None = None) -> Horizon:
     """The horizon after a tick at `at`, from the phase rows the tick left: one statement of probes (and the
-    stored spec's look-back steps)."""
+    stored spec's look-back steps). `before`: the campaign's marker read before the tick and the tick's actor;
+    an event appended since by anyone else (a change made while the tick ran) leaves the next tick to run in
+    full (`next_at` = `at`)."""
     o, i, x, n = obligations.c, ledger_items.c, outbox.c, notices.c
     instants: list[dt.datetime | None] = []
     probes: list[Any] = []
@@ -92,8 +95,14 @@ def read(conn: Connection, ctx: CampaignCtx, at: dt.datetime, phase_rows: list[A
         _first(n.next_attempt_at, n.campaign_id == ctx.id, n.state == "failed", n.next_attempt_at >= at),
         _MARKER.scalar_subquery(),
     ]
-    *found, last_seq = conn.execute(select(*probes), {"campaign": ctx.key}).one()
-    instants += found
+    if before is not None:  # the tick's own events are at its instant, by its actor
+        a = audit_events.c
+        probes.append(select(a.seq).where(a.campaign == ctx.key, a.seq > before[0],
+                                          ~((a.actor == before[1]) & (a.at == at))).limit(1).scalar_subquery())
+    found: list[Any] = list(conn.execute(select(*probes), {"campaign": ctx.key}).one())
+    foreign = found.pop() if before is not None else None
+    last_seq = found.pop()
+    instants += [*found, at] if foreign is not None else found
     started = {r.key: r for r in phase_rows if r.started_at is not None}
     for phase_key, _step, _title, lookback, _due in lookback_steps(conn, ctx):
         if phase_key in started:
