@@ -110,17 +110,22 @@ def _audience_unit(row: Any) -> UnitSpec:
     return UnitSpec.model_construct(key=row.key, name=row.name, parent=row.parent_key, tags=row.tags, contacts=[])
 
 
-def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
+def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime, created: Sequence[UnitSpec] | None = None) -> int:
     """Insert the obligation of every (active unit x requirement) pair that has none; returns the count.
 
     The rows go in by chunks of units (in id order), each chunk one INSERT ... SELECT per requirement: the
     database builds the rows, not Python, and every index of obligations grows where the chunk's rows go
     (by requirement, and by unit), so that a million obligations insert at the speed of a hundred thousand
-    (requirement by requirement over every unit, each pass rewrote the whole (unit, artifact) index)."""
-    active = conn.execute(select(units.c.id, units.c.key, units.c.name, units.c.parent_key, units.c.tags)
-                          .where(units.c.campaign_id == ctx.id, units.c.active).order_by(units.c.id)).all()
-    unit_specs = [_audience_unit(r) for r in active]
-    unit_ids = {r.key: r.id for r in active}
+    (requirement by requirement over every unit, each pass rewrote the whole (unit, artifact) index).
+    `created`: the units just stored by `create_campaign`, all active (not read back and rebuilt)."""
+    if created is None:
+        active = conn.execute(select(units.c.id, units.c.key, units.c.name, units.c.parent_key, units.c.tags)
+                              .where(units.c.campaign_id == ctx.id, units.c.active).order_by(units.c.id)).all()
+        unit_specs: Sequence[UnitSpec] = [_audience_unit(r) for r in active]
+        unit_ids = {r.key: r.id for r in active}
+    else:
+        unit_specs = created
+        unit_ids = dict(conn.execute(select(units.c.key, units.c.id).where(units.c.campaign_id == ctx.id)).tuples().all())
     req_rows = conn.execute(
         select(requirements, phases.c.started_at, phases.c.state.label("phase_state"))
         .join(phases, phases.c.id == requirements.c.phase_id)
@@ -139,7 +144,7 @@ def materialize(conn: Connection, ctx: CampaignCtx, at: dt.datetime) -> int:
         if members:
             plans.append(({"cid": ctx.id, "pid": req.phase_id, "rid": req.id, "artifact": req.artifact,
                            "review": req.review, "gating": req.gating, "due": req.due_at, "remind": remind}, members))
-    ids = [r.id for r in active]
+    ids = sorted(unit_ids.values())
     step = max(_MIN_CHUNK_UNITS, _CHUNK_ROWS // max(1, len(plans)))
     count = 0
     for start in range(0, len(ids), step):
@@ -225,7 +230,7 @@ def create_campaign(conn: Connection, loaded: LoadedSpec, act: Act) -> dict[str,
                     reviewer=reviewer_name(req), gating=gate_kinds is None or req.artifact in gate_kinds, due_at=due, policy=req.reminders))
                 idx += 1
     ctx = load_ctx(conn, spec.key)
-    count = materialize(conn, ctx, act.at)
+    count = materialize(conn, ctx, act.at, loaded.units)
     summary = {"campaign": spec.key, "units": len(loaded.units), "obligations": count,
                "units_from": loaded.unit_sources or {"spec": len(loaded.units), "file": 0, "both": 0}}
     audit.append(conn, act, "campaign.created", spec.key, f"campaign:{spec.key}", None,
