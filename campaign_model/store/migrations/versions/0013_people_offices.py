@@ -5,15 +5,15 @@ steps' lead offices, as JSON. The outbox's slot keys gain the recipient: a ledge
 unit and to its lead office (and escalated to the unit's parent and the responsible leader) on the same
 day and channel, each once.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -2,15 +2,15 @@
 (责任领导和牵头股室) and deadline (整改时限). Carried from an issue list's `mechanism` column, a finding or an
 imported ledger; empty for the items before it.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
