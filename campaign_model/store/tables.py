@@ -227,7 +227,7 @@ ledger_items = Table(
     Column("problem", Text, nullable=False),
     Column("category", Text),
     Column("measure", Text),
-    Column("mechanism", Text),  # 长效机制 (migration 0014), the fourth of 四个明确
+    Column("mechanism", Text),  # 长效机制 (migration 0012), the fourth of 四个明确
     Column("leader", Text),
     Column("office", Text),
     Column("deadline", Date),
