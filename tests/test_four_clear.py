@@ -1,6 +1,6 @@
 """四个明确 as seed 000 defines them (issue 13 part 4): 明确责任领导和牵头股室、明确整改措施、明确整改时限、明确长效机制.
 
-A filed issue list's rows carry all four into the ledger items (长效机制 as `mechanism`, migration 0014, on
+A filed issue list's rows carry all four into the ledger items (长效机制 as `mechanism`, migration 0012, on
 SQLite and PostgreSQL); the blank issue list a school downloads is laid out as the bureaus' own form (title,
 the line for stamp and signature, 序号, the seed's headers, wrapped text, printed landscape) and, filled in
 with openpyxl and uploaded, files without edits; a bad 整改时限 is refused naming its row, its column and its
