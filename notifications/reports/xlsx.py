@@ -100,6 +100,12 @@ def write_xlsx(report: Report, path: str | Path) -> None:
     wb.remove(wb.active)
     for table in report.tables:
         _sheet(wb.create_sheet(table.name[:31]), report, table)  # Excel's limit on sheet names
+    if not report.tables:  # nothing to tabulate (e.g. a summary without figures): say so on a sheet of its own
+        ws = wb.create_sheet("Note" if report.lang == "en" else "说明")
+        for line in [report.title, *report.summary]:
+            ws.append([line])
+        text_cells(ws["A"])
+        ws.column_dimensions["A"].width = 80
     if report.audit_head is not None:
         anchor_sheet(wb, report.audit_head, report.lang)
     wb.save(path)
