@@ -7,7 +7,7 @@ no result is persisted (NO_CACHE, persist_result=False): a tick's effects are in
 its audit log, and the flow run's result is the tick's summary, returned in memory.
 
 A simulation under Prefect (`run_ticks`) is ONE flow run `campaign-ticks` with one task run per tick run in full:
-the idle ticks are skipped as in the simulation without Prefect (flows.tick.Ticker), their results computed in
+the idle ticks are skipped as in the simulation without Prefect (flows.tick_steps.Ticker), their results computed in
 the flow run.
 
 The database URL is a parameter of the run: with a password it goes to the API as a `SecretStr` (shown as
@@ -82,12 +82,11 @@ def campaign_ticks(url: str | SecretStr, campaign: str, start: dt.datetime, unti
                    actor: str, outbox_file: str, delivery: DeliveryConfig | None = None,
                    clock: Callable[[], dt.datetime] | None = None) -> list[dict[str, Any]]:
     """Successive ticks (a simulation) as this one flow run, one task run per tick that runs in full (the idle
-    ones are skipped, as in flows.tick.ticks_direct: see its Ticker)."""
-    from .tick import Ticker
+    ones are skipped, as in flows.tick.ticks_direct: see tick_steps.Ticker)."""
 
     plain = _plain(url)
     now = clock or (lambda: dt.datetime.now(dt.UTC))
-    ticker = Ticker(plain, campaign, outbox_file, delivery, run=_TICK_TASK)
+    ticker = tick_steps.Ticker(plain, campaign, outbox_file, delivery, run=_TICK_TASK)
     try:
         return [ticker.tick(Act(at, actor, now())) for at in tick_steps.instants(start, until, every)]
     finally:

@@ -12,8 +12,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from campaign_model.store import horizon, phases
 from campaign_model.store.audit import Act
+from campaign_model.store.campaigns import load_ctx
 from campaign_model.store.locks import tick_lock
+from campaign_model.store.queries import phase_state
 from notifications.settings import DeliveryConfig
 
 from . import steps
@@ -93,3 +96,61 @@ def instants(start: dt.datetime, until: dt.datetime, every: dt.timedelta) -> lis
         out.append(start)
         start += every
     return out
+
+
+# a tick in full: (url, campaign, act, outbox_file, delivery) -> the tick's result
+FullTick = Callable[[str, str, Act, str, DeliveryConfig | None], dict[str, Any]]
+
+
+def _full_tick(url: str, campaign: str, act: Act, outbox_file: str, delivery: DeliveryConfig | None) -> dict[str, Any]:
+    return orchestrate(url, campaign, act, outbox_file, delivery, direct_call)
+
+
+class Ticker:
+    """Successive direct ticks of one campaign, at instants that never go back, that skip the idle ones.
+
+    After each tick run in full it reads the campaign's horizon (store.horizon: when the next thing can happen,
+    and the campaign's last audit sequence number). A tick before that instant, with the audit log unchanged
+    and no send window opened since, changes nothing but the campaign's last tick instant: it returns the idle
+    tick's result (the phases' states brought to its instant) and runs one index probe. The last skipped
+    instant is recorded as the last tick before the next full tick and by `close()`. With `skip=False` every
+    tick runs in full (what the skipping is compared with)."""
+
+    def __init__(self, url: str, campaign: str, outbox_file: str, delivery: DeliveryConfig | None = None, *,
+                 skip: bool = True, run: FullTick | None = None):
+        self.url, self.campaign, self.outbox_file, self.delivery, self.skip = url, campaign, outbox_file, delivery, skip
+        self.run = run or _full_tick  # a tick in full (under Prefect: a task run)
+        self.full = self.skipped = 0  # ticks run in full, ticks skipped
+        self._horizon: horizon.Horizon | None = None
+        self._unrecorded: dt.datetime | None = None  # the last skipped instant, not yet the campaign's last tick
+
+    def tick(self, act: Act) -> dict[str, Any]:
+        h = self._horizon
+        if h is not None and (self._unrecorded is None or act.at >= self._unrecorded) and h.quiet(act.at):
+            with steps.engine_for(self.url).connect() as conn:
+                unchanged = horizon.marker(conn, self.campaign) == h.marker
+            if unchanged:
+                self._unrecorded = act.at
+                self.skipped += 1
+                return {"at": act.at.astimezone(h.ctx.tz).isoformat(), "advanced": [], "overdue_marked": 0,
+                        "reminders_planned": 0, "reminders_sent": 0, "reminders_written": 0, "deliveries": {},
+                        "phases": {r.key: phase_state(r, act.at) for r in h.phases}}
+        self.close()
+        self._horizon = None
+        steps.precheck(self.url, self.campaign, act)
+        if self.skip:
+            with steps.engine_for(self.url).connect() as conn:
+                before = horizon.marker(conn, self.campaign)
+        result = self.run(self.url, self.campaign, act, self.outbox_file, self.delivery)
+        self.full += 1
+        if self.skip:  # what the tick left; a change someone made while it ran: the next tick runs in full
+            with steps.engine_for(self.url).begin() as conn:
+                ctx = load_ctx(conn, self.campaign)
+                self._horizon = horizon.read(conn, ctx, act.at, phases.phase_rows(conn, ctx.id), (before, act.actor))
+        return result
+
+    def close(self) -> None:
+        """Record the last skipped instant as the campaign's last tick (as the tick run there would have)."""
+        if self._unrecorded is not None:
+            at, self._unrecorded = self._unrecorded, None
+            steps.finish_tick(self.url, self.campaign, Act(at, "", at))
