@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from ..errors import ConflictError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -55,11 +57,27 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
 
 
+def _known(engine: Engine, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_alembic_config(engine)).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade(engine: Engine) -> str | None:
     """Bring the schema to the newest revision; returns it."""
     from alembic import command
 
-    if current_revision(engine) != head_revision(engine):
+    current = current_revision(engine)
+    if current != head_revision(engine):
+        if current is not None and not _known(engine, current):
+            raise ConflictError(
+                f"数据库的结构版本 {current} 比本程序认识的更新，可能是新版本的 campaignflow 写入的；请用那个版本打开，"
+                f"或从备份恢复 (the database's schema revision {current} is not one this version of campaignflow knows: "
+                f"a newer version wrote it; open it with that version, or restore a backup)")
         command.upgrade(_alembic_config(engine), "head")
     return current_revision(engine)
 
