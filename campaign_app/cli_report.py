@@ -47,7 +47,8 @@ def report(
     unit: Annotated[str | None, typer.Option("--unit", help="只列此单位的台账 (ledger: one unit only)")] = None,
     at: Annotated[str | None, typer.Option("--at", help="截至时刻 ISO-8601 (as of this instant; default: now)")] = None,
 ) -> None:
-    """生成报表：阶段审计、整改台账、通报、销号进度 (write a report: phase audit, ledger, notice, closure)."""
+    """生成报表：阶段审计、整改台账、通报、销号进度、考核排名、汇总数据 (write a report: phase audit, ledger, notice, closure,
+    grades, summary)."""
     from campaign_app.cli_common import campaign_tz, parse_instant, services
     from campaign_app.usecases.reports import write_report
 

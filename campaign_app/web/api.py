@@ -505,7 +505,7 @@ REPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadshe
 
 
 @router.get("/campaigns/{key}/reports/{kind}", tags=["reports"], response_class=Response,
-            summary="报表：phase-audit | ledger | notice | closure，格式 xlsx csv json html pdf (svg png)",
+            summary="报表：phase-audit | ledger | notice | closure | grades | summary，格式 xlsx csv json html pdf (svg png)",
             responses={200: {"description": "报表文件，作为下载 (the report, as a download)",
                              "content": {media: {"schema": {"type": "object"} if fmt == "json" else BINARY}
                                          for fmt, media in REPORT_TYPES.items()}}})
