@@ -406,19 +406,22 @@ LAYERS = [
     ("asgi app", 1, "from the app's first call to its return: everything but uvicorn's HTTP parsing and the socket"),
     ("form parse", 2, "starlette Request.form(): the multipart parser, files into SpooledTemporaryFile"),
     ("auth (token)", 2, "deps.identify: sha256 of the token, one SELECT (an UPDATE of last_used_at once a minute)"),
-    ("route: load_ctx", 2, "the campaign, for the scope check"),
-    ("route: scope check", 2, "deps.check_unit: the unit under the caller's, walked up"),
+    ("use case: load_ctx", 2, "the campaign, for the unit and scope check (usecases.filings.file_uploads)"),
+    ("use case: unit", 2, "the unit by key or name (scope.unit_key)"),
+    ("use case: scope check", 2, "Scope.check: the unit under the caller's, walked up"),
     ("spool: check + write", 2, "uploads.spooled: mkdtemp, copy each upload to a file, read its head"),
+    ("prepare_filing", 2, "campaign_model.store.filings.prepare_filing: the filing checked, reading only"),
+    ("pf: load_ctx", 3, "the campaign again: row, calendar, reminder policy (pydantic)"),
+    ("pf: find_obligation", 3, "unit id, then the unit's obligations for the artifact"),
+    ("pf: read_rows", 3, "issue lists: read and check the CSV"),
+    ("put_files", 2, "read the spooled files, hash, put by hash (outside the writers' lock)"),
+    ("blob put_bytes", 3, "sha256; a new content: write aside, fsync, rename"),
     ("write lock + BEGIN", 2, "Services.write entry: the SQLite writers' lock, a connection from the pool"),
-    ("file_artifact", 2, "campaign_model.store.filings.file_artifact, inside the transaction"),
-    ("fa: load_ctx", 3, "the campaign again: row, calendar, reminder policy (pydantic)"),
-    ("fa: find_obligation", 3, "unit id, then the unit's obligations for the artifact"),
-    ("fa: read_rows", 3, "issue lists: read and check the CSV"),
-    ("fa: store_files", 3, "read the spooled file, hash, blob row"),
-    ("blob put_bytes", 4, "sha256; a new content: write aside, fsync, rename"),
-    ("fa: cancel_for_closed", 3, "UPDATE outbox ... EXISTS: planned reminders of the obligation cancelled"),
-    ("fa: ledger items", 3, "issue lists: one ledger item and one event per row"),
-    ("fa: audit.append", 3, "audit head FOR UPDATE, hash of the event, INSERT, UPDATE head"),
+    ("record_filing", 2, "campaign_model.store.filings.record_filing, inside the transaction"),
+    ("rf: record_blobs", 3, "INSERT ... ON CONFLICT DO NOTHING of the blob rows"),
+    ("rf: cancel_for_closed", 3, "UPDATE outbox ... EXISTS: planned reminders of the obligation cancelled"),
+    ("rf: ledger items", 3, "issue lists: one ledger item and one event per row"),
+    ("rf: audit.append", 3, "audit head FOR UPDATE, hash of the event, INSERT, UPDATE head"),
     ("COMMIT", 2, "Services.write exit"),
     ("spool: remove", 2, "rmtree of the request's temporary directory"),
 ]
@@ -434,6 +437,8 @@ def breakdown(home: Path, url: str, work: Work, n_pdf: int, n_rows: int, rows_st
     import uvicorn
 
     from campaign_app.settings import Settings
+    from campaign_app.usecases import filings as use_case
+    from campaign_app.usecases.scope import Scope
     from campaign_app.usecases.services import Services
     from campaign_app.web import api, deps, uploads
     from campaign_app.web.app import create_app
@@ -464,19 +469,22 @@ def breakdown(home: Path, url: str, work: Work, n_pdf: int, n_rows: int, rows_st
     assert uploads.spooled is api.spooled  # the route's name for it is the one wrapped
     layers.wrap_async(starlette.requests.Request, "_get_form", "form parse")
     layers.wrap(deps, "identify", "auth (token)")
-    layers.wrap(api, "load_ctx", "route: load_ctx")
-    layers.wrap(api, "check_unit", "route: scope check")
+    layers.wrap(use_case, "load_ctx", "use case: load_ctx")
+    layers.wrap(use_case, "unit_key", "use case: unit")
+    layers.wrap(Scope, "check", "use case: scope check")
     layers.wrap_cm(api, "spooled", "spool: check + write", "spool: remove")
     layers.wrap_cm(Services, "write", "write lock + BEGIN", "COMMIT")
-    layers.wrap(filings, "file_artifact", "file_artifact")
-    layers.wrap(filings, "load_ctx", "fa: load_ctx")
-    layers.wrap(filings, "find_obligation", "fa: find_obligation")
-    layers.wrap(rows_mod, "read_rows", "fa: read_rows")
-    layers.wrap(filings, "store_files", "fa: store_files")
+    layers.wrap(filings, "prepare_filing", "prepare_filing")
+    layers.wrap(filings, "load_ctx", "pf: load_ctx")
+    layers.wrap(filings, "find_obligation", "pf: find_obligation")
+    layers.wrap(rows_mod, "read_rows", "pf: read_rows")
+    layers.wrap(use_case, "put_files", "put_files")
     layers.wrap(blobs.BlobStore, "put_bytes", "blob put_bytes")
-    layers.wrap(filings, "cancel_for_closed", "fa: cancel_for_closed")
-    layers.wrap(filings, "_ledger", "fa: ledger items")
-    layers.wrap(audit, "append", "fa: audit.append")
+    layers.wrap(filings, "record_filing", "record_filing")
+    layers.wrap(blobs, "record_blobs", "rf: record_blobs")
+    layers.wrap(filings, "cancel_for_closed", "rf: cancel_for_closed")
+    layers.wrap(filings, "_ledger", "rf: ledger items")
+    layers.wrap(audit, "append", "rf: audit.append")
     result: dict[str, Any] = {}
     warm = 20  # this process has not run these paths yet
     runs = (("health", n_pdf, health), ("pdf", n_pdf, work.file_pdf(work.take(n_pdf + warm))),
@@ -529,8 +537,8 @@ def print_breakdown(b: dict[str, Any]) -> None:
                                                                      for c in rest)
                   + "   " + {"client latency": "uvicorn (HTTP parsing, socket), the client's own work",
                              "asgi app": "FastAPI/Starlette: middleware, routing, dependencies, JSON response",
-                             "file_artifact": "version, INSERT filing, UPDATE obligation, result",
-                             "fa: store_files": "read the spooled file, SELECT/INSERT blob row"}.get(label, ""))
+                             "record_filing": "version, INSERT filing, UPDATE obligation, result",
+                             "prepare_filing": "the artifact kind, the signer, the rows' columns"}.get(label, ""))
     print(f"{'serial requests/s':<34}" + "".join(f"{b[k]['serial_rps']:>9.0f}" for k in ("health", "pdf", "rows")))
 
 
