@@ -43,8 +43,8 @@ WAIT = 300  # seconds for the first scheduled runs: the next whole minute, then 
 
 def spec_for(key: str, today: dt.date) -> str:
     """The small campaign around `today`: its first phase began a week ago and its plan was due five days ago
-    (overdue now); every day a working day and reminders sent from 00:00, so that a tick on any day at any
-    hour sends the overdue reminders."""
+    (overdue now); every day a working day and reminders sent from 00:00 to 23:59, so that a tick on any day at any
+    hour sends the overdue reminders (the default window ends at 18:00: a run after 10:00 UTC only planned them)."""
     def day(n: int) -> str:
         return (today + dt.timedelta(days=n)).isoformat()
 
@@ -52,7 +52,8 @@ def spec_for(key: str, today: dt.date) -> str:
     for old, new in {"2023-02-14": day(-7), "2023-03-05": day(10), "2023-03-06": day(11), "2023-03-31": day(30),
                      "2023-04-05": day(35), "2023-04-06": day(36), "2023-04-30": day(60)}.items():
         text = text.replace(old, new)
-    text = text.replace("start + 10 workdays", day(-5)).replace('send_at: "09:00"', 'send_at: "00:00"')
+    text = text.replace("start + 10 workdays", day(-5)).replace('send_at: "09:00"',
+                                                                   'send_at: "00:00"\n  send_until: "23:59"')
     text = text.replace("calendar: cn", "calendar: all-days")
     return text.replace("small-2023", key)
 
