@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import glob
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -50,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 from bench_http import Server, pct, pdf_bytes  # noqa: E402 - bench/ on the path first
+
+from tests.pg_support import PostgresCluster  # noqa: E402 - the project root on the path first
 
 KEYS = ("bench-pg-a", "bench-pg-b")
 GOAL_HEAD = 0.10
@@ -97,32 +96,10 @@ def setup(home: Path, url: str, n_units: int) -> str:
 # --- PostgreSQL for the run
 
 
-class Postgres:
+def Postgres(root: Path) -> PostgresCluster:
     """A throwaway cluster on loopback (run as the `postgres` user), default settings: fsync and synchronous
     commit on, as a province's server would run."""
-
-    def __init__(self, root: Path):
-        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
-        self.dir = root / "pgdata"
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.chown(root, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-
-    def _run(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-w", "-l", str(self.dir / "log"), "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
-
-    def stop(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "fast", "stop")
-
-    def url(self, name: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+    return PostgresCluster(root, "-c max_connections=200")
 
 
 def new_database(server_url: str, name: str) -> str:

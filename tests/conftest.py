@@ -23,6 +23,8 @@ os.environ.setdefault("CAMPAIGN_HOME", str(_HOME))
 os.environ.setdefault("CAMPAIGN_ACTOR", "测试员")
 from campaign_app.settings import Settings  # noqa: E402
 
+from .pg_support import PostgresCluster  # noqa: E402
+
 Settings.from_env().prepare_prefect()
 
 SMALL_SPEC = """\
@@ -96,36 +98,20 @@ def local(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
-class PostgresServer:
-    """A throwaway PostgreSQL cluster on loopback, run as the `postgres` user, for the test session."""
+class PostgresServer(PostgresCluster):
+    """A throwaway PostgreSQL cluster on loopback, run as the `postgres` user, for the test session: fsync off,
+    stopped at once; each test's database is a copy of one migrated template."""
 
     def __init__(self, root: Path):
-        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
-        self.dir = root / "pgdata"
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.chown(root, "postgres")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        super().__init__(root, "-c fsync=off", stop_mode="immediate")
         self.created = 0
 
-    def _as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
-
     def start(self) -> None:
-        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.dir), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-w", "-l", str(self.dir / "log"), "-o",
-                          f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        super().start()
         from campaign_model.store.db import open_engine
 
         self.sql("CREATE DATABASE cf_template")
         open_engine(self.url("cf_template")).dispose()  # migrate once; each test copies it
-
-    def stop(self) -> None:
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-m", "immediate", "stop")
-
-    def url(self, name: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
     def sql(self, statement: str) -> None:
         from sqlalchemy import create_engine, text
